@@ -1,0 +1,304 @@
+//! Events: the immutable facts the ledger records about a license.
+//!
+//! A persisted event's name and shape never change. Each has an explicit name
+//! (`event_type`) and version (`event_version`); a change of shape is a new version
+//! plus an upcaster in [`LicenseEvent::decode`], never an edit of an old one.
+//!
+//! In the event store a payload is `{"<name>": {<body>}}` (serde's external tagging,
+//! as cqrs-es stores it); on the NATS stream the body alone travels, with the name
+//! and version in headers. [`LicenseEvent::body`] and [`LicenseEvent::decode`]
+//! convert between the two.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use cqrs_es::DomainEvent;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::values::{
+    AccountId, AllocationId, BindingType, Edition, HostId, LicenseModel, ProductCode,
+    ProductVersion,
+};
+
+/// Every event of the License aggregate. Variant names are the persisted names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum LicenseEvent {
+    /// A license line was purchased.
+    Purchased(Purchased),
+    /// The license was activated with its access code.
+    Activated(Activated),
+    /// Seats were allocated to a license server; a license file is issued.
+    Allocated(Allocated),
+    /// An allocation moved to another server; the old file is void.
+    Modified(Modified),
+    /// An allocation's seats went back to the pool; its file is void.
+    Returned(Returned),
+    /// The license was hidden from default views.
+    Hidden(Hidden),
+    /// The license was shown again.
+    Unhidden(Unhidden),
+    /// Expiry and/or maintenance moved forward.
+    Renewed(Renewed),
+    /// Edition and/or version went up; live allocations get re-issued files.
+    Upgraded(Upgraded),
+}
+
+/// Body of `Purchased` v1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Purchased {
+    /// The owning account.
+    pub account_id: AccountId,
+    /// Product code.
+    pub product: ProductCode,
+    /// Edition.
+    pub edition: Edition,
+    /// Product version.
+    pub version: ProductVersion,
+    /// How seats are counted.
+    pub license_model: LicenseModel,
+    /// What allocations bind to.
+    pub binding_type: BindingType,
+    /// Seats purchased.
+    pub quantity: u32,
+    /// Last valid day; `None` for perpetual.
+    pub expires_on: Option<NaiveDate>,
+    /// Last day of maintenance.
+    pub maintenance_until: NaiveDate,
+    /// Order number.
+    pub order_number: String,
+    /// License access code.
+    pub access_code: String,
+    /// Trial license.
+    pub trial: bool,
+    /// Whether the quantity may be split across servers.
+    pub partial_allocation: bool,
+    /// When it was purchased.
+    pub purchased_at: DateTime<Utc>,
+}
+
+/// Body of `Activated` v1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Activated {
+    /// When it was activated.
+    pub activated_at: DateTime<Utc>,
+}
+
+/// Body of `Allocated` v1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Allocated {
+    /// The new allocation.
+    pub allocation_id: AllocationId,
+    /// The license server it is bound to.
+    pub host: HostId,
+    /// Seats allocated.
+    pub quantity: u32,
+}
+
+/// Body of `Modified` v1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Modified {
+    /// The allocation moved away (now void).
+    pub allocation_id: AllocationId,
+    /// The allocation that replaces it.
+    pub new_allocation_id: AllocationId,
+    /// Where it was.
+    pub from_host: HostId,
+    /// Where it is now.
+    pub to_host: HostId,
+    /// Seats moved.
+    pub quantity: u32,
+}
+
+/// Body of `Returned` v1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Returned {
+    /// The allocation returned (now void).
+    pub allocation_id: AllocationId,
+    /// The server it was on.
+    pub host: HostId,
+    /// Seats back in the pool.
+    pub quantity: u32,
+}
+
+/// Body of `Hidden` v1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hidden {}
+
+/// Body of `Unhidden` v1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Unhidden {}
+
+/// Body of `Renewed` v1. A date is present only when it changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Renewed {
+    /// The new last valid day.
+    pub expires_on: Option<NaiveDate>,
+    /// The new last day of maintenance.
+    pub maintenance_until: Option<NaiveDate>,
+}
+
+/// Body of `Upgraded` v1. Each `to_` is present only when it changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Upgraded {
+    /// The new edition.
+    pub to_edition: Option<Edition>,
+    /// The new version.
+    pub to_version: Option<ProductVersion>,
+    /// Live allocations whose license files are re-issued.
+    pub reissued_allocations: Vec<AllocationId>,
+}
+
+/// Why a stored or streamed event could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum EventDecodeError {
+    /// A name this code does not know: written by a newer version, or not ours.
+    #[error("unknown event type `{0}`")]
+    UnknownType(String),
+    /// A version of a known event this code cannot read or upcast.
+    #[error("unknown version `{version}` of event `{event_type}`")]
+    UnknownVersion {
+        /// The event name.
+        event_type: String,
+        /// The version found.
+        version: String,
+    },
+    /// The body does not have the event's shape.
+    #[error("malformed `{event_type}` body: {source}")]
+    Malformed {
+        /// The event name.
+        event_type: String,
+        /// What serde said.
+        source: serde_json::Error,
+    },
+}
+
+/// The one version every event is at today.
+pub const CURRENT_VERSION: &str = "1";
+
+impl LicenseEvent {
+    /// Every persisted event name, in declaration order.
+    pub const TYPES: [&'static str; 9] = [
+        "Purchased",
+        "Activated",
+        "Allocated",
+        "Modified",
+        "Returned",
+        "Hidden",
+        "Unhidden",
+        "Renewed",
+        "Upgraded",
+    ];
+
+    /// The persisted name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Purchased(_) => "Purchased",
+            Self::Activated(_) => "Activated",
+            Self::Allocated(_) => "Allocated",
+            Self::Modified(_) => "Modified",
+            Self::Returned(_) => "Returned",
+            Self::Hidden(_) => "Hidden",
+            Self::Unhidden(_) => "Unhidden",
+            Self::Renewed(_) => "Renewed",
+            Self::Upgraded(_) => "Upgraded",
+        }
+    }
+
+    /// The body alone, as it travels on the stream.
+    pub fn body(&self) -> Result<Value, serde_json::Error> {
+        let tagged = serde_json::to_value(self)?;
+        Ok(untag(tagged))
+    }
+
+    /// Reads an event from its name, version and body (stream form), upcasting older
+    /// versions to the current shape.
+    pub fn decode(event_type: &str, version: &str, body: Value) -> Result<Self, EventDecodeError> {
+        if !Self::TYPES.contains(&event_type) {
+            return Err(EventDecodeError::UnknownType(event_type.to_owned()));
+        }
+        if version != CURRENT_VERSION {
+            return Err(EventDecodeError::UnknownVersion {
+                event_type: event_type.to_owned(),
+                version: version.to_owned(),
+            });
+        }
+        let mut tagged = serde_json::Map::new();
+        tagged.insert(event_type.to_owned(), body);
+        serde_json::from_value(Value::Object(tagged)).map_err(|source| {
+            EventDecodeError::Malformed {
+                event_type: event_type.to_owned(),
+                source,
+            }
+        })
+    }
+}
+
+/// The stream form of a stored payload: `{"Name": body}` becomes `body`. Anything
+/// else is passed on unchanged, so the relay never has to understand an event.
+pub fn untag(stored: Value) -> Value {
+    match stored {
+        Value::Object(map) if map.len() == 1 => match map.into_iter().next() {
+            Some((_, body)) => body,
+            None => Value::Null,
+        },
+        other => other,
+    }
+}
+
+impl DomainEvent for LicenseEvent {
+    fn event_type(&self) -> String {
+        self.name().to_owned()
+    }
+
+    fn event_version(&self) -> String {
+        CURRENT_VERSION.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stream_body_decodes_back_to_the_same_event() {
+        let event = LicenseEvent::Renewed(Renewed {
+            expires_on: NaiveDate::from_ymd_opt(2028, 1, 31),
+            maintenance_until: None,
+        });
+        let body = event.body().unwrap();
+        assert_eq!(body["expires_on"], "2028-01-31");
+        let back = LicenseEvent::decode("Renewed", "1", body).unwrap();
+        assert_eq!(back, event);
+    }
+
+    #[test]
+    fn unknown_names_versions_and_shapes_are_refused() {
+        assert!(matches!(
+            LicenseEvent::decode("Exploded", "1", serde_json::json!({})),
+            Err(EventDecodeError::UnknownType(_))
+        ));
+        assert!(matches!(
+            LicenseEvent::decode("Hidden", "9", serde_json::json!({})),
+            Err(EventDecodeError::UnknownVersion { .. })
+        ));
+        assert!(matches!(
+            LicenseEvent::decode("Hidden", "1", serde_json::json!({"extra": 1})),
+            Err(EventDecodeError::Malformed { .. })
+        ));
+    }
+
+    #[test]
+    fn every_declared_name_is_a_variant_name() {
+        let hidden = LicenseEvent::Hidden(Hidden {});
+        assert_eq!(hidden.event_type(), "Hidden");
+        assert!(LicenseEvent::TYPES.contains(&hidden.name()));
+    }
+}

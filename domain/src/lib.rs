@@ -1,0 +1,34 @@
+//! The write side of the ledger: the `License` aggregate, its commands, events and rules.
+//!
+//! Everything here is pure. No I/O and no clock: every command carries the instant
+//! it is decided at (`now`), passed in by the gateway. cqrs-es' async `handle` only
+//! delegates to [`decide`], a synchronous function of the current state, the command
+//! and `now`, so the rules are testable without a runtime and replayable by auditors.
+//!
+//! # Layout
+//! - [`values`]: validated value types (product code, edition, host id, …).
+//! - [`commands`]: what a caller asks for, in the imperative.
+//! - [`events`]: what happened, in the past tense, with explicit persisted names.
+//! - [`license`]: the aggregate state and how events change it (`apply`).
+//! - [`decide`]: the rules; a command becomes events or a [`LicenseError`].
+//! - [`errors`]: every broken rule, each carrying the facts a caller needs.
+
+pub mod commands;
+pub mod decide;
+pub mod errors;
+pub mod events;
+pub mod license;
+pub mod values;
+
+pub use commands::{
+    Activate, Allocate, LicenseAction, LicenseCommand, ModifyAllocation, Purchase, Renew,
+    ReturnAllocation, Upgrade,
+};
+pub use decide::decide;
+pub use errors::LicenseError;
+pub use events::{EventDecodeError, LicenseEvent};
+pub use license::{Allocation, AllocationStatus, License, LicenseState};
+pub use values::{
+    AccountId, AllocationId, BindingType, Edition, HostId, LicenseId, LicenseModel, ProductCode,
+    ProductVersion, ValueError,
+};

@@ -1,0 +1,111 @@
+//! The HTTP application: shared state, the router and its middleware. `app(state)`
+//! is what the binary serves and what tests drive with `oneshot`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderName, Request};
+use axum::Router;
+use sqlx::PgPool;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::commands::{CommandContext, CommandService};
+use crate::error::ApiError;
+use crate::routes;
+
+/// Largest request body accepted; license commands are small.
+const BODY_LIMIT_BYTES: usize = 64 * 1024;
+/// Longest a request may take, including a read-your-writes wait.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const ACTOR: HeaderName = HeaderName::from_static("ledger-actor");
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database (read models and the event store).
+    pub pool: PgPool,
+    /// Executes commands.
+    pub commands: Arc<CommandService>,
+    /// Longest a query waits for `min_position`.
+    pub read_wait_timeout: Duration,
+    /// Whether the NATS connection is up, for readiness.
+    pub nats: Option<async_nats::Client>,
+}
+
+/// The router with all routes and middleware.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .merge(routes::licenses::router())
+        .merge(routes::landing_page::router())
+        .merge(routes::health::router())
+        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                let span = tracing::info_span!(
+                    "ledger.http.request",
+                    method = %request.method(),
+                    path = %request.uri().path(),
+                    request_id = request
+                        .headers()
+                        .get(&REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or(""),
+                );
+                crate::telemetry::continue_trace(&span, request.headers());
+                span
+            }),
+        )
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for CommandContext {
+    type Rejection = ApiError;
+
+    /// The caller and request behind a command. Until authentication lands the actor
+    /// is whatever the `Ledger-Actor` header says (default `anonymous`).
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let actor = match parts.headers.get(&ACTOR) {
+            None => "anonymous".to_owned(),
+            Some(value) => {
+                let actor = value
+                    .to_str()
+                    .ok()
+                    .filter(|v| {
+                        (1..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_graphic())
+                    })
+                    .ok_or_else(|| {
+                        ApiError::bad_request(
+                            "header.ledger-actor",
+                            "1 to 128 printable characters",
+                        )
+                    })?;
+                actor.to_owned()
+            }
+        };
+        let request_id = parts
+            .headers
+            .get(&REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .chars()
+            .take(128)
+            .collect();
+        Ok(Self {
+            actor,
+            request_id,
+            traceparent: crate::telemetry::current_traceparent(),
+        })
+    }
+}

@@ -1,0 +1,295 @@
+//! Settings of the `ledger` binary: defaults, then a TOML file, then `LEDGER_*`
+//! environment variables, each layer overriding the one before. Every value is
+//! checked at start-up; a bad one stops the process with the key at fault named.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use ledger_projections::contract::StreamConfig;
+use serde::Deserialize;
+
+/// Everything the binary can be told. Keys are the lower-case names of the
+/// `LEDGER_*` variables (`LEDGER_LISTEN_ADDR` sets `listen_addr`).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// PostgreSQL URL; the database is created if it does not exist.
+    pub database_url: String,
+    /// Pool size per process.
+    pub database_max_connections: u32,
+    /// NATS URL.
+    pub nats_url: String,
+    /// Where the HTTP API listens (port 0: any free port).
+    pub listen_addr: SocketAddr,
+    /// JetStream stream name.
+    pub stream_name: String,
+    /// Subject prefix; events go to `<prefix>.<account>.license.<id>.<type>`.
+    pub subject_prefix: String,
+    /// Stream replicas: 1 on one server, 3 in a cluster.
+    pub stream_replicas: usize,
+    /// Events the relay publishes per round trip.
+    pub relay_batch_size: usize,
+    /// How often the relay looks for events when no notification arrives.
+    pub relay_poll_interval_ms: u64,
+    /// Messages the projector applies per transaction.
+    pub projector_batch_size: usize,
+    /// Times a command is retried after an optimistic-concurrency conflict.
+    pub command_conflict_retries: u32,
+    /// Longest a query waits for `min_position` before answering 503.
+    pub read_wait_timeout_ms: u64,
+    /// OTLP gRPC endpoint for traces (e.g. `http://127.0.0.1:4317`); off when empty.
+    pub otlp_endpoint: String,
+    /// `text` or `json` log lines.
+    pub log_format: String,
+    /// Log filter in `tracing` syntax (`RUST_LOG` overrides it).
+    pub log_filter: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            database_url: "postgres://postgres@127.0.0.1:5432/ledger".into(),
+            database_max_connections: 16,
+            nats_url: "nats://127.0.0.1:4222".into(),
+            listen_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            stream_name: "LEDGER_EVENTS".into(),
+            subject_prefix: "ledger.events".into(),
+            stream_replicas: 1,
+            relay_batch_size: 500,
+            relay_poll_interval_ms: 250,
+            projector_batch_size: 500,
+            command_conflict_retries: 5,
+            read_wait_timeout_ms: 5_000,
+            otlp_endpoint: String::new(),
+            log_format: "text".into(),
+            log_filter: "info".into(),
+        }
+    }
+}
+
+/// Database URLs carry passwords: never print them.
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("database_url", &redact(&self.database_url))
+            .field("nats_url", &redact(&self.nats_url))
+            .field("listen_addr", &self.listen_addr)
+            .field("stream_name", &self.stream_name)
+            .field("subject_prefix", &self.subject_prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `scheme://user:secret@host/…` → `scheme://user:***@host/…`.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+const ENV_PREFIX: &str = "LEDGER_";
+/// Variables with the prefix that are not settings.
+const NOT_SETTINGS: [&str; 1] = ["LEDGER_CONFIG"];
+
+impl Settings {
+    /// Loads defaults, then `file` (if given), then the `LEDGER_*` variables in `env`.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<Self> {
+        let mut table = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading config file {}", path.display()))?;
+                text.parse::<toml::Table>()
+                    .with_context(|| format!("parsing config file {}", path.display()))?
+            }
+            None => toml::Table::new(),
+        };
+        let overrides: BTreeMap<String, String> = env
+            .into_iter()
+            .filter(|(name, _)| {
+                name.starts_with(ENV_PREFIX) && !NOT_SETTINGS.contains(&name.as_str())
+            })
+            .collect();
+        for (name, raw) in overrides {
+            let key = name[ENV_PREFIX.len()..].to_ascii_lowercase();
+            table.insert(key, env_value(&raw));
+        }
+        let settings: Self = serde_path_to_error::deserialize(table).map_err(|error| {
+            let key = error.path().to_string();
+            anyhow::anyhow!(
+                "setting `{key}` (LEDGER_{}): {}",
+                key.to_ascii_uppercase(),
+                error.inner()
+            )
+        })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        let in_range = |key: &str, value: u64, min: u64, max: u64| -> anyhow::Result<()> {
+            if (min..=max).contains(&value) {
+                Ok(())
+            } else {
+                bail!("setting `{key}` must be between {min} and {max}, was {value}")
+            }
+        };
+        if !self.database_url.starts_with("postgres://")
+            && !self.database_url.starts_with("postgresql://")
+        {
+            bail!("setting `database_url` must be a postgres:// URL");
+        }
+        if !self.nats_url.contains("://") && !self.nats_url.contains(':') {
+            bail!("setting `nats_url` must be a NATS URL such as nats://127.0.0.1:4222");
+        }
+        in_range(
+            "database_max_connections",
+            self.database_max_connections.into(),
+            2,
+            1_000,
+        )?;
+        in_range("stream_replicas", self.stream_replicas as u64, 1, 5)?;
+        in_range("relay_batch_size", self.relay_batch_size as u64, 1, 10_000)?;
+        in_range(
+            "relay_poll_interval_ms",
+            self.relay_poll_interval_ms,
+            1,
+            60_000,
+        )?;
+        in_range(
+            "projector_batch_size",
+            self.projector_batch_size as u64,
+            1,
+            10_000,
+        )?;
+        in_range(
+            "command_conflict_retries",
+            self.command_conflict_retries.into(),
+            0,
+            100,
+        )?;
+        in_range("read_wait_timeout_ms", self.read_wait_timeout_ms, 0, 60_000)?;
+        let name_ok = !self.stream_name.is_empty()
+            && self
+                .stream_name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !name_ok {
+            bail!("setting `stream_name` must be letters, digits, `_` or `-`");
+        }
+        let prefix_ok = self.subject_prefix.split('.').all(|token| {
+            !token.is_empty()
+                && token
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        });
+        if !prefix_ok {
+            bail!("setting `subject_prefix` must be dot-separated tokens of letters, digits, `_` or `-`");
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            bail!("setting `log_format` must be `text` or `json`");
+        }
+        Ok(())
+    }
+
+    /// The stream these settings name.
+    pub fn stream(&self) -> StreamConfig {
+        StreamConfig {
+            name: self.stream_name.clone(),
+            subject_prefix: self.subject_prefix.clone(),
+            replicas: self.stream_replicas,
+        }
+    }
+
+    /// `read_wait_timeout_ms` as a duration.
+    pub fn read_wait_timeout(&self) -> Duration {
+        Duration::from_millis(self.read_wait_timeout_ms)
+    }
+}
+
+/// An environment value as TOML when it parses as a number or boolean, else a string.
+fn env_value(raw: &str) -> toml::Value {
+    if let Ok(integer) = raw.parse::<i64>() {
+        return toml::Value::Integer(integer);
+    }
+    match raw {
+        "true" => toml::Value::Boolean(true),
+        "false" => toml::Value::Boolean(false),
+        _ => toml::Value::String(raw.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn environment_overrides_file_overrides_defaults() {
+        let dir = std::env::temp_dir().join(format!("ledger-config-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("ledger.toml");
+        std::fs::write(&file, "stream_name = \"FROM_FILE\"\nrelay_batch_size = 7\n").unwrap();
+        let settings = Settings::load(
+            Some(&file),
+            env(&[("LEDGER_RELAY_BATCH_SIZE", "9"), ("OTHER", "x")]),
+        )
+        .unwrap();
+        assert_eq!(settings.stream_name, "FROM_FILE");
+        assert_eq!(settings.relay_batch_size, 9);
+        assert_eq!(settings.projector_batch_size, 500);
+    }
+
+    #[test]
+    fn unknown_or_invalid_settings_name_the_key() {
+        let unknown = Settings::load(None, env(&[("LEDGER_STREAM_NAM", "x")])).unwrap_err();
+        assert!(format!("{unknown:#}").contains("stream_nam"), "{unknown:#}");
+        let wrong_type =
+            Settings::load(None, env(&[("LEDGER_RELAY_BATCH_SIZE", "many")])).unwrap_err();
+        assert!(
+            format!("{wrong_type:#}").contains("relay_batch_size"),
+            "{wrong_type:#}"
+        );
+        let out_of_range =
+            Settings::load(None, env(&[("LEDGER_RELAY_BATCH_SIZE", "0")])).unwrap_err();
+        assert!(format!("{out_of_range:#}").contains("relay_batch_size"));
+        let bad_prefix =
+            Settings::load(None, env(&[("LEDGER_SUBJECT_PREFIX", "a..b")])).unwrap_err();
+        assert!(format!("{bad_prefix:#}").contains("subject_prefix"));
+    }
+
+    #[test]
+    fn passwords_never_show_in_debug_output() {
+        let settings = Settings::load(
+            None,
+            env(&[(
+                "LEDGER_DATABASE_URL",
+                "postgres://ledger:s3cret@db:5432/ledger",
+            )]),
+        )
+        .unwrap();
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains("s3cret"), "{printed}");
+        assert!(printed.contains("ledger:***@db"));
+    }
+}

@@ -1,0 +1,179 @@
+//! The one error type of the HTTP API. Every failure becomes an RFC 9457
+//! `application/problem+json` answer: 400 bad input (naming the field), 404, 409,
+//! 415, 422 (naming the broken rule, with its facts), 503, and an opaque 500 whose
+//! cause is logged once, here, and never sent to the caller.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use ledger_domain::LicenseError;
+use serde_json::{json, Value};
+
+use crate::commands::CommandError;
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Input that does not parse or is out of range; `field` names where.
+    #[error("{field}: {detail}")]
+    BadRequest {
+        /// Path of the offending field (`quantity`, `query.as_of`, …).
+        field: String,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// The body is not JSON.
+    #[error("expected an application/json body")]
+    UnsupportedMediaType,
+    /// No such resource in this account.
+    #[error("{0}")]
+    NotFound(String),
+    /// A business rule refused the command; nothing was recorded.
+    #[error(transparent)]
+    Rule(LicenseError),
+    /// Concurrent changes won every retry; nothing was recorded.
+    #[error("{0}")]
+    Conflict(String),
+    /// The read model has not caught up with the requested position yet.
+    #[error("{0}")]
+    NotCaughtUp(String),
+    /// Anything else. Logged; the caller sees only that it happened.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    /// A 400 for `field`.
+    pub fn bad_request(field: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self::BadRequest {
+            field: field.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
+impl From<CommandError> for ApiError {
+    fn from(error: CommandError) -> Self {
+        match error {
+            CommandError::Rule(rule) => Self::Rule(rule),
+            CommandError::Conflict { .. } => Self::Conflict(error.to_string()),
+            CommandError::Store(detail) => Self::Internal(anyhow::anyhow!(detail)),
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Internal(error.into())
+    }
+}
+
+fn problem(status: StatusCode, code: &str, title: &str, detail: String) -> Value {
+    json!({
+        "type": format!("urn:licensing-ledger:problem:{code}"),
+        "title": title,
+        "status": status.as_u16(),
+        "detail": detail,
+    })
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let detail = self.to_string();
+        let (status, body) = match self {
+            Self::BadRequest { field, .. } => {
+                let mut body = problem(
+                    StatusCode::BAD_REQUEST,
+                    "bad-request",
+                    "Invalid input",
+                    detail,
+                );
+                body["field"] = field.into();
+                (StatusCode::BAD_REQUEST, body)
+            }
+            Self::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                problem(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported-media-type",
+                    "Unsupported media type",
+                    detail,
+                ),
+            ),
+            Self::NotFound(_) | Self::Rule(LicenseError::LicenseNotFound) => (
+                StatusCode::NOT_FOUND,
+                problem(StatusCode::NOT_FOUND, "not-found", "Not found", detail),
+            ),
+            Self::Rule(LicenseError::AllocationNotFound { .. }) => (
+                StatusCode::NOT_FOUND,
+                problem(
+                    StatusCode::NOT_FOUND,
+                    "allocation-not-found",
+                    "Not found",
+                    detail,
+                ),
+            ),
+            Self::Rule(LicenseError::AlreadyPurchased) => (
+                StatusCode::CONFLICT,
+                problem(
+                    StatusCode::CONFLICT,
+                    "already-purchased",
+                    "Conflict",
+                    detail,
+                ),
+            ),
+            Self::Rule(rule) => {
+                let mut body = problem(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    rule.code(),
+                    "Rule broken",
+                    detail,
+                );
+                body["rule"] = rule.code().into();
+                if let Ok(Value::Object(tagged)) = serde_json::to_value(&rule) {
+                    if let Some(facts @ Value::Object(_)) =
+                        tagged.into_iter().next().map(|(_, v)| v)
+                    {
+                        body["facts"] = facts;
+                    }
+                }
+                (StatusCode::UNPROCESSABLE_ENTITY, body)
+            }
+            Self::Conflict(_) => (
+                StatusCode::CONFLICT,
+                problem(StatusCode::CONFLICT, "conflict", "Conflict", detail),
+            ),
+            Self::NotCaughtUp(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                problem(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "read-model-lagging",
+                    "Read model not caught up",
+                    detail,
+                ),
+            ),
+            Self::Internal(error) => {
+                tracing::error!(error = format!("{error:#}"), "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    problem(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal",
+                        "Internal error",
+                        "the ledger failed; the error was logged".into(),
+                    ),
+                )
+            }
+        };
+        let mut response = (status, axum::Json(body)).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}

@@ -1,0 +1,115 @@
+//! Request extractors that answer bad input with our problem+json shape, naming
+//! the field at fault, instead of axum's plain-text rejections.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// A JSON body, deserialized with the path of any bad field reported.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        if !is_json(request.headers()) {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| ApiError::bad_request("body", rejection.body_text()))?;
+        let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
+        let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+            let path = error.path().to_string();
+            let field = if path == "." { "body".to_owned() } else { path };
+            ApiError::bad_request(field, error.into_inner().to_string())
+        })?;
+        deserializer
+            .end()
+            .map_err(|error| ApiError::bad_request("body", error.to_string()))?;
+        Ok(Self(value))
+    }
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .map(|mime| {
+            let mime = mime.trim();
+            mime.eq_ignore_ascii_case("application/json")
+                || (mime.starts_with("application/") && mime.ends_with("+json"))
+        })
+        .unwrap_or(false)
+}
+
+/// Query-string parameters, each checked by name; an unknown one is refused.
+pub struct QueryParams(HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let raw = parts.uri.query().unwrap_or("");
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw)
+            .map_err(|error| ApiError::bad_request("query", error.to_string()))?;
+        let mut params = HashMap::new();
+        for (name, value) in pairs {
+            if params.insert(name.clone(), value).is_some() {
+                return Err(ApiError::bad_request(
+                    format!("query.{name}"),
+                    "given more than once",
+                ));
+            }
+        }
+        Ok(Self(params))
+    }
+}
+
+impl QueryParams {
+    /// Refuses any parameter not in `known`.
+    pub fn only(&self, known: &[&str]) -> Result<(), ApiError> {
+        match self.0.keys().find(|name| !known.contains(&name.as_str())) {
+            Some(name) => Err(ApiError::bad_request(
+                format!("query.{name}"),
+                format!("unknown parameter; expected one of: {}", known.join(", ")),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Parses parameter `name` with `parse`, if present.
+    pub fn get<T>(
+        &self,
+        name: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, ApiError> {
+        self.0
+            .get(name)
+            .map(|raw| {
+                parse(raw).map_err(|detail| ApiError::bad_request(format!("query.{name}"), detail))
+            })
+            .transpose()
+    }
+}
+
+/// Parses a path segment, naming it on failure.
+pub fn path_param<T: FromStr>(name: &str, raw: &str) -> Result<T, ApiError>
+where
+    T::Err: std::fmt::Display,
+{
+    raw.parse()
+        .map_err(|error: T::Err| ApiError::bad_request(format!("path.{name}"), error.to_string()))
+}

@@ -1,0 +1,125 @@
+//! Starting the ledger: one process runs any set of roles — the HTTP gateway, the
+//! relay (store → NATS) and the projector (NATS → read models). By default all
+//! three run together; each can run alone to be scaled and placed separately.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use ledger_projections::consumer::{self, ProjectorSettings, LICENSES_PROJECTION};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::{app, AppState};
+use crate::commands::CommandService;
+use crate::config::Settings;
+use crate::relay::{self, RelaySettings};
+
+/// A part of the ledger a process can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum Role {
+    /// The HTTP API.
+    Gateway,
+    /// Publishes committed events to JetStream (one active per database).
+    Relay,
+    /// Applies the stream to the read models.
+    Projector,
+}
+
+/// Runs `roles` until `shutdown` is cancelled or a role fails. `listener` is required
+/// for the gateway role; binding it is the caller's job, so tests can use port 0.
+pub async fn run(
+    settings: Settings,
+    roles: BTreeSet<Role>,
+    listener: Option<TcpListener>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let pool =
+        crate::db::connect_and_migrate(&settings.database_url, settings.database_max_connections)
+            .await?;
+    let needs_nats = roles.contains(&Role::Relay) || roles.contains(&Role::Projector);
+    let nats = if needs_nats {
+        let client = async_nats::ConnectOptions::new()
+            .name("licensing-ledger")
+            .connection_timeout(Duration::from_secs(5))
+            .connect(&settings.nats_url)
+            .await
+            .with_context(|| {
+                format!(
+                    "connecting to NATS at {}",
+                    crate::config::redact(&settings.nats_url)
+                )
+            })?;
+        Some(client)
+    } else {
+        None
+    };
+    let mut tasks: JoinSet<anyhow::Result<()>> = JoinSet::new();
+    if let (true, Some(client)) = (roles.contains(&Role::Relay), &nats) {
+        let relay_settings = RelaySettings {
+            database_url: settings.database_url.clone(),
+            stream: settings.stream(),
+            batch_size: settings.relay_batch_size,
+            poll_interval: Duration::from_millis(settings.relay_poll_interval_ms),
+        };
+        tasks.spawn(relay::run(
+            pool.clone(),
+            async_nats::jetstream::new(client.clone()),
+            relay_settings,
+            shutdown.clone(),
+        ));
+    }
+    if let (true, Some(client)) = (roles.contains(&Role::Projector), &nats) {
+        let projector_settings = ProjectorSettings {
+            stream: settings.stream(),
+            projection: LICENSES_PROJECTION.to_owned(),
+            batch_size: settings.projector_batch_size,
+        };
+        tasks.spawn(consumer::run(
+            pool.clone(),
+            async_nats::jetstream::new(client.clone()),
+            projector_settings,
+            shutdown.clone(),
+        ));
+    }
+    if roles.contains(&Role::Gateway) {
+        let listener = listener.context("the gateway role needs a listener")?;
+        let state = AppState {
+            pool: pool.clone(),
+            commands: Arc::new(CommandService::new(
+                pool.clone(),
+                settings.command_conflict_retries,
+            )),
+            read_wait_timeout: settings.read_wait_timeout(),
+            nats: nats.clone(),
+        };
+        let stop = shutdown.clone();
+        tasks.spawn(async move {
+            axum::serve(listener, app(state))
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await
+                .context("serving HTTP")
+        });
+    }
+    tracing::info!(?roles, "ledger running");
+    let mut outcome = Ok(());
+    while let Some(finished) = tasks.join_next().await {
+        let result = finished.context("a role panicked").and_then(|r| r);
+        if let Err(error) = result {
+            tracing::error!(
+                error = format!("{error:#}"),
+                "a role stopped; shutting down"
+            );
+            outcome = Err(error);
+        }
+        // One role ending ends the process: a half-running ledger is worse than none.
+        shutdown.cancel();
+    }
+    if let Some(client) = nats {
+        client.flush().await.ok();
+    }
+    pool.close().await;
+    outcome
+}

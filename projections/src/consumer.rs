@@ -1,0 +1,288 @@
+//! The projector: a durable JetStream consumer that applies the stream to the
+//! read-model tables, exactly once in effect.
+//!
+//! Per batch, in one PostgreSQL transaction: lock the checkpoint, apply every
+//! message after it (fetching any skipped sequence straight from the stream, so a
+//! redelivery order can never leave a hole), save rows and checkpoint, commit. Only
+//! then is the batch acked. A crash anywhere means redelivery, and redelivered
+//! messages at or below the checkpoint are skipped.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy};
+use async_nats::jetstream::stream::{LastRawMessageErrorKind, Stream};
+use async_nats::jetstream::{self, Message};
+use async_nats::HeaderMap;
+use futures::StreamExt;
+use sqlx::{PgPool, Postgres, Transaction};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::contract::{ensure_stream, StreamConfig, StreamedEvent};
+use crate::license_view::LicenseView;
+use crate::writer::{self, Checkpoint, Rejected};
+
+/// The name of the licenses projection (its checkpoint row).
+pub const LICENSES_PROJECTION: &str = "licenses";
+
+/// How a projector runs.
+#[derive(Debug, Clone)]
+pub struct ProjectorSettings {
+    /// The stream to read.
+    pub stream: StreamConfig,
+    /// The projection's name: its checkpoint row and, prefixed, its durable consumer.
+    pub projection: String,
+    /// Most messages applied in one transaction.
+    pub batch_size: usize,
+}
+
+impl ProjectorSettings {
+    /// The durable consumer's name, e.g. `projector-licenses`.
+    pub fn durable_name(&self) -> String {
+        format!("projector-{}", self.projection)
+    }
+}
+
+/// Runs the projector until `shutdown` is cancelled. Transient failures (database
+/// or NATS down) are retried with backoff; the loop only returns on shutdown.
+pub async fn run(
+    pool: PgPool,
+    jetstream: jetstream::Context,
+    settings: ProjectorSettings,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut backoff = Duration::from_millis(100);
+    while !shutdown.is_cancelled() {
+        match consume(&pool, &jetstream, &settings, &shutdown).await {
+            Ok(()) => return Ok(()),
+            Err(error) => {
+                tracing::error!(error = format!("{error:#}"), projection = %settings.projection,
+                    "projector failed; restarting");
+                tokio::select! {
+                    () = shutdown.cancelled() => return Ok(()),
+                    () = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn consume(
+    pool: &PgPool,
+    jetstream: &jetstream::Context,
+    settings: &ProjectorSettings,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    let stream = ensure_stream(jetstream, &settings.stream).await?;
+    let durable = settings.durable_name();
+    let consumer = stream
+        .get_or_create_consumer(
+            &durable,
+            pull::Config {
+                durable_name: Some(durable.clone()),
+                ack_policy: AckPolicy::All,
+                deliver_policy: DeliverPolicy::All,
+                ack_wait: Duration::from_secs(30),
+                max_ack_pending: 10_000,
+                ..Default::default()
+            },
+        )
+        .await
+        .with_context(|| format!("creating durable consumer {durable}"))?;
+    let mut batches = consumer
+        .stream()
+        .max_messages_per_batch(settings.batch_size)
+        .heartbeat(Duration::from_secs(5))
+        .expires(Duration::from_secs(30))
+        .messages()
+        .await
+        .context("subscribing to the consumer")?
+        .ready_chunks(settings.batch_size);
+    tracing::info!(projection = %settings.projection, consumer = %durable, "projector started");
+    loop {
+        let batch = tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            batch = batches.next() => batch,
+        };
+        let Some(batch) = batch else {
+            anyhow::bail!("the consumer's message stream ended");
+        };
+        let mut messages = Vec::with_capacity(batch.len());
+        for message in batch {
+            match message {
+                Ok(message) => messages.push(message),
+                // Heartbeat misses and the like: the subscription carries on.
+                Err(error) => tracing::warn!(%error, "consumer reported an error"),
+            }
+        }
+        if messages.is_empty() {
+            continue;
+        }
+        project_batch(pool, &stream, &settings.projection, &messages).await?;
+        if let Some(last) = messages.last() {
+            // AckPolicy::All: acking the last acks the batch. A lost ack only means a
+            // redelivery, which the checkpoint skips.
+            if let Err(error) = last.ack().await {
+                tracing::warn!(%error, "ack failed; the batch will be redelivered and skipped");
+            }
+        }
+    }
+}
+
+/// Applies a batch in one transaction; returns the checkpoint reached.
+pub async fn project_batch(
+    pool: &PgPool,
+    stream: &Stream,
+    projection: &str,
+    messages: &[Message],
+) -> anyhow::Result<Checkpoint> {
+    let mut tx = pool
+        .begin()
+        .await
+        .context("beginning projector transaction")?;
+    let mut checkpoint = writer::lock_checkpoint(&mut tx, projection).await?;
+    let mut views: HashMap<Uuid, LicenseView> = HashMap::new();
+    let mut ordered: Vec<(u64, &Message)> = Vec::with_capacity(messages.len());
+    for message in messages {
+        let info = message
+            .info()
+            .map_err(|e| anyhow::anyhow!("message without JetStream info: {e}"))?;
+        ordered.push((info.stream_sequence, message));
+    }
+    ordered.sort_by_key(|(sequence, _)| *sequence);
+    for (sequence, message) in ordered {
+        if sequence <= checkpoint.stream_sequence {
+            continue;
+        }
+        for missing in checkpoint.stream_sequence + 1..sequence {
+            fill_gap(
+                &mut tx,
+                stream,
+                projection,
+                &mut views,
+                &mut checkpoint,
+                missing,
+            )
+            .await?;
+        }
+        let incoming = Incoming {
+            sequence,
+            subject: message.subject.as_str(),
+            headers: message.headers.as_ref(),
+            payload: &message.payload,
+        };
+        apply(&mut tx, projection, &mut views, &mut checkpoint, &incoming).await?;
+    }
+    for view in views.values() {
+        writer::save_view(&mut tx, view).await?;
+    }
+    writer::save_checkpoint(&mut tx, projection, &checkpoint).await?;
+    tx.commit()
+        .await
+        .context("committing projector transaction")?;
+    Ok(checkpoint)
+}
+
+/// A sequence the consumer has not delivered yet but that precedes one it did:
+/// read it straight from the stream so it is applied in order.
+async fn fill_gap(
+    tx: &mut Transaction<'_, Postgres>,
+    stream: &Stream,
+    projection: &str,
+    views: &mut HashMap<Uuid, LicenseView>,
+    checkpoint: &mut Checkpoint,
+    sequence: u64,
+) -> anyhow::Result<()> {
+    match stream.get_raw_message(sequence).await {
+        Ok(raw) => {
+            let incoming = Incoming {
+                sequence,
+                subject: raw.subject.as_str(),
+                headers: Some(&raw.headers),
+                payload: &raw.payload,
+            };
+            apply(tx, projection, views, checkpoint, &incoming).await
+        }
+        // Deleted from the stream by an operator: there is nothing to apply.
+        Err(error) if error.kind() == LastRawMessageErrorKind::NoMessageFound => {
+            tracing::warn!(sequence, "stream sequence missing; skipped");
+            checkpoint.stream_sequence = sequence;
+            Ok(())
+        }
+        Err(error) => Err(anyhow::anyhow!(
+            "reading stream sequence {sequence}: {error}"
+        )),
+    }
+}
+
+struct Incoming<'m> {
+    sequence: u64,
+    subject: &'m str,
+    headers: Option<&'m HeaderMap>,
+    payload: &'m [u8],
+}
+
+async fn apply(
+    tx: &mut Transaction<'_, Postgres>,
+    projection: &str,
+    views: &mut HashMap<Uuid, LicenseView>,
+    checkpoint: &mut Checkpoint,
+    incoming: &Incoming<'_>,
+) -> anyhow::Result<()> {
+    checkpoint.stream_sequence = incoming.sequence;
+    let empty = HeaderMap::new();
+    let headers = incoming.headers.unwrap_or(&empty);
+    let streamed = match StreamedEvent::decode(incoming.sequence, headers, incoming.payload) {
+        Ok(streamed) => streamed,
+        Err(error) => return set_aside(tx, projection, incoming, error.to_string()).await,
+    };
+    let license_id = streamed.license_id.0;
+    let view = match views.entry(license_id) {
+        std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+        std::collections::hash_map::Entry::Vacant(entry) => {
+            entry.insert(writer::load_view(tx, license_id).await?)
+        }
+    };
+    if let Err(error) = view.apply(&streamed) {
+        return set_aside(tx, projection, incoming, error.to_string()).await;
+    }
+    checkpoint.transaction_id = streamed.transaction_id;
+    checkpoint.global_position = streamed.global_position;
+    Ok(())
+}
+
+async fn set_aside(
+    tx: &mut Transaction<'_, Postgres>,
+    projection: &str,
+    incoming: &Incoming<'_>,
+    reason: String,
+) -> anyhow::Result<()> {
+    tracing::error!(sequence = incoming.sequence, subject = incoming.subject, %reason,
+        "message set aside: it cannot be applied");
+    let headers: serde_json::Map<String, serde_json::Value> = incoming
+        .headers
+        .map(|headers| {
+            headers
+                .iter()
+                .map(|(name, values)| {
+                    let joined: Vec<&str> = values.iter().map(|v| v.as_str()).collect();
+                    (name.to_string(), joined.join(", ").into())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let rejected = Rejected {
+        stream_sequence: incoming.sequence,
+        subject: incoming.subject,
+        reason,
+        headers: headers.into(),
+        payload: String::from_utf8_lossy(incoming.payload).into_owned(),
+        at: chrono::Utc::now(),
+    };
+    writer::reject(tx, projection, &rejected).await?;
+    Ok(())
+}

@@ -1,0 +1,406 @@
+//! The event stream contract: what an event looks like on NATS JetStream.
+//!
+//! Subject: `<prefix>.<account_id>.<aggregate_type>.<aggregate_id>.<event_type>`, so a
+//! consumer filters by account, aggregate, license or event type with wildcards.
+//! Payload: the event body as JSON (see `ledger_domain::events`). Headers: ours
+//! (`Ledger-*`), CloudEvents 1.0 attributes (`ce-*`) and W3C `traceparent`.
+//! `Nats-Msg-Id` is `<aggregate_id>/<sequence>`, so JetStream drops a re-publish.
+
+use async_nats::jetstream::{self, stream};
+use async_nats::HeaderMap;
+use chrono::{DateTime, Utc};
+use ledger_domain::events::LicenseEvent;
+use ledger_domain::values::{AccountId, LicenseId};
+use serde_json::Value;
+
+/// Header names.
+pub mod header {
+    /// Event name, e.g. `Allocated`.
+    pub const EVENT_TYPE: &str = "Ledger-Event-Type";
+    /// Version of the event's shape, e.g. `1`.
+    pub const EVENT_VERSION: &str = "Ledger-Event-Version";
+    /// Aggregate type, e.g. `License`.
+    pub const AGGREGATE_TYPE: &str = "Ledger-Aggregate-Type";
+    /// Aggregate id (the license id for licenses).
+    pub const AGGREGATE_ID: &str = "Ledger-Aggregate-Id";
+    /// Position of the event in its aggregate's history, from 1.
+    pub const SEQUENCE: &str = "Ledger-Sequence";
+    /// Position of the event in the whole store (insertion order).
+    pub const GLOBAL_POSITION: &str = "Ledger-Global-Position";
+    /// The writing transaction; with the global position, the stream's order.
+    pub const TRANSACTION_ID: &str = "Ledger-Transaction-Id";
+    /// When the command was decided (RFC 3339).
+    pub const OCCURRED_AT: &str = "Ledger-Occurred-At";
+    /// When the store committed it (RFC 3339).
+    pub const RECORDED_AT: &str = "Ledger-Recorded-At";
+    /// The owning account.
+    pub const ACCOUNT: &str = "Ledger-Account";
+    /// Who sent the command.
+    pub const ACTOR: &str = "Ledger-Actor";
+    /// The HTTP request that caused it.
+    pub const REQUEST_ID: &str = "Ledger-Request-Id";
+    /// W3C trace context of the command.
+    pub const TRACEPARENT: &str = "traceparent";
+    /// JetStream de-duplication id.
+    pub const MSG_ID: &str = "Nats-Msg-Id";
+    /// CloudEvents spec version (`1.0`).
+    pub const CE_SPECVERSION: &str = "ce-specversion";
+    /// CloudEvents id (same as `Nats-Msg-Id`).
+    pub const CE_ID: &str = "ce-id";
+    /// CloudEvents type, e.g. `ledger.license.allocated.v1`.
+    pub const CE_TYPE: &str = "ce-type";
+    /// CloudEvents source, e.g. `/accounts/<id>/licenses/<id>`.
+    pub const CE_SOURCE: &str = "ce-source";
+    /// CloudEvents time (same as occurred-at).
+    pub const CE_TIME: &str = "ce-time";
+    /// CloudEvents subject: the aggregate id.
+    pub const CE_SUBJECT: &str = "ce-subject";
+    /// Content type of the payload.
+    pub const CONTENT_TYPE: &str = "Content-Type";
+}
+
+/// Keys of the metadata the gateway stores with each event (cqrs-es metadata).
+pub mod metadata {
+    /// The owning account.
+    pub const ACCOUNT_ID: &str = "account_id";
+    /// Who sent the command.
+    pub const ACTOR: &str = "actor";
+    /// When the command was decided (RFC 3339).
+    pub const OCCURRED_AT: &str = "occurred_at";
+    /// The HTTP request id.
+    pub const REQUEST_ID: &str = "request_id";
+    /// W3C trace context.
+    pub const TRACEPARENT: &str = "traceparent";
+}
+
+/// An event as read from the store, ready to publish.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    /// e.g. `License`.
+    pub aggregate_type: String,
+    /// e.g. the license id.
+    pub aggregate_id: String,
+    /// Position in the aggregate's history.
+    pub sequence: i64,
+    /// Event name.
+    pub event_type: String,
+    /// Event version.
+    pub event_version: String,
+    /// The stored payload (`{"Name": body}`).
+    pub payload: Value,
+    /// The stored metadata (string to string).
+    pub metadata: Value,
+    /// Insertion order in the store.
+    pub global_position: i64,
+    /// The writing transaction.
+    pub transaction_id: i64,
+    /// Commit time.
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// A message ready for `publish_with_headers`.
+#[derive(Debug)]
+pub struct OutgoingMessage {
+    /// Subject.
+    pub subject: String,
+    /// Headers, including `Nats-Msg-Id`.
+    pub headers: HeaderMap,
+    /// The JSON body.
+    pub payload: bytes::Bytes,
+}
+
+/// Where the stream lives and what it is called; per deployment (and per test).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamConfig {
+    /// JetStream stream name, e.g. `LEDGER_EVENTS`.
+    pub name: String,
+    /// Subject prefix, e.g. `ledger.events`; the stream holds `<prefix>.>`.
+    pub subject_prefix: String,
+    /// Replicas: 1 on a single server, 3 in a cluster.
+    pub replicas: usize,
+}
+
+impl StreamConfig {
+    /// The subject every message of this stream matches.
+    pub fn wildcard(&self) -> String {
+        format!("{}.>", self.subject_prefix)
+    }
+}
+
+/// Creates the stream if it is absent and returns it. Retention is by limits with
+/// no limits: the stream is the full history analytics consumers read from the start.
+pub async fn ensure_stream(
+    jetstream: &jetstream::Context,
+    config: &StreamConfig,
+) -> anyhow::Result<stream::Stream> {
+    use anyhow::Context as _;
+    let stream = jetstream
+        .get_or_create_stream(stream::Config {
+            name: config.name.clone(),
+            subjects: vec![config.wildcard()],
+            storage: stream::StorageType::File,
+            retention: stream::RetentionPolicy::Limits,
+            num_replicas: config.replicas,
+            duplicate_window: std::time::Duration::from_secs(120),
+            ..Default::default()
+        })
+        .await
+        .with_context(|| format!("creating or opening JetStream stream {}", config.name))?;
+    Ok(stream)
+}
+
+fn meta_str<'a>(metadata: &'a Value, key: &str) -> &'a str {
+    metadata.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+impl StoredEvent {
+    /// The message for this event: subject, headers and body.
+    pub fn to_message(&self, subject_prefix: &str) -> anyhow::Result<OutgoingMessage> {
+        let account = meta_str(&self.metadata, metadata::ACCOUNT_ID);
+        let occurred_at = meta_str(&self.metadata, metadata::OCCURRED_AT);
+        let aggregate_token = self.aggregate_type.to_ascii_lowercase();
+        let subject = format!(
+            "{subject_prefix}.{account}.{aggregate_token}.{}.{}",
+            self.aggregate_id, self.event_type
+        );
+        let msg_id = format!("{}/{}", self.aggregate_id, self.sequence);
+        let mut headers = HeaderMap::new();
+        let mut put = |name: &'static str, value: &str| {
+            if !value.is_empty() {
+                headers.insert(name, value);
+            }
+        };
+        put(header::MSG_ID, &msg_id);
+        put(header::EVENT_TYPE, &self.event_type);
+        put(header::EVENT_VERSION, &self.event_version);
+        put(header::AGGREGATE_TYPE, &self.aggregate_type);
+        put(header::AGGREGATE_ID, &self.aggregate_id);
+        put(header::SEQUENCE, &self.sequence.to_string());
+        put(header::GLOBAL_POSITION, &self.global_position.to_string());
+        put(header::TRANSACTION_ID, &self.transaction_id.to_string());
+        put(header::OCCURRED_AT, occurred_at);
+        put(header::RECORDED_AT, &self.recorded_at.to_rfc3339());
+        put(header::ACCOUNT, account);
+        put(header::ACTOR, meta_str(&self.metadata, metadata::ACTOR));
+        put(
+            header::REQUEST_ID,
+            meta_str(&self.metadata, metadata::REQUEST_ID),
+        );
+        put(
+            header::TRACEPARENT,
+            meta_str(&self.metadata, metadata::TRACEPARENT),
+        );
+        put(header::CE_SPECVERSION, "1.0");
+        put(header::CE_ID, &msg_id);
+        put(
+            header::CE_TYPE,
+            &format!(
+                "ledger.{aggregate_token}.{}.v{}",
+                self.event_type.to_ascii_lowercase(),
+                self.event_version
+            ),
+        );
+        put(
+            header::CE_SOURCE,
+            &format!(
+                "/accounts/{account}/{aggregate_token}s/{}",
+                self.aggregate_id
+            ),
+        );
+        put(header::CE_TIME, occurred_at);
+        put(header::CE_SUBJECT, &self.aggregate_id);
+        put(header::CONTENT_TYPE, "application/json");
+        let body = ledger_domain::events::untag(self.payload.clone());
+        let payload = serde_json::to_vec(&body)?.into();
+        Ok(OutgoingMessage {
+            subject,
+            headers,
+            payload,
+        })
+    }
+}
+
+/// A License event read back from the stream, with the facts around it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamedEvent {
+    /// Position in the JetStream stream.
+    pub stream_sequence: u64,
+    /// The license.
+    pub license_id: LicenseId,
+    /// The owning account.
+    pub account_id: AccountId,
+    /// Position in the license's history.
+    pub sequence: i64,
+    /// Position in the store.
+    pub global_position: i64,
+    /// The writing transaction.
+    pub transaction_id: i64,
+    /// When the command was decided.
+    pub occurred_at: DateTime<Utc>,
+    /// The event itself.
+    pub event: LicenseEvent,
+}
+
+/// Why a message on the stream could not be read as an event.
+#[derive(Debug, thiserror::Error)]
+pub enum ContractError {
+    /// A required header is absent.
+    #[error("missing header {0}")]
+    MissingHeader(&'static str),
+    /// A header does not parse.
+    #[error("header {name} is malformed: `{value}`")]
+    BadHeader {
+        /// Header name.
+        name: &'static str,
+        /// What it held.
+        value: String,
+    },
+    /// An aggregate type no projection here reads.
+    #[error("aggregate type `{0}` is not read by this projection")]
+    UnknownAggregate(String),
+    /// The body is not JSON.
+    #[error("payload is not JSON: {0}")]
+    NotJson(#[from] serde_json::Error),
+    /// The body is not a known event.
+    #[error(transparent)]
+    Event(#[from] ledger_domain::events::EventDecodeError),
+}
+
+fn required<'h>(headers: &'h HeaderMap, name: &'static str) -> Result<&'h str, ContractError> {
+    headers
+        .get(name)
+        .map(|v| v.as_str())
+        .ok_or(ContractError::MissingHeader(name))
+}
+
+fn parsed<T: std::str::FromStr>(
+    headers: &HeaderMap,
+    name: &'static str,
+) -> Result<T, ContractError> {
+    let raw = required(headers, name)?;
+    raw.parse().map_err(|_| ContractError::BadHeader {
+        name,
+        value: raw.to_owned(),
+    })
+}
+
+impl StreamedEvent {
+    /// Reads a License event from a message's headers and payload, checking every
+    /// header it relies on.
+    pub fn decode(
+        stream_sequence: u64,
+        headers: &HeaderMap,
+        payload: &[u8],
+    ) -> Result<Self, ContractError> {
+        let aggregate_type = required(headers, header::AGGREGATE_TYPE)?;
+        if aggregate_type != "License" {
+            return Err(ContractError::UnknownAggregate(aggregate_type.to_owned()));
+        }
+        let occurred_raw = required(headers, header::OCCURRED_AT)?;
+        let occurred_at = DateTime::parse_from_rfc3339(occurred_raw)
+            .map_err(|_| ContractError::BadHeader {
+                name: header::OCCURRED_AT,
+                value: occurred_raw.to_owned(),
+            })?
+            .with_timezone(&Utc);
+        let sequence: i64 = parsed(headers, header::SEQUENCE)?;
+        if sequence < 1 {
+            return Err(ContractError::BadHeader {
+                name: header::SEQUENCE,
+                value: sequence.to_string(),
+            });
+        }
+        let body: Value = serde_json::from_slice(payload)?;
+        let event = LicenseEvent::decode(
+            required(headers, header::EVENT_TYPE)?,
+            required(headers, header::EVENT_VERSION)?,
+            body,
+        )?;
+        Ok(Self {
+            stream_sequence,
+            license_id: parsed(headers, header::AGGREGATE_ID)?,
+            account_id: parsed(headers, header::ACCOUNT)?,
+            sequence,
+            global_position: parsed(headers, header::GLOBAL_POSITION)?,
+            transaction_id: parsed(headers, header::TRANSACTION_ID)?,
+            occurred_at,
+            event,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+
+    fn stored() -> StoredEvent {
+        StoredEvent {
+            aggregate_type: "License".into(),
+            aggregate_id: "0190f4c2-0000-7000-8000-000000000001".into(),
+            sequence: 3,
+            event_type: "Hidden".into(),
+            event_version: "1".into(),
+            payload: json!({"Hidden": {}}),
+            metadata: json!({
+                "account_id": "0190f4c2-0000-7000-8000-0000000000aa",
+                "occurred_at": "2026-11-22T10:00:00Z",
+                "actor": "portal",
+            }),
+            global_position: 42,
+            transaction_id: 900,
+            recorded_at: "2026-11-22T10:00:01Z".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_stored_event_travels_as_subject_headers_and_body_and_reads_back() {
+        let message = stored().to_message("ledger.events").unwrap();
+        assert_eq!(
+            message.subject,
+            "ledger.events.0190f4c2-0000-7000-8000-0000000000aa.license.\
+             0190f4c2-0000-7000-8000-000000000001.Hidden"
+        );
+        let msg_id = message.headers.get(header::MSG_ID).unwrap().as_str();
+        assert_eq!(msg_id, "0190f4c2-0000-7000-8000-000000000001/3");
+        assert_eq!(
+            message.headers.get(header::CE_TYPE).unwrap().as_str(),
+            "ledger.license.hidden.v1"
+        );
+        assert_eq!(&message.payload[..], b"{}");
+        let back = StreamedEvent::decode(7, &message.headers, &message.payload).unwrap();
+        assert_eq!(back.sequence, 3);
+        assert_eq!(back.global_position, 42);
+        assert_eq!(back.transaction_id, 900);
+        assert_eq!(back.stream_sequence, 7);
+        assert!(matches!(back.event, LicenseEvent::Hidden(_)));
+    }
+
+    #[test]
+    fn messages_missing_or_mangling_headers_are_refused() {
+        let message = stored().to_message("p").unwrap();
+        let mut no_account = HeaderMap::new();
+        for (name, values) in message.headers.iter() {
+            if name.to_string() != header::ACCOUNT {
+                for value in values {
+                    no_account.insert(name.clone(), value.clone());
+                }
+            }
+        }
+        assert!(matches!(
+            StreamedEvent::decode(1, &no_account, &message.payload),
+            Err(ContractError::MissingHeader(header::ACCOUNT))
+        ));
+        let mut bad_sequence = message.headers.clone();
+        bad_sequence.insert(header::SEQUENCE, "zero");
+        assert!(matches!(
+            StreamedEvent::decode(1, &bad_sequence, &message.payload),
+            Err(ContractError::BadHeader { .. })
+        ));
+        assert!(matches!(
+            StreamedEvent::decode(1, &message.headers, b"not json"),
+            Err(ContractError::NotJson(_))
+        ));
+    }
+}

@@ -1,0 +1,18 @@
+//! The read side: read models built from the JetStream event stream, and the typed
+//! queries the gateway serves from them.
+//!
+//! # Layout
+//! - [`contract`]: the stream contract — subjects, headers, how an event is put on
+//!   the stream and read back. The relay writes with it; every consumer reads with it.
+//! - [`license_view`]: the pure fold of events into license and allocation rows.
+//! - [`writer`]: loads and saves those rows and the checkpoint, in one transaction.
+//! - [`consumer`]: the durable JetStream consumer loop that feeds the writer.
+//! - [`queries`]: what the gateway asks: a license, the landing page, read-your-writes.
+//!
+//! This crate owns the `read_model` schema: nothing else writes to it.
+
+pub mod consumer;
+pub mod contract;
+pub mod license_view;
+pub mod queries;
+pub mod writer;
