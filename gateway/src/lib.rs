@@ -8,13 +8,15 @@
 //! - [`commands`]: load, decide, append — with bounded retries on conflict.
 //! - [`relay`]: store → JetStream, in commit order, exactly once in effect.
 //! - [`run`]: which roles a process runs; [`db`]: database start-up and migrations.
-//! - [`config`], [`telemetry`], [`cli`]: the binary's settings, tracing, arguments.
+//! - [`entry`], [`config`], [`telemetry`], [`cli`]: the binary: entry point,
+//!   settings, tracing, arguments.
 
 pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod db;
+pub mod entry;
 pub mod error;
 pub mod extract;
 pub mod relay;

@@ -40,8 +40,14 @@ pub fn init(settings: &Settings) -> anyhow::Result<TelemetryGuard> {
         .or_else(|_| EnvFilter::try_new(&settings.log_filter))
         .context("parsing the log filter")?;
     let fmt = match settings.log_format.as_str() {
-        "json" => tracing_subscriber::fmt::layer().json().boxed(),
-        _ => tracing_subscriber::fmt::layer().boxed(),
+        // Logs go to stderr: stdout carries only the `listening on` line.
+        "json" => tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(std::io::stderr)
+            .boxed(),
+        _ => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .boxed(),
     };
     opentelemetry::global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
         Box::new(TraceContextPropagator::new()),

@@ -1,1 +1,336 @@
-//! placeholder
+//! Harness for the black-box tests: each test gets a fresh database, a fresh
+//! JetStream stream and subject prefix, and the real `ledger` binary on port 0,
+//! so tests run in parallel without seeing each other's data.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use async_nats::jetstream::{self, message::StreamMessage};
+use serde_json::Value;
+use sqlx::PgPool;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use uuid::Uuid;
+
+/// PostgreSQL server the tests use (`LEDGER_TEST_PG`, default the local one).
+pub fn pg_server() -> String {
+    std::env::var("LEDGER_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// NATS server the tests use (`LEDGER_TEST_NATS`, default the local one).
+pub fn nats_server() -> String {
+    std::env::var("LEDGER_TEST_NATS").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
+}
+
+/// One test's private database and stream.
+#[derive(Debug, Clone)]
+pub struct TestEnv {
+    /// Database name.
+    pub database: String,
+    /// Full database URL.
+    pub database_url: String,
+    /// JetStream stream name.
+    pub stream: String,
+    /// Subject prefix.
+    pub prefix: String,
+}
+
+impl TestEnv {
+    /// New, unused names.
+    pub fn fresh() -> Self {
+        let id = Uuid::new_v4().simple().to_string();
+        let database = format!("ledger_test_{id}");
+        Self {
+            database_url: format!("{}/{database}", pg_server()),
+            database,
+            stream: format!("LEDGER_TEST_{id}"),
+            prefix: format!("t{id}.events"),
+        }
+    }
+
+    /// Environment for the `ledger` process.
+    pub fn vars(&self) -> Vec<(String, String)> {
+        vec![
+            ("LEDGER_DATABASE_URL".into(), self.database_url.clone()),
+            ("LEDGER_NATS_URL".into(), nats_server()),
+            ("LEDGER_LISTEN_ADDR".into(), "127.0.0.1:0".into()),
+            ("LEDGER_STREAM_NAME".into(), self.stream.clone()),
+            ("LEDGER_SUBJECT_PREFIX".into(), self.prefix.clone()),
+            ("LEDGER_DATABASE_MAX_CONNECTIONS".into(), "8".into()),
+            ("LEDGER_RELAY_POLL_INTERVAL_MS".into(), "50".into()),
+            ("RUST_LOG".into(), "info".into()),
+        ]
+    }
+
+    /// A pool on the test database (which the ledger creates on start).
+    pub async fn pool(&self) -> PgPool {
+        sqlx::postgres::PgPoolOptions::new()
+            .max_connections(4)
+            .connect(&self.database_url)
+            .await
+            .expect("connecting to the test database")
+    }
+
+    /// A JetStream context on the test server.
+    pub async fn jetstream(&self) -> jetstream::Context {
+        let client = async_nats::connect(nats_server())
+            .await
+            .expect("connecting to NATS");
+        jetstream::new(client)
+    }
+
+    /// Drops the database and the stream. Best effort: a failed test leaves them
+    /// behind for inspection only if cleanup itself fails.
+    pub async fn cleanup(&self) {
+        if let Ok(js) = async_nats::connect(nats_server()).await.map(jetstream::new) {
+            let _ = js.delete_stream(&self.stream).await;
+        }
+        if let Ok(pool) = PgPool::connect(&format!("{}/postgres", pg_server())).await {
+            let _ = sqlx::query(&format!(
+                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                self.database
+            ))
+            .execute(&pool)
+            .await;
+        }
+    }
+}
+
+/// Path of the `ledger` binary built for this package's tests. A macro, because
+/// Cargo tells only integration tests (not this library) where it is.
+#[macro_export]
+macro_rules! ledger_bin {
+    () => {
+        env!("CARGO_BIN_EXE_ledger-under-test")
+    };
+}
+
+/// A running `ledger` process.
+pub struct Ledger {
+    child: Child,
+    /// e.g. `http://127.0.0.1:41234`.
+    pub base_url: String,
+}
+
+impl Ledger {
+    /// Starts `ledger serve` (binary `bin`, from [`ledger_bin!`]) with all roles and
+    /// extra environment, and waits until it is ready.
+    pub async fn start(bin: &str, env: &TestEnv, extra: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let log_path = std::env::temp_dir().join(format!("{}.log", env.database));
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .context("opening the process log")?;
+        let mut child = Command::new(bin)
+            .arg("serve")
+            .envs(env.vars())
+            .envs(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting the ledger binary")?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let first = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .with_context(|| format!("ledger did not start; see {}", log_path.display()))??
+            .with_context(|| format!("ledger exited at start; see {}", log_path.display()))?;
+        let Some(address) = first.strip_prefix("listening on ") else {
+            bail!("unexpected first line `{first}`");
+        };
+        // Keep draining stdout so the process can never block on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let ledger = Self {
+            child,
+            base_url: address.to_owned(),
+        };
+        ledger.wait_ready().await?;
+        Ok(ledger)
+    }
+
+    async fn wait_ready(&self) -> anyhow::Result<()> {
+        let client = reqwest::Client::new();
+        for _ in 0..300 {
+            let ready = client
+                .get(format!("{}/health/ready", self.base_url))
+                .send()
+                .await
+                .map(|r| r.status().is_success())
+                .unwrap_or(false);
+            if ready {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("ledger never became ready")
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub async fn kill(&mut self) {
+        self.child.start_kill().expect("sending SIGKILL");
+        let _ = self.child.wait().await;
+    }
+}
+
+/// A client for one account's part of the API.
+#[derive(Clone)]
+pub struct Api {
+    client: reqwest::Client,
+    base: String,
+    /// The account every call acts for.
+    pub account: Uuid,
+}
+
+/// An HTTP answer: status and JSON body (`Null` when the body is not JSON).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// Status code.
+    pub status: u16,
+    /// Body.
+    pub body: Value,
+}
+
+impl Api {
+    /// A client for a fresh account.
+    pub fn new(ledger: &Ledger) -> Self {
+        Self {
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("building the HTTP client"),
+            base: ledger.base_url.clone(),
+            account: Uuid::now_v7(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/v1/accounts/{}{path}", self.base, self.account)
+    }
+
+    /// POST a JSON body to `path` (relative to the account).
+    pub async fn post(&self, path: &str, body: Value) -> anyhow::Result<Answer> {
+        let response = self.client.post(self.url(path)).json(&body).send().await?;
+        answer(response).await
+    }
+
+    /// POST with no body.
+    pub async fn post_empty(&self, path: &str) -> anyhow::Result<Answer> {
+        let response = self.client.post(self.url(path)).send().await?;
+        answer(response).await
+    }
+
+    /// GET `path` (relative to the account).
+    pub async fn get(&self, path: &str) -> anyhow::Result<Answer> {
+        let response = self.client.get(self.url(path)).send().await?;
+        answer(response).await
+    }
+
+    /// A raw request builder for the account-relative `path`.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+}
+
+/// Reads status and JSON body.
+pub async fn answer(response: reqwest::Response) -> anyhow::Result<Answer> {
+    let status = response.status().as_u16();
+    let bytes = response.bytes().await?;
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Ok(Answer { status, body })
+}
+
+/// A valid purchase body: 1,000 user/device seats of XDT Enterprise.
+pub fn purchase_body(expires_on: Option<chrono::NaiveDate>) -> Value {
+    serde_json::json!({
+        "product": "XDT",
+        "edition": "ENT",
+        "version": "7.15",
+        "license_model": "user_device",
+        "binding_type": "host_name",
+        "quantity": 1000,
+        "expires_on": expires_on,
+        "maintenance_until": (chrono::Utc::now().date_naive() + chrono::Days::new(365)),
+        "order_number": "ORD-0001234",
+        "access_code": "LA-0001234567-12345",
+    })
+}
+
+/// A row of the event store.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StoredRow {
+    /// Aggregate id.
+    pub aggregate_id: String,
+    /// Sequence in the aggregate.
+    pub sequence: i64,
+    /// Event name.
+    pub event_type: String,
+    /// Stored payload (`{"Name": body}`).
+    pub payload: Value,
+    /// Global position.
+    pub global_position: i64,
+}
+
+/// Every event in the store, in global order.
+pub async fn stored_events(pool: &PgPool) -> Vec<StoredRow> {
+    sqlx::query_as(
+        "SELECT aggregate_id, sequence, event_type, payload, global_position
+           FROM events ORDER BY global_position",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("reading the event store")
+}
+
+/// Every message in the stream, in stream order.
+pub async fn stream_messages(js: &jetstream::Context, stream: &str) -> Vec<StreamMessage> {
+    let mut stream = js.get_stream(stream).await.expect("opening the stream");
+    let last = stream
+        .info()
+        .await
+        .expect("stream info")
+        .state
+        .last_sequence;
+    let mut messages = Vec::new();
+    for sequence in 1..=last {
+        messages.push(
+            stream
+                .get_raw_message(sequence)
+                .await
+                .expect("reading a message"),
+        );
+    }
+    messages
+}
+
+/// Waits until the stream holds every stored event and the projector has applied
+/// the whole stream.
+pub async fn wait_until_projected(env: &TestEnv, timeout: Duration) -> anyhow::Result<()> {
+    let pool = env.pool().await;
+    let js = env.jetstream().await;
+    let started = tokio::time::Instant::now();
+    loop {
+        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+            .fetch_one(&pool)
+            .await?;
+        let applied: Option<i64> = sqlx::query_scalar(
+            "SELECT stream_sequence FROM read_model.checkpoints WHERE projection = 'licenses'",
+        )
+        .fetch_optional(&pool)
+        .await?;
+        let streamed = match js.get_stream(&env.stream).await {
+            Ok(mut stream) => stream.info().await?.state.messages as i64,
+            Err(_) => 0,
+        };
+        if streamed == stored && applied.unwrap_or(0) >= streamed {
+            return Ok(());
+        }
+        if started.elapsed() > timeout {
+            bail!("not caught up: stored {stored}, streamed {streamed}, applied {applied:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

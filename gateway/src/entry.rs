@@ -1,0 +1,103 @@
+//! The `ledger` binary's entry point: reads settings, starts telemetry and hands
+//! over to [`crate::run`]. Prints `listening on http://<addr>` once the HTTP port
+//! is bound, so scripts and tests can start it on port 0. It lives in the library
+//! so the black-box tests can build the very same binary.
+
+use std::collections::BTreeSet;
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command};
+use crate::config::Settings;
+use crate::run::{run, Role};
+use anyhow::Context as _;
+use clap::Parser as _;
+use tokio_util::sync::CancellationToken;
+
+/// Runs the `ledger` command line to completion.
+pub fn main() -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("ledger: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(main_async())
+}
+
+async fn main_async() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref(), std::env::vars()) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("ledger: invalid configuration: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let _telemetry = match crate::telemetry::init(&settings) {
+        Ok(guard) => guard,
+        Err(error) => {
+            eprintln!("ledger: telemetry: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
+    match execute(cli.command, settings).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "ledger stopped");
+            eprintln!("ledger: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Migrate => {
+            let pool = crate::db::connect_and_migrate(&settings.database_url, 2).await?;
+            pool.close().await;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Serve { roles } => {
+            let roles: BTreeSet<Role> = roles.into_iter().collect();
+            let listener = if roles.contains(&Role::Gateway) {
+                let listener = tokio::net::TcpListener::bind(settings.listen_addr)
+                    .await
+                    .with_context(|| format!("binding {}", settings.listen_addr))?;
+                println!("listening on http://{}", listener.local_addr()?);
+                Some(listener)
+            } else {
+                None
+            };
+            let shutdown = CancellationToken::new();
+            tokio::spawn(stop_on_signal(shutdown.clone()));
+            run(settings, roles, listener, shutdown).await
+        }
+    }
+}
+
+/// Cancels `shutdown` on SIGINT or SIGTERM, for a graceful stop.
+async fn stop_on_signal(shutdown: CancellationToken) {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+    shutdown.cancel();
+}
