@@ -70,6 +70,11 @@ pub fn app(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }
 
+/// Only the health probes, for processes that run no gateway role.
+pub fn health_only(state: AppState) -> Router {
+    routes::health::router().with_state(state)
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for CommandContext {
     type Rejection = ApiError;
 

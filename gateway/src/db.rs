@@ -58,10 +58,17 @@ pub async fn connect_and_migrate(url: &str, max_connections: u32) -> anyhow::Res
     Ok(pool)
 }
 
-/// A connection of its own (not from the pool), for the relay's session-level
-/// advisory lock: the lock lives and dies with this connection.
-pub async fn dedicated_connection(url: &str) -> anyhow::Result<PgConnection> {
-    PgConnection::connect(url)
+/// A connection of its own (not from the pool), for a session-level advisory lock:
+/// the lock lives and dies with this connection. `application_name` shows in
+/// `pg_stat_activity`, so an operator can see which process holds the lock.
+pub async fn dedicated_connection(
+    url: &str,
+    application_name: &str,
+) -> anyhow::Result<PgConnection> {
+    PgConnectOptions::from_str(url)
+        .context("parsing database_url")?
+        .application_name(application_name)
+        .connect()
         .await
         .context("opening a dedicated PostgreSQL connection")
 }

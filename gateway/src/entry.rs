@@ -61,15 +61,10 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Serve { roles } => {
             let roles: BTreeSet<Role> = roles.into_iter().collect();
-            let listener = if roles.contains(&Role::Gateway) {
-                let listener = tokio::net::TcpListener::bind(settings.listen_addr)
-                    .await
-                    .with_context(|| format!("binding {}", settings.listen_addr))?;
-                println!("listening on http://{}", listener.local_addr()?);
-                Some(listener)
-            } else {
-                None
-            };
+            let listener = tokio::net::TcpListener::bind(settings.listen_addr)
+                .await
+                .with_context(|| format!("binding {}", settings.listen_addr))?;
+            println!("listening on http://{}", listener.local_addr()?);
             let shutdown = CancellationToken::new();
             tokio::spawn(stop_on_signal(shutdown.clone()));
             run(settings, roles, listener, shutdown).await

@@ -28,6 +28,8 @@ use tokio_util::sync::CancellationToken;
 const RELAY_LOCK_KEY: i64 = 0x4C44_4752_454C_4159;
 /// The relay's checkpoint row.
 const RELAY_NAME: &str = "main";
+/// `application_name` of the relay's lock connection, followed by ` pid=<os pid>`.
+pub const RELAY_APPLICATION_NAME: &str = "ledger-relay";
 /// Channel the `events` trigger notifies on commit.
 const EVENTS_CHANNEL: &str = "ledger_events";
 
@@ -84,7 +86,8 @@ async fn lead(
     settings: &RelaySettings,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
-    let mut lock = crate::db::dedicated_connection(&settings.database_url).await?;
+    let name = format!("{RELAY_APPLICATION_NAME} pid={}", std::process::id());
+    let mut lock = crate::db::dedicated_connection(&settings.database_url, &name).await?;
     loop {
         let acquired: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
             .bind(RELAY_LOCK_KEY)

@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::{app, AppState};
+use crate::app::{app, health_only, AppState};
 use crate::commands::CommandService;
 use crate::config::Settings;
 use crate::relay::{self, RelaySettings};
@@ -28,12 +28,13 @@ pub enum Role {
     Projector,
 }
 
-/// Runs `roles` until `shutdown` is cancelled or a role fails. `listener` is required
-/// for the gateway role; binding it is the caller's job, so tests can use port 0.
+/// Runs `roles` until `shutdown` is cancelled or a role fails. `listener` serves the
+/// API (gateway role) or only the health probes; binding it is the caller's job, so
+/// tests can use port 0.
 pub async fn run(
     settings: Settings,
     roles: BTreeSet<Role>,
-    listener: Option<TcpListener>,
+    listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let pool =
@@ -84,25 +85,28 @@ pub async fn run(
             shutdown.clone(),
         ));
     }
-    if roles.contains(&Role::Gateway) {
-        let listener = listener.context("the gateway role needs a listener")?;
-        let state = AppState {
-            pool: pool.clone(),
-            commands: Arc::new(CommandService::new(
-                pool.clone(),
-                settings.command_conflict_retries,
-            )),
-            read_wait_timeout: settings.read_wait_timeout(),
-            nats: nats.clone(),
-        };
-        let stop = shutdown.clone();
-        tasks.spawn(async move {
-            axum::serve(listener, app(state))
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await
-                .context("serving HTTP")
-        });
-    }
+    // Every process serves the health probes; only the gateway role serves the API.
+    let state = AppState {
+        pool: pool.clone(),
+        commands: Arc::new(CommandService::new(
+            pool.clone(),
+            settings.command_conflict_retries,
+        )),
+        read_wait_timeout: settings.read_wait_timeout(),
+        nats: nats.clone(),
+    };
+    let router = if roles.contains(&Role::Gateway) {
+        app(state)
+    } else {
+        health_only(state)
+    };
+    let stop = shutdown.clone();
+    tasks.spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await
+            .context("serving HTTP")
+    });
     tracing::info!(?roles, "ledger running");
     let mut outcome = Ok(());
     while let Some(finished) = tasks.join_next().await {

@@ -118,6 +118,16 @@ impl Ledger {
     /// Starts `ledger serve` (binary `bin`, from [`ledger_bin!`]) with all roles and
     /// extra environment, and waits until it is ready.
     pub async fn start(bin: &str, env: &TestEnv, extra: &[(&str, &str)]) -> anyhow::Result<Self> {
+        Self::start_roles(bin, env, "gateway,relay,projector", extra).await
+    }
+
+    /// Starts `ledger serve --roles <roles>` and waits until it is ready.
+    pub async fn start_roles(
+        bin: &str,
+        env: &TestEnv,
+        roles: &str,
+        extra: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         let log_path = std::env::temp_dir().join(format!("{}.log", env.database));
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -125,7 +135,7 @@ impl Ledger {
             .open(&log_path)
             .context("opening the process log")?;
         let mut child = Command::new(bin)
-            .arg("serve")
+            .args(["serve", "--roles", roles])
             .envs(env.vars())
             .envs(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())))
             .stdout(Stdio::piped())
@@ -169,6 +179,11 @@ impl Ledger {
         bail!("ledger never became ready")
     }
 
+    /// The process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// SIGKILL: no shutdown code runs.
     pub async fn kill(&mut self) {
         self.child.start_kill().expect("sending SIGKILL");
@@ -204,6 +219,14 @@ impl Api {
                 .expect("building the HTTP client"),
             base: ledger.base_url.clone(),
             account: Uuid::now_v7(),
+        }
+    }
+
+    /// The same account, talking to another (e.g. restarted) process.
+    pub fn at(&self, ledger: &Ledger) -> Self {
+        Self {
+            base: ledger.base_url.clone(),
+            ..self.clone()
         }
     }
 
