@@ -1,6 +1,7 @@
 //! Nothing is lost: events committed before a SIGKILL reach the stream and the read
 //! model exactly once after a restart, and a standby relay takes over from a
 //! killed one without gaps or duplicates. Proven by killing processes.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -2,6 +2,7 @@
 //! purchase 1,000 seats, activate, allocate 800 then 200, be refused one more,
 //! move an allocation, return one, hide, unhide, renew, upgrade. Then the landing
 //! page, the stream and the read model are each checked against the event store.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
