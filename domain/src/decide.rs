@@ -48,6 +48,9 @@ fn purchased(command: &LicenseCommand, p: &Purchase) -> Result<Vec<LicenseEvent>
     if p.quantity == 0 {
         return Err(LicenseError::QuantityMustBePositive { quantity: 0 });
     }
+    if p.trial && p.expires_on.is_none() {
+        return Err(LicenseError::TrialNeedsExpiry);
+    }
     check_reference("order_number", &p.order_number)?;
     check_reference("access_code", &p.access_code)?;
     let purchased_on = p.purchased_at.date_naive();

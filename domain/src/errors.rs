@@ -32,6 +32,9 @@ pub enum LicenseError {
         /// The expiry given.
         expires_on: NaiveDate,
     },
+    /// A trial without an expiry date: trials are term licenses that stop at their date.
+    #[error("a trial license needs an expiry date")]
+    TrialNeedsExpiry,
     /// Order number or access code missing or too long.
     #[error("{field} must be 1 to 64 printable characters")]
     InvalidReference {
@@ -160,6 +163,7 @@ impl LicenseError {
             Self::AlreadyPurchased => "already-purchased",
             Self::QuantityMustBePositive { .. } => "quantity-must-be-positive",
             Self::ExpiryNotAfterPurchase { .. } => "expiry-not-after-purchase",
+            Self::TrialNeedsExpiry => "trial-needs-expiry",
             Self::InvalidReference { .. } => "invalid-reference",
             Self::AlreadyActivated => "already-activated",
             Self::AccessCodeMismatch => "access-code-mismatch",

@@ -2,7 +2,9 @@
 //!
 //! Parsing happens once, at the edge (`parse`), so the rest of the code can rely on a
 //! `ProductCode` being a product code. Serde goes through the same parsers, so a value
-//! read back from the store or the stream is held to the same rules.
+//! read back from the store or the stream is held to the same rules — except
+//! [`HostId`], whose rules depend on the license's binding type: it is checked when a
+//! command is decided and read back as recorded.
 
 use std::cmp::Ordering;
 use std::fmt;

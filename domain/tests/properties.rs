@@ -483,11 +483,12 @@ proptest! {
 }
 
 /// Every rule's code, as `LicenseError::code` names it.
-const EVERY_RULE: [&str; 25] = [
+const EVERY_RULE: [&str; 26] = [
     "license-not-found",
     "already-purchased",
     "quantity-must-be-positive",
     "expiry-not-after-purchase",
+    "trial-needs-expiry",
     "invalid-reference",
     "already-activated",
     "access-code-mismatch",

@@ -329,6 +329,27 @@ fn purchasing_under_a_license_id_already_taken_is_rejected() {
 }
 
 #[test]
+fn purchasing_a_trial_without_an_expiry_is_rejected() {
+    given_nothing()
+        .when(command(buy(Purchase {
+            trial: true,
+            ..purchase()
+        })))
+        .then_expect_error(LicenseError::TrialNeedsExpiry);
+}
+
+#[test]
+fn purchasing_a_trial_term_license_is_accepted() {
+    let p = Purchase {
+        trial: true,
+        ..term_purchase(purchase_day() + Days::new(30))
+    };
+    given_nothing()
+        .when(command(buy(p.clone())))
+        .then_expect_events(vec![purchased(&p)]);
+}
+
+#[test]
 fn purchasing_zero_seats_is_rejected() {
     given_nothing()
         .when(command(buy(Purchase {
@@ -584,8 +605,7 @@ fn allocating_more_than_the_whole_quantity_is_rejected() {
 #[test]
 fn a_thousand_seats_split_800_and_200_leave_nothing_for_a_third_server() {
     // The seeds' example: 800 to server A today, the remaining 200 to server B later.
-    let story = given(active_license());
-    story
+    given(active_license())
         .when(command(allocate(allocation(1), "server-a", 800)))
         .then_expect_events(vec![allocated(allocation(1), "server-a", 800)]);
 

@@ -18,7 +18,7 @@ use crate::error::ApiError;
 use crate::routes;
 
 /// Largest request body accepted; license commands are small.
-const BODY_LIMIT_BYTES: usize = 64 * 1024;
+pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 /// Longest a request may take, including a read-your-writes wait.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

@@ -24,6 +24,12 @@ pub enum ApiError {
     /// The body is not JSON.
     #[error("expected an application/json body")]
     UnsupportedMediaType,
+    /// The body is larger than the limit.
+    #[error("the body is larger than {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// No such resource in this account.
     #[error("{0}")]
     NotFound(String),
@@ -96,6 +102,15 @@ impl IntoResponse for ApiError {
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
                     "unsupported-media-type",
                     "Unsupported media type",
+                    detail,
+                ),
+            ),
+            Self::PayloadTooLarge { .. } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                problem(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload-too-large",
+                    "Payload too large",
                     detail,
                 ),
             ),

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -28,12 +28,26 @@ where
         }
         let bytes = Bytes::from_request(request, state)
             .await
-            .map_err(|rejection| ApiError::bad_request("body", rejection.body_text()))?;
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge {
+                        limit: crate::app::BODY_LIMIT_BYTES,
+                    }
+                } else {
+                    ApiError::bad_request("body", rejection.body_text())
+                }
+            })?;
         let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
         let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
             let path = error.path().to_string();
-            let field = if path == "." { "body".to_owned() } else { path };
-            ApiError::bad_request(field, error.into_inner().to_string())
+            let inner = error.into_inner();
+            // A syntax error is the body's fault, wherever the parser happened to be.
+            let field = if path == "." || inner.is_syntax() || inner.is_eof() {
+                "body".to_owned()
+            } else {
+                path
+            };
+            ApiError::bad_request(field, inner.to_string())
         })?;
         deserializer
             .end()

@@ -1,0 +1,446 @@
+//! The HTTP API driven in-process with `app(state).oneshot(request)`, against a
+//! fresh real PostgreSQL database per test (no NATS: these tests are about the
+//! command side and the HTTP contract).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt as _;
+use ledger_gateway::app::{app, AppState};
+use ledger_gateway::commands::CommandService;
+use serde_json::{json, Value};
+use tower::ServiceExt as _;
+use uuid::Uuid;
+
+struct TestApp {
+    router: Router,
+    pool: sqlx::PgPool,
+    database: String,
+}
+
+async fn spawn_app() -> TestApp {
+    let server = std::env::var("LEDGER_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let database = format!("ledger_api_{}", Uuid::new_v4().simple());
+    let pool = ledger_gateway::db::connect_and_migrate(&format!("{server}/{database}"), 8)
+        .await
+        .expect("fresh database");
+    let state = AppState {
+        pool: pool.clone(),
+        commands: Arc::new(CommandService::new(pool.clone(), 5)),
+        read_wait_timeout: Duration::from_millis(200),
+        nats: None,
+    };
+    TestApp {
+        router: app(state),
+        pool,
+        database,
+    }
+}
+
+impl TestApp {
+    async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value, String) {
+        let mut request = Request::builder().method(method).uri(uri);
+        let body = match body {
+            Some(json) => {
+                request = request.header("content-type", "application/json");
+                Body::from(json.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.send(request.body(body).unwrap()).await
+    }
+
+    async fn send(&self, request: Request<Body>) -> (StatusCode, Value, String) {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            content_type,
+        )
+    }
+
+    async fn event_count(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM events")
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    async fn cleanup(self) {
+        self.pool.close().await;
+        let server = std::env::var("LEDGER_TEST_PG")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+        let admin = sqlx::PgPool::connect(&format!("{server}/postgres"))
+            .await
+            .unwrap();
+        sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+            self.database
+        ))
+        .execute(&admin)
+        .await
+        .unwrap();
+    }
+}
+
+fn purchase(quantity: i64) -> Value {
+    json!({
+        "product": "XDT", "edition": "ADV", "version": "7.15",
+        "license_model": "concurrent_user", "binding_type": "host_name",
+        "quantity": quantity, "maintenance_until": "2030-01-31",
+        "order_number": "ORD-9", "access_code": "LA-9",
+    })
+}
+
+async fn activated_license(app: &TestApp, account: Uuid, quantity: i64) -> String {
+    let (status, body, _) = app
+        .call(
+            Method::POST,
+            &format!("/v1/accounts/{account}/licenses"),
+            Some(purchase(quantity)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = body["license_id"].as_str().unwrap().to_owned();
+    let (status, _, _) = app
+        .call(
+            Method::POST,
+            &format!("/v1/accounts/{account}/licenses/{id}/activate"),
+            Some(json!({"access_code": "LA-9"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    id
+}
+
+#[tokio::test]
+async fn a_purchase_answers_201_with_its_location_version_position_and_event() {
+    let app = spawn_app().await;
+    let account = Uuid::now_v7();
+    let request = Request::post(format!("/v1/accounts/{account}/licenses"))
+        .header("content-type", "application/json")
+        .body(Body::from(purchase(10).to_string()))
+        .unwrap();
+    let response = app.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    assert!(response.headers().contains_key("x-request-id"));
+    let body: Value =
+        serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    let id = body["license_id"].as_str().unwrap();
+    assert_eq!(location, format!("/v1/accounts/{account}/licenses/{id}"));
+    assert_eq!(body["version"], 1);
+    assert!(body["position"].as_i64().unwrap() >= 1);
+    assert_eq!(body["events"][0]["type"], "Purchased");
+    assert_eq!(body["events"][0]["body"]["quantity"], 10);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_client_chosen_license_id_makes_a_repeated_purchase_a_conflict() {
+    let app = spawn_app().await;
+    let account = Uuid::now_v7();
+    let mut body = purchase(10);
+    body["license_id"] = json!(Uuid::now_v7());
+    let uri = format!("/v1/accounts/{account}/licenses");
+    let (first, _, _) = app.call(Method::POST, &uri, Some(body.clone())).await;
+    assert_eq!(first, StatusCode::CREATED);
+    let (again, problem, _) = app.call(Method::POST, &uri, Some(body)).await;
+    assert_eq!(again, StatusCode::CONFLICT);
+    assert_eq!(
+        problem["type"],
+        "urn:licensing-ledger:problem:already-purchased"
+    );
+    assert_eq!(app.event_count().await, 1);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn every_error_is_problem_json_and_records_nothing() {
+    let app = spawn_app().await;
+    let account = Uuid::now_v7();
+    let id = activated_license(&app, account, 10).await;
+    let before = app.event_count().await;
+    let license = format!("/v1/accounts/{account}/licenses/{id}");
+    let cases: Vec<(Method, String, Option<Value>, StatusCode, &str)> = vec![
+        (
+            Method::POST,
+            format!("{license}/allocations"),
+            Some(json!({"host": "a b", "quantity": 1})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-host-id",
+        ),
+        (
+            Method::POST,
+            format!("{license}/allocations"),
+            Some(json!({"host": "srv", "quantity": 11})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "allocation-exceeds-available",
+        ),
+        (
+            Method::POST,
+            format!("{license}/allocations"),
+            Some(json!({"host": "srv"})),
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+        ),
+        (
+            Method::POST,
+            format!("{license}/allocations"),
+            Some(json!({"host": "srv", "quantity": "1"})),
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+        ),
+        (
+            Method::POST,
+            format!("{license}/activate"),
+            Some(json!({"access_code": "LA-9"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "already-activated",
+        ),
+        (
+            Method::POST,
+            format!("{license}/unhide"),
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not-hidden",
+        ),
+        (
+            Method::POST,
+            format!("{license}/renew"),
+            Some(json!({})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "nothing-to-renew",
+        ),
+        (
+            Method::POST,
+            format!("{license}/renew"),
+            Some(json!({"expires_on": "2031-01-01"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "perpetual-has-no-expiry",
+        ),
+        (
+            Method::POST,
+            format!("{license}/upgrade"),
+            Some(json!({"edition": "STD"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "edition-not-higher",
+        ),
+        (
+            Method::POST,
+            format!("{license}/upgrade"),
+            Some(json!({"edition": "gold"})),
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+        ),
+        (
+            Method::POST,
+            format!("{license}/allocations/{}/return", Uuid::now_v7()),
+            None,
+            StatusCode::NOT_FOUND,
+            "allocation-not-found",
+        ),
+        (
+            Method::POST,
+            format!("{license}/allocations/nope/return"),
+            None,
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+        ),
+        (
+            Method::POST,
+            format!("/v1/accounts/{}/licenses/{id}/hide", Uuid::now_v7()),
+            None,
+            StatusCode::NOT_FOUND,
+            "not-found",
+        ),
+        (
+            Method::GET,
+            format!("/v1/accounts/{}/licenses/{id}", Uuid::now_v7()),
+            None,
+            StatusCode::NOT_FOUND,
+            "not-found",
+        ),
+        (
+            Method::GET,
+            "/no/such/route".to_owned(),
+            None,
+            StatusCode::NOT_FOUND,
+            "not-found",
+        ),
+        (
+            Method::GET,
+            format!("{license}?min_position=0"),
+            None,
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+        ),
+        (
+            Method::GET,
+            format!("{license}?min_position=999999"),
+            None,
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+        ),
+    ];
+    for (method, uri, body, status, kind) in cases {
+        let (got, problem, content_type) = app.call(method.clone(), &uri, body.clone()).await;
+        assert_eq!(got, status, "{method} {uri} {body:?}: {problem}");
+        assert_eq!(content_type, "application/problem+json", "{method} {uri}");
+        assert_eq!(
+            problem["type"],
+            format!("urn:licensing-ledger:problem:{kind}"),
+            "{uri}: {problem}"
+        );
+        assert_eq!(problem["status"], status.as_u16());
+    }
+    assert_eq!(
+        app.event_count().await,
+        before,
+        "no refused request recorded anything"
+    );
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn malformed_oversized_and_non_json_bodies_are_refused_with_their_own_status() {
+    let app = spawn_app().await;
+    let uri = format!("/v1/accounts/{}/licenses", Uuid::now_v7());
+    let send = |content_type: &'static str, body: Vec<u8>| {
+        Request::post(uri.clone())
+            .header("content-type", content_type)
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let (status, problem, _) = app
+        .send(send("application/json", b"{\"product\": ".to_vec()))
+        .await;
+    assert_eq!(
+        (status, problem["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("body"))
+    );
+    let (status, _, _) = app.send(send("text/plain", b"{}".to_vec())).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let (status, _, _) = app
+        .send(send("application/json", vec![b' '; 100 * 1024]))
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    let mut future = purchase(1);
+    future["purchased_at"] = json!("2999-01-01T00:00:00Z");
+    let (status, problem, _) = app
+        .send(send("application/json", future.to_string().into_bytes()))
+        .await;
+    assert_eq!(
+        (status, problem["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("purchased_at"))
+    );
+    assert_eq!(app.event_count().await, 0);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn concurrent_allocations_are_retried_and_never_oversell() {
+    let app = spawn_app().await;
+    let account = Uuid::now_v7();
+    let id = activated_license(&app, account, 12).await;
+    let uri = format!("/v1/accounts/{account}/licenses/{id}/allocations");
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..16 {
+        let router = app.router.clone();
+        let uri = uri.clone();
+        tasks.spawn(async move {
+            let request = Request::post(uri)
+                .header("content-type", "application/json")
+                .body(Body::from(
+                    json!({"host": format!("srv{n}"), "quantity": 1}).to_string(),
+                ))
+                .unwrap();
+            router.oneshot(request).await.unwrap().status()
+        });
+    }
+    let mut statuses = Vec::new();
+    while let Some(status) = tasks.join_next().await {
+        statuses.push(status.unwrap());
+    }
+    let created = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CREATED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNPROCESSABLE_ENTITY || **s == StatusCode::CONFLICT)
+        .count();
+    assert_eq!(created + refused, 16, "{statuses:?}");
+    assert!(created <= 12, "never more seats than purchased");
+    let allocations: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'Allocated'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        allocations as usize, created,
+        "every 201 is one recorded allocation"
+    );
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_read_that_cannot_catch_up_answers_503_after_the_bounded_wait() {
+    let app = spawn_app().await;
+    let account = Uuid::now_v7();
+    let (_, body, _) = app
+        .call(
+            Method::POST,
+            &format!("/v1/accounts/{account}/licenses"),
+            Some(purchase(3)),
+        )
+        .await;
+    let position = body["position"].as_i64().unwrap();
+    let started = std::time::Instant::now();
+    let (status, problem, _) = app
+        .call(
+            Method::GET,
+            &format!("/v1/accounts/{account}/landing-page?min_position={position}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "no projector runs here"
+    );
+    assert_eq!(
+        problem["type"],
+        "urn:licensing-ledger:problem:read-model-lagging"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(200), "it waited");
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn health_probes_report_the_database() {
+    let app = spawn_app().await;
+    let (status, body, _) = app.call(Method::GET, "/health/ready", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["database"], true);
+    let (status, _, _) = app.call(Method::GET, "/health/live", None).await;
+    assert_eq!(status, StatusCode::OK);
+    app.cleanup().await;
+}
