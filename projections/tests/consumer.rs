@@ -245,7 +245,7 @@ async fn a_batch_that_starts_past_the_checkpoint_fills_the_gap_from_the_stream()
         fixture.publish(&event).await;
     }
     // A consumer that delivers only the last message, as a redelivery race could.
-    let mut stream = fixture
+    let stream = fixture
         .jetstream
         .get_stream(&fixture.stream.name)
         .await
