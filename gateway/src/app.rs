@@ -110,7 +110,10 @@ impl<S: Send + Sync> FromRequestParts<S> for CommandContext {
         Ok(Self {
             actor,
             request_id,
-            traceparent: crate::telemetry::current_traceparent(),
+            // With export on, the request span's own context; otherwise the caller's,
+            // passed through, so a trace id still joins the command to its events.
+            traceparent: crate::telemetry::current_traceparent()
+                .or_else(|| crate::telemetry::incoming_traceparent(&parts.headers)),
         })
     }
 }

@@ -74,6 +74,7 @@ pub async fn run(
     }
     if let (true, Some(client)) = (roles.contains(&Role::Projector), &nats) {
         let projector_settings = ProjectorSettings {
+            trace_hook: Some(crate::telemetry::continue_trace_from),
             stream: settings.stream(),
             projection: LICENSES_PROJECTION.to_owned(),
             batch_size: settings.projector_batch_size,

@@ -85,28 +85,80 @@ pub fn init(settings: &Settings) -> anyhow::Result<TelemetryGuard> {
 
 /// Makes `span` a child of the trace context in `headers`, if they carry one.
 pub fn continue_trace(span: &tracing::Span, headers: &axum::http::HeaderMap) {
-    let carrier: HashMap<String, String> = ["traceparent", "tracestate"]
-        .into_iter()
-        .filter_map(|name| {
-            let value = headers.get(name)?.to_str().ok()?;
-            Some((name.to_owned(), value.to_owned()))
-        })
-        .collect();
-    if carrier.is_empty() {
-        return;
+    if let Some(traceparent) = incoming_traceparent(headers) {
+        continue_trace_from(&traceparent, span);
     }
+}
+
+/// Makes `span` a child of a W3C `traceparent`. The projector calls this with the
+/// header of each message, so a command's trace ends at its read model.
+pub fn continue_trace_from(traceparent: &str, span: &tracing::Span) {
+    let carrier = HashMap::from([("traceparent".to_owned(), traceparent.to_owned())]);
     let parent =
         opentelemetry::global::get_text_map_propagator(|propagator| propagator.extract(&carrier));
     // Without an OpenTelemetry layer there is nothing to attach to; that is fine.
     let _ = span.set_parent(parent);
 }
 
+/// The request's `traceparent` header, if it is well-formed W3C trace context
+/// (`00-<32 hex>-<16 hex>-<2 hex>`, ids not all zero).
+pub fn incoming_traceparent(headers: &axum::http::HeaderMap) -> Option<String> {
+    let value = headers.get("traceparent")?.to_str().ok()?;
+    let parts: Vec<&str> = value.split('-').collect();
+    let hex = |part: &str, len: usize| {
+        part.len() == len && part.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    };
+    let well_formed = parts.len() == 4
+        && parts[0] == "00"
+        && hex(parts[1], 32)
+        && hex(parts[2], 16)
+        && hex(parts[3], 2)
+        && parts[1].bytes().any(|b| b != b'0')
+        && parts[2].bytes().any(|b| b != b'0');
+    well_formed.then(|| value.to_owned())
+}
+
 /// The current span's W3C `traceparent`, when tracing is exported.
 pub fn current_traceparent() -> Option<String> {
+    use opentelemetry::trace::TraceContextExt as _;
+    if !tracing::Span::current()
+        .context()
+        .span()
+        .span_context()
+        .is_valid()
+    {
+        return None;
+    }
     let context = tracing::Span::current().context();
     let mut carrier: HashMap<String, String> = HashMap::new();
     opentelemetry::global::get_text_map_propagator(|propagator| {
         propagator.inject_context(&context, &mut carrier)
     });
     carrier.remove("traceparent")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(traceparent: &str) -> axum::http::HeaderMap {
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert("traceparent", traceparent.parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn only_well_formed_trace_context_is_taken_from_a_request() {
+        let good = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        assert_eq!(incoming_traceparent(&headers(good)).as_deref(), Some(good));
+        for bad in [
+            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+            "nonsense",
+        ] {
+            assert_eq!(incoming_traceparent(&headers(bad)), None, "{bad}");
+        }
+    }
 }

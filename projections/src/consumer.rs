@@ -27,9 +27,15 @@ use crate::writer::{self, Checkpoint, Rejected};
 /// The name of the licenses projection (its checkpoint row).
 pub const LICENSES_PROJECTION: &str = "licenses";
 
+/// Makes a span a child of a W3C `traceparent`; supplied by the binary, which owns
+/// the OpenTelemetry setup, so this crate does not depend on it.
+pub type TraceHook = fn(traceparent: &str, span: &tracing::Span);
+
 /// How a projector runs.
 #[derive(Debug, Clone)]
 pub struct ProjectorSettings {
+    /// Continues each event's trace in the span that applies it.
+    pub trace_hook: Option<TraceHook>,
     /// The stream to read.
     pub stream: StreamConfig,
     /// The projection's name: its checkpoint row and, prefixed, its durable consumer.
@@ -122,6 +128,8 @@ async fn consume(
         if messages.is_empty() {
             continue;
         }
+        // Each span stays open until its event's read model is committed and acked.
+        let spans = trace_batch(settings.trace_hook, &messages);
         project_batch(pool, &stream, &settings.projection, &messages).await?;
         if let Some(last) = messages.last() {
             // AckPolicy::All: acking the last acks the batch. A lost ack only means a
@@ -130,7 +138,39 @@ async fn consume(
                 tracing::warn!(%error, "ack failed; the batch will be redelivered and skipped");
             }
         }
+        drop(spans);
     }
+}
+
+/// One span per message, child of the command that caused it: the end of its trace.
+fn trace_batch(hook: Option<TraceHook>, messages: &[Message]) -> Vec<tracing::Span> {
+    let Some(hook) = hook else {
+        return Vec::new();
+    };
+    let mut spans = Vec::new();
+    for message in messages {
+        let header = |name: &str| {
+            message
+                .headers
+                .as_ref()
+                .and_then(|headers| headers.get(name))
+                .map(|value| value.as_str().to_owned())
+                .unwrap_or_default()
+        };
+        let traceparent = header(crate::contract::header::TRACEPARENT);
+        if traceparent.is_empty() {
+            continue;
+        }
+        let span = tracing::info_span!(
+            "ledger.projector.apply",
+            license_id = %header(crate::contract::header::AGGREGATE_ID),
+            sequence = %header(crate::contract::header::SEQUENCE),
+            event_type = %header(crate::contract::header::EVENT_TYPE),
+        );
+        hook(&traceparent, &span);
+        spans.push(span);
+    }
+    spans
 }
 
 /// Applies a batch in one transaction; returns the checkpoint reached.

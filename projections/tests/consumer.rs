@@ -85,6 +85,7 @@ impl Fixture {
     async fn drain(&self, last: i64) {
         let shutdown = CancellationToken::new();
         let settings = ProjectorSettings {
+            trace_hook: None,
             stream: self.stream.clone(),
             projection: "licenses".into(),
             batch_size: 2,
