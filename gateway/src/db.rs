@@ -37,8 +37,10 @@ pub async fn ensure_database(url: &str) -> anyhow::Result<()> {
             .await
         {
             Ok(_) => tracing::info!(database = %name, "created database"),
-            // Another process created it between our check and our create.
-            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {}
+            // Another process created it between our check and our create: either
+            // "duplicate database" or the catalog's unique index, depending on timing.
+            Err(sqlx::Error::Database(e))
+                if matches!(e.code().as_deref(), Some("42P04") | Some("23505")) => {}
             Err(e) => return Err(e).context("creating the database"),
         }
     }

@@ -28,6 +28,8 @@ use tokio_util::sync::CancellationToken;
 const RELAY_LOCK_KEY: i64 = 0x4C44_4752_454C_4159;
 /// The relay's checkpoint row.
 const RELAY_NAME: &str = "main";
+/// First pause when committed events wait behind a running transaction.
+const HELD_BACK_FIRST_PAUSE: Duration = Duration::from_millis(2);
 /// `application_name` of the relay's lock connection, followed by ` pid=<os pid>`.
 pub const RELAY_APPLICATION_NAME: &str = "ledger-relay";
 /// Channel the `events` trigger notifies on commit.
@@ -113,6 +115,7 @@ async fn lead(
     let mut stream = ensure_stream(jetstream, &settings.stream).await?;
     let mut position = resume_position(&mut lock, &mut stream).await?;
     tracing::info!(?position, "relay resuming");
+    let mut held_back_pause = HELD_BACK_FIRST_PAUSE;
     loop {
         let batch = settled_events_after(&mut lock, position, settings.batch_size).await?;
         if let Some(last) = batch.events.last() {
@@ -127,10 +130,14 @@ async fn lead(
             }
         }
         // Committed events held back by an older running transaction are released
-        // when it ends, which may not notify us: look again soon.
+        // when it ends, which may not notify us: look again soon, backing off while
+        // that transaction keeps running.
         let pause = if batch.held_back {
-            Duration::from_millis(5)
+            let pause = held_back_pause.min(settings.poll_interval);
+            held_back_pause = (held_back_pause * 2).min(settings.poll_interval);
+            pause
         } else {
+            held_back_pause = HELD_BACK_FIRST_PAUSE;
             settings.poll_interval
         };
         tokio::select! {

@@ -23,7 +23,7 @@ struct TestApp {
 }
 
 async fn spawn_app() -> TestApp {
-    let server = std::env::var("LEDGER_TEST_PG")
+    let server = std::env::var("TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
     let database = format!("ledger_api_{}", Uuid::new_v4().simple());
     let pool = ledger_gateway::db::connect_and_migrate(&format!("{server}/{database}"), 8)
@@ -85,7 +85,7 @@ impl TestApp {
 
     async fn cleanup(self) {
         self.pool.close().await;
-        let server = std::env::var("LEDGER_TEST_PG")
+        let server = std::env::var("TEST_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
         let admin = sqlx::PgPool::connect(&format!("{server}/postgres"))
             .await

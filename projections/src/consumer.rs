@@ -13,6 +13,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy};
 use async_nats::jetstream::stream::{LastRawMessageErrorKind, Stream};
+use async_nats::jetstream::AckKind;
 use async_nats::jetstream::{self, Message};
 use async_nats::HeaderMap;
 use futures::StreamExt;
@@ -130,7 +131,14 @@ async fn consume(
         }
         // Each span stays open until its event's read model is committed and acked.
         let spans = trace_batch(settings.trace_hook, &messages);
-        project_batch(pool, &stream, &settings.projection, &messages).await?;
+        if let Err(error) = project_batch(pool, &stream, &settings.projection, &messages).await {
+            // Ask for redelivery now rather than after ack_wait; the checkpoint
+            // makes whatever was applied before the failure a no-op.
+            for message in &messages {
+                let _ = message.ack_with(AckKind::Nak(None)).await;
+            }
+            return Err(error);
+        }
         if let Some(last) = messages.last() {
             // AckPolicy::All: acking the last acks the batch. A lost ack only means a
             // redelivery, which the checkpoint skips.

@@ -25,7 +25,8 @@ struct Fixture {
 }
 
 fn server() -> String {
-    std::env::var("LEDGER_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+    std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
 
 async fn fixture() -> Fixture {
@@ -42,7 +43,7 @@ async fn fixture() -> Fixture {
         .await
         .unwrap();
     MIGRATOR.run(&pool).await.unwrap();
-    let nats = std::env::var("LEDGER_TEST_NATS").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    let nats = std::env::var("TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
     let jetstream = jetstream::new(async_nats::connect(nats).await.unwrap());
     let stream = StreamConfig {
         name: format!("PROJECTION_TEST_{id}"),

@@ -14,14 +14,15 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use uuid::Uuid;
 
-/// PostgreSQL server the tests use (`LEDGER_TEST_PG`, default the local one).
+/// PostgreSQL server the tests use (`TEST_POSTGRES_URL`, default the local one).
 pub fn pg_server() -> String {
-    std::env::var("LEDGER_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+    std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
 
-/// NATS server the tests use (`LEDGER_TEST_NATS`, default the local one).
+/// NATS server the tests use (`TEST_NATS_URL`, default the local one).
 pub fn nats_server() -> String {
-    std::env::var("LEDGER_TEST_NATS").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
+    std::env::var("TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
 }
 
 /// One test's private database and stream.
