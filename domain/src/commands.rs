@@ -7,9 +7,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::values::{
-    AccountId, AllocationId, BindingType, Edition, LicenseModel, ProductCode, ProductVersion,
-};
+use crate::terms::LicenseTerms;
+use crate::values::{AccountId, AllocationId, Edition, ProductVersion};
 
 /// A command on one license, as the aggregate receives it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,36 +44,8 @@ pub enum LicenseAction {
     Upgrade(Upgrade),
 }
 
-/// Record a purchased license line.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Purchase {
-    /// Product code, e.g. `XDT`.
-    pub product: ProductCode,
-    /// Edition purchased.
-    pub edition: Edition,
-    /// Product version purchased.
-    pub version: ProductVersion,
-    /// How seats are counted.
-    pub license_model: LicenseModel,
-    /// What allocations bind to.
-    pub binding_type: BindingType,
-    /// Seats purchased; at least 1.
-    pub quantity: u32,
-    /// `None` for a perpetual license; otherwise the last day it is valid.
-    pub expires_on: Option<NaiveDate>,
-    /// Last day of maintenance (the license file's feature version).
-    pub maintenance_until: NaiveDate,
-    /// The order this line came on.
-    pub order_number: String,
-    /// The license access code printed on the order confirmation.
-    pub access_code: String,
-    /// Trial licenses are term licenses that simply stop at their date.
-    pub trial: bool,
-    /// Whether the quantity may be split across servers; some products forbid it.
-    pub partial_allocation: bool,
-    /// When it was purchased; the order system may report it after the fact.
-    pub purchased_at: DateTime<Utc>,
-}
+/// Record a purchased license line: its terms.
+pub type Purchase = LicenseTerms;
 
 /// Activate a purchased license.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

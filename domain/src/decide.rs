@@ -64,19 +64,7 @@ fn purchased(command: &LicenseCommand, p: &Purchase) -> Result<Vec<LicenseEvent>
     }
     Ok(vec![LicenseEvent::Purchased(Purchased {
         account_id: command.account_id,
-        product: p.product.clone(),
-        edition: p.edition,
-        version: p.version.clone(),
-        license_model: p.license_model,
-        binding_type: p.binding_type,
-        quantity: p.quantity,
-        expires_on: p.expires_on,
-        maintenance_until: p.maintenance_until,
-        order_number: p.order_number.clone(),
-        access_code: p.access_code.clone(),
-        trial: p.trial,
-        partial_allocation: p.partial_allocation,
-        purchased_at: p.purchased_at,
+        terms: p.clone(),
     })])
 }
 
@@ -98,7 +86,7 @@ fn activated(
     if state.activated_at.is_some() {
         return Err(LicenseError::AlreadyActivated);
     }
-    if activate.access_code != state.access_code {
+    if activate.access_code != state.terms.access_code {
         return Err(LicenseError::AccessCodeMismatch);
     }
     Ok(LicenseEvent::Activated(Activated {
@@ -114,8 +102,8 @@ fn not_expired(state: &LicenseState, today: chrono::NaiveDate) -> Result<(), Lic
 }
 
 fn host_for(state: &LicenseState, raw: &str) -> Result<HostId, LicenseError> {
-    HostId::parse(state.binding_type, raw).map_err(|_| LicenseError::InvalidHostId {
-        binding_type: state.binding_type,
+    HostId::parse(state.terms.binding_type, raw).map_err(|_| LicenseError::InvalidHostId {
+        binding_type: state.terms.binding_type,
         host: raw.to_owned(),
     })
 }
@@ -139,10 +127,10 @@ fn allocated(
             available,
         });
     }
-    if !state.partial_allocation && allocate.quantity != state.quantity {
+    if !state.terms.partial_allocation && allocate.quantity != state.terms.quantity {
         return Err(LicenseError::PartialAllocationNotAllowed {
             requested: allocate.quantity,
-            quantity: state.quantity,
+            quantity: state.terms.quantity,
         });
     }
     let host = host_for(state, &allocate.host)?;
@@ -216,7 +204,10 @@ fn renewed(state: &LicenseState, renew: &Renew) -> Result<LicenseEvent, LicenseE
         return Err(LicenseError::NothingToRenew);
     }
     if let Some(requested) = renew.expires_on {
-        let current = state.expires_on.ok_or(LicenseError::PerpetualHasNoExpiry)?;
+        let current = state
+            .terms
+            .expires_on
+            .ok_or(LicenseError::PerpetualHasNoExpiry)?;
         if requested <= current {
             return Err(LicenseError::DateMustMoveForward {
                 field: "expires_on",
@@ -226,10 +217,10 @@ fn renewed(state: &LicenseState, renew: &Renew) -> Result<LicenseEvent, LicenseE
         }
     }
     if let Some(requested) = renew.maintenance_until {
-        if requested <= state.maintenance_until {
+        if requested <= state.terms.maintenance_until {
             return Err(LicenseError::DateMustMoveForward {
                 field: "maintenance_until",
-                current: state.maintenance_until,
+                current: state.terms.maintenance_until,
                 requested,
             });
         }
@@ -250,24 +241,24 @@ fn upgraded(
     }
     not_expired(state, today)?;
     if let Some(requested) = upgrade.edition {
-        if requested <= state.edition {
+        if requested <= state.terms.edition {
             return Err(LicenseError::EditionNotHigher {
-                current: state.edition,
+                current: state.terms.edition,
                 requested,
             });
         }
     }
     if let Some(requested) = &upgrade.version {
         // By release number: `7.15.0` is not an upgrade of `7.15`, though it sorts after it.
-        if requested.cmp_release(&state.version).is_le() {
+        if requested.cmp_release(&state.terms.version).is_le() {
             return Err(LicenseError::VersionNotHigher {
-                current: state.version.clone(),
+                current: state.terms.version.clone(),
                 requested: requested.clone(),
             });
         }
-        if state.maintenance_until < today {
+        if state.terms.maintenance_until < today {
             return Err(LicenseError::MaintenanceLapsed {
-                maintenance_until: state.maintenance_until,
+                maintenance_until: state.terms.maintenance_until,
             });
         }
     }

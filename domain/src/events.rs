@@ -14,10 +14,8 @@ use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::values::{
-    AccountId, AllocationId, BindingType, Edition, HostId, LicenseModel, ProductCode,
-    ProductVersion,
-};
+use crate::terms::LicenseTerms;
+use crate::values::{AccountId, AllocationId, Edition, HostId, ProductVersion};
 
 /// Every event of the License aggregate. Variant names are the persisted names.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,38 +40,15 @@ pub enum LicenseEvent {
     Upgraded(Upgraded),
 }
 
-/// Body of `Purchased` v1.
+/// Body of `Purchased` v1: the owning account and the terms, in one flat object.
+/// (serde cannot deny unknown fields next to `flatten`; this body alone is lenient.)
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Purchased {
     /// The owning account.
     pub account_id: AccountId,
-    /// Product code.
-    pub product: ProductCode,
-    /// Edition.
-    pub edition: Edition,
-    /// Product version.
-    pub version: ProductVersion,
-    /// How seats are counted.
-    pub license_model: LicenseModel,
-    /// What allocations bind to.
-    pub binding_type: BindingType,
-    /// Seats purchased.
-    pub quantity: u32,
-    /// Last valid day; `None` for perpetual.
-    pub expires_on: Option<NaiveDate>,
-    /// Last day of maintenance.
-    pub maintenance_until: NaiveDate,
-    /// Order number.
-    pub order_number: String,
-    /// License access code.
-    pub access_code: String,
-    /// Trial license.
-    pub trial: bool,
-    /// Whether the quantity may be split across servers.
-    pub partial_allocation: bool,
-    /// When it was purchased.
-    pub purchased_at: DateTime<Utc>,
+    /// What was purchased.
+    #[serde(flatten)]
+    pub terms: LicenseTerms,
 }
 
 /// Body of `Activated` v1.

@@ -7,7 +7,7 @@
 //!
 //! # Layout
 //! - [`values`]: validated value types (product code, edition, host id, …).
-//! - [`commands`]: what a caller asks for, in the imperative.
+//! - [`terms`]: what an order line says; [`commands`]: what a caller asks for.
 //! - [`events`]: what happened, in the past tense, with explicit persisted names.
 //! - [`license`]: the aggregate state and how events change it (`apply`).
 //! - [`decide`]: the rules; a command becomes events or a [`LicenseError`].
@@ -18,6 +18,7 @@ pub mod decide;
 pub mod errors;
 pub mod events;
 pub mod license;
+pub mod terms;
 pub mod values;
 
 pub use commands::{
@@ -28,6 +29,7 @@ pub use decide::decide;
 pub use errors::LicenseError;
 pub use events::{EventDecodeError, LicenseEvent};
 pub use license::{Allocation, AllocationStatus, License, LicenseState};
+pub use terms::LicenseTerms;
 pub use values::{
     AccountId, AllocationId, BindingType, Edition, HostId, LicenseId, LicenseModel, ProductCode,
     ProductVersion, ValueError,

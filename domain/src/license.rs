@@ -15,10 +15,8 @@ use crate::commands::LicenseCommand;
 use crate::decide::decide;
 use crate::errors::LicenseError;
 use crate::events::LicenseEvent;
-use crate::values::{
-    AccountId, AllocationId, BindingType, Edition, HostId, LicenseModel, ProductCode,
-    ProductVersion,
-};
+use crate::terms::LicenseTerms;
+use crate::values::{AccountId, AllocationId, HostId};
 
 /// One license line; `None` until it is purchased.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -31,32 +29,8 @@ pub struct License {
 pub struct LicenseState {
     /// The owning account.
     pub account_id: AccountId,
-    /// Product code.
-    pub product: ProductCode,
-    /// Current edition (changes on upgrade).
-    pub edition: Edition,
-    /// Current version (changes on upgrade).
-    pub version: ProductVersion,
-    /// How seats are counted.
-    pub license_model: LicenseModel,
-    /// What allocations bind to.
-    pub binding_type: BindingType,
-    /// Seats purchased.
-    pub quantity: u32,
-    /// Last valid day; `None` for perpetual.
-    pub expires_on: Option<NaiveDate>,
-    /// Last day of maintenance.
-    pub maintenance_until: NaiveDate,
-    /// Order number.
-    pub order_number: String,
-    /// License access code.
-    pub access_code: String,
-    /// Trial license.
-    pub trial: bool,
-    /// Whether the quantity may be split across servers.
-    pub partial_allocation: bool,
-    /// When it was purchased.
-    pub purchased_at: DateTime<Utc>,
+    /// Its terms, as purchased and since renewed or upgraded.
+    pub terms: LicenseTerms,
     /// When it was activated, once it is.
     pub activated_at: Option<DateTime<Utc>>,
     /// Hidden from default views.
@@ -107,19 +81,7 @@ impl License {
         if let LicenseEvent::Purchased(p) = event {
             self.state = Some(LicenseState {
                 account_id: p.account_id,
-                product: p.product.clone(),
-                edition: p.edition,
-                version: p.version.clone(),
-                license_model: p.license_model,
-                binding_type: p.binding_type,
-                quantity: p.quantity,
-                expires_on: p.expires_on,
-                maintenance_until: p.maintenance_until,
-                order_number: p.order_number.clone(),
-                access_code: p.access_code.clone(),
-                trial: p.trial,
-                partial_allocation: p.partial_allocation,
-                purchased_at: p.purchased_at,
+                terms: p.terms.clone(),
                 activated_at: None,
                 hidden: false,
                 allocations: BTreeMap::new(),
@@ -165,18 +127,18 @@ impl License {
             LicenseEvent::Unhidden(_) => state.hidden = false,
             LicenseEvent::Renewed(r) => {
                 if let Some(expires_on) = r.expires_on {
-                    state.expires_on = Some(expires_on);
+                    state.terms.expires_on = Some(expires_on);
                 }
                 if let Some(maintenance_until) = r.maintenance_until {
-                    state.maintenance_until = maintenance_until;
+                    state.terms.maintenance_until = maintenance_until;
                 }
             }
             LicenseEvent::Upgraded(u) => {
                 if let Some(edition) = u.to_edition {
-                    state.edition = edition;
+                    state.terms.edition = edition;
                 }
                 if let Some(version) = &u.to_version {
-                    state.version = version.clone();
+                    state.terms.version = version.clone();
                 }
             }
         }
@@ -191,7 +153,7 @@ impl LicenseState {
 
     /// Seats that can still be allocated.
     pub fn unallocated(&self) -> u32 {
-        self.quantity.saturating_sub(self.allocated())
+        self.terms.quantity.saturating_sub(self.allocated())
     }
 
     /// Allocations whose files are valid.
@@ -203,17 +165,9 @@ impl LicenseState {
 
     /// A term license is valid through its expiry day and expired from the next day.
     pub fn expired_on(&self, today: NaiveDate) -> Option<NaiveDate> {
-        self.expires_on.filter(|expires_on| today > *expires_on)
-    }
-
-    /// The feature name in license files, e.g. `XDT_ENT_UD`.
-    pub fn feature(&self) -> String {
-        format!(
-            "{}_{}_{}",
-            self.product,
-            self.edition.code(),
-            self.license_model.feature_suffix()
-        )
+        self.terms
+            .expires_on
+            .filter(|expires_on| today > *expires_on)
     }
 }
 

@@ -408,25 +408,28 @@ fn seats_add_up(license: &License, recorded: &[LicenseEvent]) -> Result<(), Test
         return Ok(());
     };
     let allocated = state.allocated();
-    prop_assert!(state.quantity >= 1, "a purchase of zero seats was recorded");
     prop_assert!(
-        allocated <= state.quantity,
+        state.terms.quantity >= 1,
+        "a purchase of zero seats was recorded"
+    );
+    prop_assert!(
+        allocated <= state.terms.quantity,
         "{} allocated of {}",
         allocated,
-        state.quantity
+        state.terms.quantity
     );
-    prop_assert_eq!(allocated + state.unallocated(), state.quantity);
+    prop_assert_eq!(allocated + state.unallocated(), state.terms.quantity);
     prop_assert!(state.live_allocations().all(|(_, a)| a.quantity >= 1));
-    if !state.partial_allocation {
+    if !state.terms.partial_allocation {
         prop_assert!(
-            allocated == 0 || allocated == state.quantity,
+            allocated == 0 || allocated == state.terms.quantity,
             "{} of {} allocated on a license that must be allocated whole",
             allocated,
-            state.quantity
+            state.terms.quantity
         );
     }
-    if let Some(expires_on) = state.expires_on {
-        prop_assert!(expires_on > state.purchased_at.date_naive());
+    if let Some(expires_on) = state.terms.expires_on {
+        prop_assert!(expires_on > state.terms.purchased_at.date_naive());
     }
     let from_events: i64 = recorded
         .iter()

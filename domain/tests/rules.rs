@@ -112,19 +112,7 @@ fn term_purchase(expires_on: NaiveDate) -> Purchase {
 fn purchased(p: &Purchase) -> LicenseEvent {
     LicenseEvent::Purchased(Purchased {
         account_id: account(),
-        product: p.product.clone(),
-        edition: p.edition,
-        version: p.version.clone(),
-        license_model: p.license_model,
-        binding_type: p.binding_type,
-        quantity: p.quantity,
-        expires_on: p.expires_on,
-        maintenance_until: p.maintenance_until,
-        order_number: p.order_number.clone(),
-        access_code: p.access_code.clone(),
-        trial: p.trial,
-        partial_allocation: p.partial_allocation,
-        purchased_at: p.purchased_at,
+        terms: p.clone(),
     })
 }
 
@@ -1151,8 +1139,8 @@ fn a_renewal_moves_only_the_dates_it_names() {
     let mut events = active(term_purchase(term_end()));
     events.push(renewed(None, Some(next_year)));
     let state = state_after(&events);
-    assert_eq!(state.expires_on, Some(term_end()));
-    assert_eq!(state.maintenance_until, next_year);
+    assert_eq!(state.terms.expires_on, Some(term_end()));
+    assert_eq!(state.terms.maintenance_until, next_year);
 }
 
 // ===========================================================================
@@ -1174,7 +1162,7 @@ fn upgrading_to_a_higher_edition_is_recorded() {
 
     let mut events = active_license();
     events.push(upgraded(Some(Edition::Platinum), None, vec![]));
-    assert_eq!(state_after(&events).feature(), "XDT_PLT_UD");
+    assert_eq!(state_after(&events).terms.feature(), "XDT_PLT_UD");
 }
 
 #[test]
@@ -1345,7 +1333,7 @@ fn an_upgrade_changes_edition_and_version_and_keeps_allocations() {
         vec![allocation(1)],
     ));
     let after = state_after(&events);
-    assert_eq!(after.edition, Edition::Platinum);
-    assert_eq!(after.version, version("8.0"));
+    assert_eq!(after.terms.edition, Edition::Platinum);
+    assert_eq!(after.terms.version, version("8.0"));
     assert_eq!(after.allocations, before.allocations);
 }

@@ -170,26 +170,26 @@ impl LicenseView {
             self.license = Some(LicenseRow {
                 license_id,
                 account_id: streamed.account_id.0,
-                product: p.product.to_string(),
-                edition: p.edition.code().to_owned(),
-                version: p.version.to_string(),
-                license_model: p.license_model.as_str().to_owned(),
-                binding_type: p.binding_type.as_str().to_owned(),
+                product: p.terms.product.to_string(),
+                edition: p.terms.edition.code().to_owned(),
+                version: p.terms.version.to_string(),
+                license_model: p.terms.license_model.as_str().to_owned(),
+                binding_type: p.terms.binding_type.as_str().to_owned(),
                 feature: feature(
-                    p.product.as_str(),
-                    p.edition.code(),
-                    p.license_model.as_str(),
+                    p.terms.product.as_str(),
+                    p.terms.edition.code(),
+                    p.terms.license_model.as_str(),
                 ),
-                quantity: clamp(p.quantity),
+                quantity: clamp(p.terms.quantity),
                 allocated: 0,
-                expires_on: p.expires_on,
-                maintenance_until: p.maintenance_until,
-                order_number: p.order_number.clone(),
-                access_code: p.access_code.clone(),
-                trial: p.trial,
-                partial_allocation: p.partial_allocation,
+                expires_on: p.terms.expires_on,
+                maintenance_until: p.terms.maintenance_until,
+                order_number: p.terms.order_number.clone(),
+                access_code: p.terms.access_code.clone(),
+                trial: p.terms.trial,
+                partial_allocation: p.terms.partial_allocation,
                 hidden: false,
-                purchased_at: p.purchased_at,
+                purchased_at: p.terms.purchased_at,
                 activated_at: None,
                 last_sequence: 0,
                 last_position: 0,
@@ -302,6 +302,7 @@ mod tests {
     use super::*;
     use ledger_domain::events::{Allocated, Hidden, Modified, Purchased, Returned, Upgraded};
     use ledger_domain::values::*;
+    use ledger_domain::LicenseTerms;
 
     const LICENSE: &str = "0190f4c2-0000-7000-8000-000000000001";
     const ACCOUNT: &str = "0190f4c2-0000-7000-8000-0000000000aa";
@@ -322,19 +323,21 @@ mod tests {
     fn purchased() -> LicenseEvent {
         LicenseEvent::Purchased(Purchased {
             account_id: ACCOUNT.parse().unwrap(),
-            product: ProductCode::parse("XDT").unwrap(),
-            edition: Edition::Advanced,
-            version: ProductVersion::parse("7.15").unwrap(),
-            license_model: LicenseModel::UserDevice,
-            binding_type: BindingType::HostName,
-            quantity: 1000,
-            expires_on: None,
-            maintenance_until: NaiveDate::from_ymd_opt(2027, 11, 22).unwrap(),
-            order_number: "ORD-1".into(),
-            access_code: "LA-1".into(),
-            trial: false,
-            partial_allocation: true,
-            purchased_at: "2026-11-22T09:00:00Z".parse().unwrap(),
+            terms: LicenseTerms {
+                product: ProductCode::parse("XDT").unwrap(),
+                edition: Edition::Advanced,
+                version: ProductVersion::parse("7.15").unwrap(),
+                license_model: LicenseModel::UserDevice,
+                binding_type: BindingType::HostName,
+                quantity: 1000,
+                expires_on: None,
+                maintenance_until: NaiveDate::from_ymd_opt(2027, 11, 22).unwrap(),
+                order_number: "ORD-1".into(),
+                access_code: "LA-1".into(),
+                trial: false,
+                partial_allocation: true,
+                purchased_at: "2026-11-22T09:00:00Z".parse().unwrap(),
+            },
         })
     }
 

@@ -119,7 +119,7 @@ async fn assert_exactly_once_everywhere(env: &TestEnv) {
             .collect();
         let folded = License::replay(&events);
         let state = folded.state().unwrap();
-        assert_eq!(quantity as u32, state.quantity);
+        assert_eq!(quantity as u32, state.terms.quantity);
         assert_eq!(allocated as u32, state.allocated(), "license {license_id}");
         assert_eq!(last_sequence, events.len() as i64);
     }

@@ -69,7 +69,9 @@ async fn new_and_expiring_follow_the_portals_boundaries_as_of_any_day() {
     }
     buy(&api, "EXPIRED-1", days_ago(300), Some(today - Days::new(1))).await;
 
-    wait_until_projected(&env, Duration::from_secs(30)).await.unwrap();
+    wait_until_projected(&env, Duration::from_secs(30))
+        .await
+        .unwrap();
     let as_of = format!("{today}");
     let page = api
         .get(&format!("/landing-page?as_of={as_of}"))

@@ -216,12 +216,15 @@ async fn the_seeds_story_is_recorded_streamed_and_projected_exactly_once() {
     let read = api.get(&license).await.unwrap();
     ok(&read, 200);
     let read = read.body;
-    assert_eq!(read["quantity"], state.quantity);
+    assert_eq!(read["quantity"], state.terms.quantity);
     assert_eq!(read["allocated"], state.allocated());
-    assert_eq!(read["edition"], state.edition.code());
-    assert_eq!(read["version"], state.version.as_str());
-    assert_eq!(read["expires_on"], json!(state.expires_on));
-    assert_eq!(read["maintenance_until"], json!(state.maintenance_until));
+    assert_eq!(read["edition"], state.terms.edition.code());
+    assert_eq!(read["version"], state.terms.version.as_str());
+    assert_eq!(read["expires_on"], json!(state.terms.expires_on));
+    assert_eq!(
+        read["maintenance_until"],
+        json!(state.terms.maintenance_until)
+    );
     assert_eq!(read["hidden"], state.hidden);
     assert_eq!(read["last_sequence"], 10);
     let read_allocations: BTreeMap<String, (String, i64, String)> = read["allocations"]
