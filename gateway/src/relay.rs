@@ -65,21 +65,10 @@ pub async fn run(
     settings: RelaySettings,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let mut backoff = Duration::from_millis(100);
-    while !shutdown.is_cancelled() {
-        match lead(&pool, &jetstream, &settings, &shutdown).await {
-            Ok(()) => return Ok(()),
-            Err(error) => {
-                tracing::error!(error = format!("{error:#}"), "relay failed; starting over");
-                tokio::select! {
-                    () = shutdown.cancelled() => return Ok(()),
-                    () = tokio::time::sleep(backoff) => {}
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-            }
-        }
-    }
-    Ok(())
+    ledger_projections::supervise::restart_on_failure("relay", &shutdown, || {
+        lead(&pool, &jetstream, &settings, &shutdown)
+    })
+    .await
 }
 
 async fn lead(

@@ -60,22 +60,11 @@ pub async fn run(
     settings: ProjectorSettings,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let mut backoff = Duration::from_millis(100);
-    while !shutdown.is_cancelled() {
-        match consume(&pool, &jetstream, &settings, &shutdown).await {
-            Ok(()) => return Ok(()),
-            Err(error) => {
-                tracing::error!(error = format!("{error:#}"), projection = %settings.projection,
-                    "projector failed; restarting");
-                tokio::select! {
-                    () = shutdown.cancelled() => return Ok(()),
-                    () = tokio::time::sleep(backoff) => {}
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-            }
-        }
-    }
-    Ok(())
+    let what = format!("projector {}", settings.projection);
+    crate::supervise::restart_on_failure(&what, &shutdown, || {
+        consume(&pool, &jetstream, &settings, &shutdown)
+    })
+    .await
 }
 
 async fn consume(

@@ -8,6 +8,7 @@
 //! - [`writer`]: loads and saves those rows and the checkpoint, in one transaction.
 //! - [`consumer`]: the durable JetStream consumer loop that feeds the writer.
 //! - [`queries`]: what the gateway asks: a license, the landing page, read-your-writes.
+//! - [`supervise`]: restarting long-running loops after failures.
 //!
 //! This crate owns the `read_model` schema: nothing else writes to it.
 
@@ -15,4 +16,5 @@ pub mod consumer;
 pub mod contract;
 pub mod license_view;
 pub mod queries;
+pub mod supervise;
 pub mod writer;

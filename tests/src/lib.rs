@@ -309,6 +309,22 @@ pub async fn stored_events(pool: &PgPool) -> Vec<StoredRow> {
     .expect("reading the event store")
 }
 
+/// A header of a stream message as text (panics if absent: the contract requires it).
+pub fn header(message: &StreamMessage, name: &str) -> String {
+    message
+        .headers
+        .get(name)
+        .unwrap_or_else(|| panic!("message without {name}"))
+        .to_string()
+}
+
+/// A numeric header of a stream message.
+pub fn header_number(message: &StreamMessage, name: &str) -> i64 {
+    header(message, name)
+        .parse()
+        .unwrap_or_else(|_| panic!("{name} is not a number"))
+}
+
 /// Every message in the stream, in stream order.
 pub async fn stream_messages(js: &jetstream::Context, stream: &str) -> Vec<StreamMessage> {
     let mut stream = js.get_stream(stream).await.expect("opening the stream");

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use ledger_domain::{License, LicenseEvent};
 use ledger_tests::{
-    ledger_bin, purchase_body, stored_events, stream_messages, wait_until_projected, Api, Ledger,
-    StoredRow, TestEnv,
+    header, header_number, ledger_bin, purchase_body, stored_events, stream_messages,
+    wait_until_projected, Api, Ledger, StoredRow, TestEnv,
 };
 use serde_json::json;
 use tokio::task::JoinSet;
@@ -61,15 +61,10 @@ async fn assert_exactly_once_everywhere(env: &TestEnv) {
     let streamed: Vec<(String, i64)> = messages
         .iter()
         .map(|m| {
-            let id = m.headers.get("Ledger-Aggregate-Id").unwrap().to_string();
-            let sequence = m
-                .headers
-                .get("Ledger-Sequence")
-                .unwrap()
-                .as_str()
-                .parse()
-                .unwrap();
-            (id, sequence)
+            (
+                header(m, "Ledger-Aggregate-Id"),
+                header_number(m, "Ledger-Sequence"),
+            )
         })
         .collect();
     let unique: HashSet<&(String, i64)> = streamed.iter().collect();

@@ -10,8 +10,8 @@ use std::time::Duration;
 use chrono::{Days, Utc};
 use ledger_domain::{License, LicenseEvent};
 use ledger_tests::{
-    ledger_bin, purchase_body, stored_events, stream_messages, wait_until_projected, Api, Ledger,
-    TestEnv,
+    header, header_number, ledger_bin, purchase_body, stored_events, stream_messages,
+    wait_until_projected, Api, Ledger, TestEnv,
 };
 use serde_json::{json, Value};
 
@@ -159,10 +159,7 @@ async fn the_seeds_story_is_recorded_streamed_and_projected_exactly_once() {
     let js = env.jetstream().await;
     let messages = stream_messages(&js, &env.stream).await;
     assert_eq!(messages.len(), stored.len());
-    let ids: HashSet<String> = messages
-        .iter()
-        .map(|m| m.headers.get("Nats-Msg-Id").unwrap().to_string())
-        .collect();
+    let ids: HashSet<String> = messages.iter().map(|m| header(m, "Nats-Msg-Id")).collect();
     assert_eq!(ids.len(), messages.len(), "no duplicates");
     let by_position: BTreeMap<i64, &ledger_tests::StoredRow> = stored
         .iter()
@@ -170,32 +167,14 @@ async fn the_seeds_story_is_recorded_streamed_and_projected_exactly_once() {
         .collect();
     let mut last_sequence = 0;
     for message in &messages {
-        let position: i64 = message
-            .headers
-            .get("Ledger-Global-Position")
-            .unwrap()
-            .as_str()
-            .parse()
-            .unwrap();
+        let position = header_number(message, "Ledger-Global-Position");
         let row = by_position[&position];
-        let sequence: i64 = message
-            .headers
-            .get("Ledger-Sequence")
-            .unwrap()
-            .as_str()
-            .parse()
-            .unwrap();
+        let sequence = header_number(message, "Ledger-Sequence");
         assert_eq!(sequence, row.sequence);
         assert_eq!(sequence, last_sequence + 1, "per-license order");
         last_sequence = sequence;
-        assert_eq!(
-            message.headers.get("Ledger-Event-Type").unwrap().as_str(),
-            row.event_type
-        );
-        assert_eq!(
-            message.headers.get("Ledger-Account").unwrap().to_string(),
-            api.account.to_string()
-        );
+        assert_eq!(header(message, "Ledger-Event-Type"), row.event_type);
+        assert_eq!(header(message, "Ledger-Account"), api.account.to_string());
         assert!(message
             .subject
             .ends_with(&format!(".license.{id}.{}", row.event_type)));
