@@ -70,6 +70,7 @@ fn is_json(headers: &HeaderMap) -> bool {
 }
 
 /// Query-string parameters, each checked by name; an unknown one is refused.
+#[derive(Debug, Default)]
 pub struct QueryParams(HashMap<String, String>);
 
 impl<S: Send + Sync> FromRequestParts<S> for QueryParams {

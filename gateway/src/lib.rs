@@ -4,7 +4,8 @@
 //!
 //! # Layout
 //! - [`app`]: the axum router, middleware and shared state; [`routes`]: one module
-//!   per resource; [`extract`] and [`error`]: input checking and problem+json.
+//!   per resource; [`extract`] and [`error`]: input checking and problem+json;
+//!   [`csv`]: spreadsheet-safe CSV.
 //! - [`commands`]: load, decide, append — with bounded retries on conflict.
 //! - [`relay`]: store → JetStream, in commit order, exactly once in effect.
 //! - [`run`]: which roles a process runs; [`db`]: database start-up and migrations.
@@ -15,6 +16,7 @@ pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod csv;
 pub mod db;
 pub mod entry;
 pub mod error;

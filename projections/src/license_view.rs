@@ -84,6 +84,8 @@ pub struct AllocationRow {
     pub allocated_at: DateTime<Utc>,
     /// When it stopped being live.
     pub ended_at: Option<DateTime<Utc>>,
+    /// The license version at which its current license file was issued.
+    pub file_revision: i64,
 }
 
 /// One license's rows, as loaded, and which of them an event batch changed.
@@ -248,6 +250,7 @@ impl LicenseView {
             replaced_by: None,
             allocated_at: at,
             ended_at: None,
+            file_revision: streamed.sequence,
         };
         match &streamed.event {
             LicenseEvent::Allocated(a) => {
@@ -265,6 +268,15 @@ impl LicenseView {
             }
             LicenseEvent::Returned(r) => {
                 self.end_allocation(r.allocation_id.0, "returned", None, at)?;
+            }
+            // New dates or a new edition/version mean new files for live allocations.
+            LicenseEvent::Renewed(_) | LicenseEvent::Upgraded(_) => {
+                for allocation in self.allocations.values_mut() {
+                    if allocation.status == "live" {
+                        allocation.file_revision = streamed.sequence;
+                        self.changed_allocations.insert(allocation.allocation_id);
+                    }
+                }
             }
             _ => {}
         }
@@ -433,11 +445,20 @@ mod tests {
     }
 
     #[test]
-    fn an_edition_upgrade_renames_the_feature() {
+    fn an_edition_upgrade_renames_the_feature_and_reissues_live_files() {
         let mut view = LicenseView::default();
         view.apply(&streamed(1, purchased())).unwrap();
         view.apply(&streamed(
             2,
+            LicenseEvent::Allocated(Allocated {
+                allocation_id: allocation(1),
+                host: host("A"),
+                quantity: 5,
+            }),
+        ))
+        .unwrap();
+        view.apply(&streamed(
+            3,
             LicenseEvent::Upgraded(Upgraded {
                 to_edition: Some(Edition::Platinum),
                 to_version: None,
@@ -445,6 +466,7 @@ mod tests {
             }),
         ))
         .unwrap();
+        assert_eq!(view.allocations[&Uuid::from_u128(1)].file_revision, 3);
         assert_eq!(view.license.unwrap().feature, "XDT_PLT_UD");
     }
 }

@@ -146,11 +146,11 @@ async fn upsert_license(conn: &mut PgConnection, row: &LicenseRow) -> sqlx::Resu
 async fn upsert_allocation(conn: &mut PgConnection, row: &AllocationRow) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO read_model.license_allocations (allocation_id, license_id, account_id, host,
-            quantity, status, replaced_by, allocated_at, ended_at)
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)
+            quantity, status, replaced_by, allocated_at, ended_at, file_revision)
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)
          ON CONFLICT (allocation_id) DO UPDATE SET
             status = EXCLUDED.status, replaced_by = EXCLUDED.replaced_by,
-            ended_at = EXCLUDED.ended_at",
+            ended_at = EXCLUDED.ended_at, file_revision = EXCLUDED.file_revision",
     )
     .bind(row.allocation_id)
     .bind(row.license_id)
@@ -161,6 +161,7 @@ async fn upsert_allocation(conn: &mut PgConnection, row: &AllocationRow) -> sqlx
     .bind(row.replaced_by)
     .bind(row.allocated_at)
     .bind(row.ended_at)
+    .bind(row.file_revision)
     .execute(conn)
     .await?;
     Ok(())

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use ledger_domain::AccountId;
-use ledger_projections::queries::{self, LandingPage};
+use ledger_projections::queries::landing_page::{self, LandingPage};
 
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -27,6 +27,6 @@ async fn landing_page(
     let as_of = read_options::as_of(&params)?;
     read_options::wait_for_min_position(&state, &params).await?;
     Ok(Json(
-        queries::landing_page(&state.pool, account.0, as_of).await?,
+        landing_page::landing_page(&state.pool, account.0, as_of).await?,
     ))
 }

@@ -1,0 +1,63 @@
+//! Writing CSV (RFC 4180) that spreadsheets open safely: fields with commas,
+//! quotes or line breaks are quoted, quotes doubled, and a cell that a spreadsheet
+//! would run as a formula (starting `=`, `+`, `-`, `@`, tab or carriage return) is
+//! prefixed with `'` so it shows as text.
+
+/// One CSV line (ending in CRLF) from its cells.
+pub fn line<I, S>(cells: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    let mut out = String::new();
+    for (index, cell) in cells.into_iter().enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        push_cell(&mut out, cell.as_ref());
+    }
+    out.push_str("\r\n");
+    out
+}
+
+fn push_cell(out: &mut String, raw: &str) {
+    let neutralised = raw.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let quoted = neutralised || raw.contains([',', '"', '\n', '\r']);
+    if quoted {
+        out.push('"');
+    }
+    if neutralised {
+        out.push('\'');
+    }
+    for c in raw.chars() {
+        if c == '"' {
+            out.push('"');
+        }
+        out.push(c);
+    }
+    if quoted {
+        out.push('"');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_cells_stay_bare_and_special_ones_are_quoted() {
+        assert_eq!(line(["a", "b c", ""]), "a,b c,\r\n");
+        assert_eq!(
+            line(["x,y", "say \"hi\"", "two\nlines"]),
+            "\"x,y\",\"say \"\"hi\"\"\",\"two\nlines\"\r\n"
+        );
+    }
+
+    #[test]
+    fn formulas_are_shown_as_text() {
+        assert_eq!(
+            line(["=1+2", "+A1", "-3", "@SUM(A1)"]),
+            "\"'=1+2\",\"'+A1\",\"'-3\",\"'@SUM(A1)\"\r\n"
+        );
+    }
+}

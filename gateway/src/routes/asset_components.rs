@@ -1,0 +1,93 @@
+//! `GET /v1/accounts/{account_id}/asset-components`: licenses with their details
+//! and allocations, grouped by order number or license access code.
+
+use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use ledger_domain::AccountId;
+use ledger_projections::queries::asset_components::{asset_components, Group, GroupBy};
+use serde::Serialize;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::extract::{path_param, QueryParams};
+use crate::routes::{key_cursor, read_options};
+
+/// The asset-components route.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/accounts/{account_id}/asset-components", get(list))
+}
+
+/// A page of groups.
+#[derive(Debug, Serialize)]
+pub struct Groups {
+    /// `order_number` or `access_code`.
+    pub group_by: &'static str,
+    /// The groups, by key.
+    pub groups: Vec<Group>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Groups per page when `limit` is absent, and the most a page may hold.
+const DEFAULT_GROUPS: u32 = 20;
+const MAX_GROUPS: u32 = 100;
+
+async fn list(
+    State(state): State<AppState>,
+    Path(account_id): Path<String>,
+    params: QueryParams,
+) -> Result<Json<Groups>, ApiError> {
+    params.only(&[
+        "group_by",
+        "key",
+        "include_hidden",
+        "limit",
+        "cursor",
+        "min_position",
+    ])?;
+    let account: AccountId = path_param("account_id", &account_id)?;
+    let (group_by, name) = params
+        .get("group_by", |raw| match raw {
+            "order_number" => Ok((GroupBy::OrderNumber, "order_number")),
+            "access_code" => Ok((GroupBy::AccessCode, "access_code")),
+            _ => Err("one of: order_number, access_code".to_owned()),
+        })?
+        .unwrap_or((GroupBy::OrderNumber, "order_number"));
+    let key = params.get("key", |raw| {
+        if (1..=64).contains(&raw.len()) {
+            Ok(raw.to_owned())
+        } else {
+            Err("1 to 64 characters".to_owned())
+        }
+    })?;
+    let include_hidden = params
+        .get("include_hidden", |raw| {
+            raw.parse::<bool>().map_err(|_| "true or false".to_owned())
+        })?
+        .unwrap_or(false);
+    let limit = key_cursor::limit(&params, DEFAULT_GROUPS, MAX_GROUPS)?;
+    let after = key_cursor::after(&params)?;
+    read_options::wait_for_min_position(&state, &params).await?;
+    let groups = asset_components(
+        &state.pool,
+        account.0,
+        group_by,
+        key.as_deref(),
+        after.as_deref(),
+        limit,
+        include_hidden,
+    )
+    .await?;
+    let next_cursor = match groups.last() {
+        Some(last) if key.is_none() && groups.len() == limit as usize => {
+            Some(key_cursor::encode(&last.key))
+        }
+        _ => None,
+    };
+    Ok(Json(Groups {
+        group_by: name,
+        groups,
+        next_cursor,
+    }))
+}

@@ -1,0 +1,88 @@
+//! `GET /v1/accounts/{account_id}/license-servers` and `…/license-servers/{host}`:
+//! what is allocated on each license server and its current license files.
+
+use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use ledger_domain::AccountId;
+use ledger_projections::queries::license_servers::{
+    server_allocations, servers, ServerAllocation, ServerSummary,
+};
+use serde::Serialize;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::extract::{path_param, QueryParams};
+use crate::routes::{key_cursor, read_options};
+
+/// The license-server routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/accounts/{account_id}/license-servers", get(list))
+        .route("/v1/accounts/{account_id}/license-servers/{host}", get(one))
+}
+
+/// A page of servers.
+#[derive(Debug, Serialize)]
+pub struct Servers {
+    /// The servers, by host.
+    pub servers: Vec<ServerSummary>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Path(account_id): Path<String>,
+    params: QueryParams,
+) -> Result<Json<Servers>, ApiError> {
+    params.only(&["limit", "cursor", "min_position"])?;
+    let account: AccountId = path_param("account_id", &account_id)?;
+    let limit = key_cursor::limit(&params, 50, 500)?;
+    let after = key_cursor::after(&params)?;
+    read_options::wait_for_min_position(&state, &params).await?;
+    let servers = servers(&state.pool, account.0, after.as_deref(), limit).await?;
+    let next_cursor = match servers.last() {
+        Some(last) if servers.len() == limit as usize => Some(key_cursor::encode(&last.host)),
+        _ => None,
+    };
+    Ok(Json(Servers {
+        servers,
+        next_cursor,
+    }))
+}
+
+/// One server's live allocations.
+#[derive(Debug, Serialize)]
+pub struct Server {
+    /// The host id.
+    pub host: String,
+    /// Seats on live allocations.
+    pub allocated: i64,
+    /// The live allocations; each has one current license file.
+    pub allocations: Vec<ServerAllocation>,
+}
+
+async fn one(
+    State(state): State<AppState>,
+    Path((account_id, host)): Path<(String, String)>,
+    params: QueryParams,
+) -> Result<Json<Server>, ApiError> {
+    params.only(&["min_position"])?;
+    let account: AccountId = path_param("account_id", &account_id)?;
+    if !(1..=253).contains(&host.len()) {
+        return Err(ApiError::bad_request("path.host", "1 to 253 characters"));
+    }
+    read_options::wait_for_min_position(&state, &params).await?;
+    let allocations = server_allocations(&state.pool, account.0, &host).await?;
+    if allocations.is_empty() {
+        return Err(ApiError::NotFound(
+            "no live allocation on that license server".into(),
+        ));
+    }
+    Ok(Json(Server {
+        allocated: allocations.iter().map(|a| i64::from(a.quantity)).sum(),
+        host,
+        allocations,
+    }))
+}

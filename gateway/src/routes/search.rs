@@ -1,0 +1,255 @@
+//! Finding licenses: `GET /licenses` (search, filters, sorting, pages), `GET /expiry`
+//! (term licenses by days to expiry) and `GET /exports/licenses.csv` (every line of
+//! a search, streamed).
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Days, Utc};
+use ledger_domain::AccountId;
+use ledger_projections::queries::search::{
+    search_page, LicenseLine, LicenseSearch, SortKey, TermKind,
+};
+use serde::Serialize;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::extract::{path_param, QueryParams};
+use crate::routes::{read_options, search_params};
+
+/// The search routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/accounts/{account_id}/licenses", get(list))
+        .route("/v1/accounts/{account_id}/expiry", get(expiry))
+        .route(
+            "/v1/accounts/{account_id}/exports/licenses.csv",
+            get(export),
+        )
+}
+
+/// A page of lines.
+#[derive(Debug, Serialize)]
+pub struct Page {
+    /// The instant time-dependent fields were computed for.
+    pub as_of: DateTime<Utc>,
+    /// The lines.
+    pub items: Vec<LicenseLine>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+async fn page(
+    state: &AppState,
+    params: &QueryParams,
+    search: &LicenseSearch,
+) -> Result<Page, ApiError> {
+    let limit = search_params::limit(params)?;
+    let after = search_params::after(params, search)?;
+    read_options::wait_for_min_position(state, params).await?;
+    let items = search_page(&state.pool, search, after.as_ref(), limit).await?;
+    let next_cursor = match items.last() {
+        Some(last) if items.len() == limit as usize => {
+            Some(search_params::cursor_after(search, last))
+        }
+        _ => None,
+    };
+    Ok(Page {
+        as_of: search.as_of,
+        items,
+        next_cursor,
+    })
+}
+
+fn allowed(extra: &[&'static str]) -> Vec<&'static str> {
+    let mut names = search_params::SEARCH_PARAMS.to_vec();
+    names.extend_from_slice(extra);
+    names
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Path(account_id): Path<String>,
+    params: QueryParams,
+) -> Result<Json<Page>, ApiError> {
+    params.only(&allowed(&["limit", "cursor", "min_position"]))?;
+    let account: AccountId = path_param("account_id", &account_id)?;
+    let search = search_params::search(&params, account.0, read_options::as_of(&params)?)?;
+    Ok(Json(page(&state, &params, &search).await?))
+}
+
+/// Term licenses expiring within `within_days` (default 90) of `as_of`, soonest
+/// first, with days left, band and maintenance date; `include_expired` adds those
+/// already past their date.
+async fn expiry(
+    State(state): State<AppState>,
+    Path(account_id): Path<String>,
+    params: QueryParams,
+) -> Result<Json<Page>, ApiError> {
+    params.only(&[
+        "as_of",
+        "within_days",
+        "include_expired",
+        "limit",
+        "cursor",
+        "min_position",
+    ])?;
+    let account: AccountId = path_param("account_id", &account_id)?;
+    let as_of = read_options::as_of(&params)?;
+    let within_days = params
+        .get("within_days", |raw| {
+            raw.parse::<u64>()
+                .ok()
+                .filter(|days| *days <= 3_650)
+                .ok_or_else(|| "a whole number of days from 0 to 3650".to_owned())
+        })?
+        .unwrap_or(90);
+    let include_expired = params
+        .get("include_expired", |raw| {
+            raw.parse::<bool>().map_err(|_| "true or false".to_owned())
+        })?
+        .unwrap_or(false);
+    let today = as_of.date_naive();
+    let empty = QueryParams::default();
+    let search = LicenseSearch {
+        term: Some(TermKind::Term),
+        expires_from: (!include_expired).then_some(today),
+        expires_to: today.checked_add_days(Days::new(within_days)),
+        sort: SortKey::ExpiresOn,
+        descending: false,
+        ..search_params::search(&empty, account.0, as_of)?
+    };
+    Ok(Json(page(&state, &params, &search).await?))
+}
+
+/// Columns of the licenses CSV, in order.
+pub const CSV_COLUMNS: [&str; 22] = [
+    "license_id",
+    "product",
+    "edition",
+    "version",
+    "feature",
+    "license_model",
+    "binding_type",
+    "quantity",
+    "allocated",
+    "available",
+    "term",
+    "expires_on",
+    "days_to_expiry",
+    "expiry_band",
+    "maintenance_until",
+    "order_number",
+    "access_code",
+    "trial",
+    "hidden",
+    "new",
+    "purchased_at",
+    "activated_at",
+];
+
+fn csv_line(line: &LicenseLine) -> String {
+    let license = &line.license;
+    let optional = |value: Option<String>| value.unwrap_or_default();
+    crate::csv::line([
+        license.license_id.to_string(),
+        license.product.clone(),
+        license.edition.clone(),
+        license.version.clone(),
+        license.feature.clone(),
+        license.license_model.clone(),
+        license.binding_type.clone(),
+        license.quantity.to_string(),
+        license.allocated.to_string(),
+        line.available.to_string(),
+        if license.expires_on.is_some() {
+            "term"
+        } else {
+            "perpetual"
+        }
+        .to_owned(),
+        optional(license.expires_on.map(|date| date.to_string())),
+        optional(line.days_to_expiry.map(|days| days.to_string())),
+        line.expiry_band.unwrap_or_default().to_owned(),
+        license.maintenance_until.to_string(),
+        license.order_number.clone(),
+        license.access_code.clone(),
+        license.trial.to_string(),
+        license.hidden.to_string(),
+        line.new.to_string(),
+        license.purchased_at.to_rfc3339(),
+        optional(license.activated_at.map(|at| at.to_rfc3339())),
+    ])
+}
+
+/// Lines fetched per round trip while exporting.
+const EXPORT_PAGE: u32 = 1_000;
+
+/// Every line of a search as CSV, fetched a page at a time and streamed, so
+/// neither the ledger nor the database holds the whole file.
+async fn export(
+    State(state): State<AppState>,
+    Path(account_id): Path<String>,
+    params: QueryParams,
+) -> Result<Response, ApiError> {
+    params.only(&allowed(&["min_position"]))?;
+    let account: AccountId = path_param("account_id", &account_id)?;
+    let search = search_params::search(&params, account.0, read_options::as_of(&params)?)?;
+    read_options::wait_for_min_position(&state, &params).await?;
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
+    let pool = state.pool.clone();
+    tokio::spawn(async move {
+        let mut chunk = crate::csv::line(CSV_COLUMNS);
+        let mut after = None;
+        loop {
+            let lines = match search_page(&pool, &search, after.as_ref(), EXPORT_PAGE).await {
+                Ok(lines) => lines,
+                Err(error) => {
+                    tracing::error!(%error, "license export failed part-way");
+                    // An error ends the body abruptly, so the client sees a failed
+                    // download rather than a silently short file.
+                    let _ = sender
+                        .send(Err(std::io::Error::other("export failed")))
+                        .await;
+                    return;
+                }
+            };
+            for line in &lines {
+                chunk.push_str(&csv_line(line));
+            }
+            if sender
+                .send(Ok(Bytes::from(std::mem::take(&mut chunk))))
+                .await
+                .is_err()
+            {
+                return; // the client went away
+            }
+            match lines.last() {
+                Some(last) if lines.len() == EXPORT_PAGE as usize => {
+                    after = Some(ledger_projections::queries::search::After {
+                        value: last.sort_value(search.sort),
+                        license_id: last.license.license_id,
+                    });
+                }
+                _ => return,
+            }
+        }
+    });
+    let stream = futures::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|item| (item, receiver))
+    });
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"licenses.csv\"",
+            ),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
