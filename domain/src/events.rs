@@ -196,24 +196,33 @@ impl LicenseEvent {
     /// Reads an event from its name, version and body (stream form), upcasting older
     /// versions to the current shape.
     pub fn decode(event_type: &str, version: &str, body: Value) -> Result<Self, EventDecodeError> {
-        if !Self::TYPES.contains(&event_type) {
-            return Err(EventDecodeError::UnknownType(event_type.to_owned()));
-        }
-        if version != CURRENT_VERSION {
-            return Err(EventDecodeError::UnknownVersion {
-                event_type: event_type.to_owned(),
-                version: version.to_owned(),
-            });
-        }
-        let mut tagged = serde_json::Map::new();
-        tagged.insert(event_type.to_owned(), body);
-        serde_json::from_value(Value::Object(tagged)).map_err(|source| {
-            EventDecodeError::Malformed {
-                event_type: event_type.to_owned(),
-                source,
-            }
-        })
+        decode_tagged(&Self::TYPES, event_type, version, body)
     }
+}
+
+/// Reads an event of an enum whose variants are named in `types` from its name,
+/// version and body: the body is re-tagged `{"Name": body}` as the store keeps it.
+pub fn decode_tagged<E: serde::de::DeserializeOwned>(
+    types: &[&str],
+    event_type: &str,
+    version: &str,
+    body: Value,
+) -> Result<E, EventDecodeError> {
+    if !types.contains(&event_type) {
+        return Err(EventDecodeError::UnknownType(event_type.to_owned()));
+    }
+    if version != CURRENT_VERSION {
+        return Err(EventDecodeError::UnknownVersion {
+            event_type: event_type.to_owned(),
+            version: version.to_owned(),
+        });
+    }
+    let mut tagged = serde_json::Map::new();
+    tagged.insert(event_type.to_owned(), body);
+    serde_json::from_value(Value::Object(tagged)).map_err(|source| EventDecodeError::Malformed {
+        event_type: event_type.to_owned(),
+        source,
+    })
 }
 
 /// The stream form of a stored payload: `{"Name": body}` becomes `body`. Anything

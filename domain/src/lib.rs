@@ -12,6 +12,7 @@
 //! - [`license`]: the aggregate state and how events change it (`apply`).
 //! - [`decide`]: the rules; a command becomes events or a [`LicenseError`].
 //! - [`errors`]: every broken rule, each carrying the facts a caller needs.
+//! - [`usage`]: the `ServerUsage` aggregate: license servers' daily usage reports.
 
 pub mod commands;
 pub mod decide;
@@ -19,6 +20,7 @@ pub mod errors;
 pub mod events;
 pub mod license;
 pub mod terms;
+pub mod usage;
 pub mod values;
 
 pub use commands::{

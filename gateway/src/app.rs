@@ -13,6 +13,10 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use ledger_domain::usage::ServerUsage;
+use ledger_domain::License;
+use ledger_projections::queries::overdraft::AllowancePolicy;
+
 use crate::commands::{CommandContext, CommandService};
 use crate::error::ApiError;
 use crate::routes;
@@ -29,8 +33,12 @@ const ACTOR: HeaderName = HeaderName::from_static("ledger-actor");
 pub struct AppState {
     /// The database (read models and the event store).
     pub pool: PgPool,
-    /// Executes commands.
-    pub commands: Arc<CommandService>,
+    /// Executes license commands.
+    pub commands: Arc<CommandService<License>>,
+    /// Records usage reports.
+    pub usage: Arc<CommandService<ServerUsage>>,
+    /// Overdraft allowances by license model.
+    pub allowance: AllowancePolicy,
     /// Longest a query waits for `min_position`.
     pub read_wait_timeout: Duration,
     /// Whether the NATS connection is up, for readiness.
@@ -45,6 +53,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::search::router())
         .merge(routes::asset_components::router())
         .merge(routes::license_servers::router())
+        .merge(routes::usage::router())
         .merge(routes::health::router())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .with_state(state)
@@ -76,6 +85,25 @@ pub fn app(state: AppState) -> Router {
 /// Only the health probes, for processes that run no gateway role.
 pub fn health_only(state: AppState) -> Router {
     routes::health::router().with_state(state)
+}
+
+impl AppState {
+    /// State over `pool` with the given settings.
+    pub fn new(
+        pool: PgPool,
+        settings: &crate::config::Settings,
+        nats: Option<async_nats::Client>,
+    ) -> Self {
+        let retries = settings.command_conflict_retries;
+        Self {
+            commands: Arc::new(CommandService::new(pool.clone(), retries)),
+            usage: Arc::new(CommandService::new(pool.clone(), retries)),
+            allowance: settings.allowance_policy(),
+            read_wait_timeout: settings.read_wait_timeout(),
+            nats,
+            pool,
+        }
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for CommandContext {

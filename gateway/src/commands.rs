@@ -12,10 +12,60 @@ use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::persist::PersistedEventStore;
 use cqrs_es::{Aggregate, AggregateContext, AggregateError, EventStore};
-use ledger_domain::{License, LicenseCommand, LicenseError, LicenseEvent, LicenseId};
+use ledger_domain::usage::ReportUsage;
+use ledger_domain::{AccountId, LicenseAction, LicenseCommand};
 use ledger_projections::contract::metadata;
 use postgres_es::PostgresEventRepository;
 use sqlx::PgPool;
+
+/// What the service needs to know of any command: whose it is, when it is
+/// decided, and a name for traces.
+pub trait Command {
+    /// The account acting.
+    fn account_id(&self) -> AccountId;
+    /// The instant it is decided at.
+    fn now(&self) -> DateTime<Utc>;
+    /// A short name for spans and logs.
+    fn name(&self) -> &'static str;
+}
+
+impl Command for LicenseCommand {
+    fn account_id(&self) -> AccountId {
+        self.account_id
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    fn name(&self) -> &'static str {
+        match self.action {
+            LicenseAction::Purchase(_) => "purchase",
+            LicenseAction::Activate(_) => "activate",
+            LicenseAction::Allocate(_) => "allocate",
+            LicenseAction::ModifyAllocation(_) => "modify_allocation",
+            LicenseAction::ReturnAllocation(_) => "return_allocation",
+            LicenseAction::Hide => "hide",
+            LicenseAction::Unhide => "unhide",
+            LicenseAction::Renew(_) => "renew",
+            LicenseAction::Upgrade(_) => "upgrade",
+        }
+    }
+}
+
+impl Command for ReportUsage {
+    fn account_id(&self) -> AccountId {
+        self.account_id
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    fn name(&self) -> &'static str {
+        "report_usage"
+    }
+}
 
 /// Who and what caused a command: stored with every event it records.
 #[derive(Debug, Clone, Default)]
@@ -30,9 +80,9 @@ pub struct CommandContext {
 
 /// What a command recorded.
 #[derive(Debug, Clone)]
-pub struct Recorded {
+pub struct Recorded<E> {
     /// The events, in order.
-    pub events: Vec<LicenseEvent>,
+    pub events: Vec<E>,
     /// The license's version after them: its last event's sequence.
     pub version: i64,
     /// The global position of the last event, for read-your-writes.
@@ -41,10 +91,10 @@ pub struct Recorded {
 
 /// Why a command did not record anything.
 #[derive(Debug, thiserror::Error)]
-pub enum CommandError {
+pub enum CommandError<R: std::error::Error> {
     /// A business rule refused it.
     #[error(transparent)]
-    Rule(#[from] LicenseError),
+    Rule(R),
     /// Other commands kept changing the license first; retrying may succeed.
     #[error("the license changed concurrently {attempts} times; try again")]
     Conflict {
@@ -56,14 +106,18 @@ pub enum CommandError {
     Store(String),
 }
 
-/// Executes commands against the event store.
-pub struct CommandService {
-    store: PersistedEventStore<PostgresEventRepository, License>,
+/// Executes commands of aggregate `A` against the event store.
+pub struct CommandService<A: Aggregate> {
+    store: PersistedEventStore<PostgresEventRepository, A>,
     pool: PgPool,
     conflict_retries: u32,
 }
 
-impl CommandService {
+impl<A> CommandService<A>
+where
+    A: Aggregate<Services = ()>,
+    A::Command: Command + Clone,
+{
     /// A service over `pool`.
     pub fn new(pool: PgPool, conflict_retries: u32) -> Self {
         let repository = PostgresEventRepository::new(pool.clone());
@@ -74,33 +128,34 @@ impl CommandService {
         }
     }
 
-    /// Decides `command` on license `id` and appends the events.
+    /// Decides `command` on aggregate `aggregate_id` and appends the events.
     #[tracing::instrument(name = "ledger.command.execute", skip_all,
-        fields(license_id = %id, action = action_name(&command)), err(Display))]
+        fields(aggregate = A::TYPE, aggregate_id = %aggregate_id, action = command.name()),
+        err(Display))]
     pub async fn execute(
         &self,
-        id: LicenseId,
-        command: LicenseCommand,
+        aggregate_id: &str,
+        command: A::Command,
         context: &CommandContext,
-    ) -> Result<Recorded, CommandError> {
-        let aggregate_id = id.to_string();
+    ) -> Result<Recorded<A::Event>, CommandError<A::Error>> {
         let metadata = event_metadata(&command, context);
         let mut attempts = 0;
         loop {
             attempts += 1;
             let mut loaded = self
                 .store
-                .load_aggregate(&aggregate_id)
+                .load_aggregate(aggregate_id)
                 .await
                 .map_err(store_error)?;
             let sink = EventSink::default();
             loaded
                 .aggregate()
                 .handle(command.clone(), &(), &sink)
-                .await?;
+                .await
+                .map_err(CommandError::Rule)?;
             let events = sink.collect().await;
             match self.store.commit(events, loaded, metadata.clone()).await {
-                Ok(committed) => return self.recorded(&aggregate_id, committed).await,
+                Ok(committed) => return self.recorded(aggregate_id, committed).await,
                 Err(AggregateError::AggregateConflict) if attempts <= self.conflict_retries => {
                     tracing::debug!(attempts, "conflict; retrying on fresh state");
                 }
@@ -112,11 +167,31 @@ impl CommandService {
         }
     }
 
+    /// Decides `command` without recording anything: whether it would be accepted
+    /// now. Batches use it to refuse a whole batch before recording any of it.
+    pub async fn check(
+        &self,
+        aggregate_id: &str,
+        command: A::Command,
+    ) -> Result<(), CommandError<A::Error>> {
+        let mut loaded = self
+            .store
+            .load_aggregate(aggregate_id)
+            .await
+            .map_err(store_error)?;
+        let sink = EventSink::default();
+        loaded
+            .aggregate()
+            .handle(command, &(), &sink)
+            .await
+            .map_err(CommandError::Rule)
+    }
+
     async fn recorded(
         &self,
         aggregate_id: &str,
-        committed: Vec<cqrs_es::EventEnvelope<License>>,
-    ) -> Result<Recorded, CommandError> {
+        committed: Vec<cqrs_es::EventEnvelope<A>>,
+    ) -> Result<Recorded<A::Event>, CommandError<A::Error>> {
         let version = committed
             .last()
             .map(|envelope| envelope.sequence as i64)
@@ -125,7 +200,7 @@ impl CommandService {
             "SELECT global_position FROM events
               WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $3",
         )
-        .bind(License::TYPE)
+        .bind(A::TYPE)
         .bind(aggregate_id)
         .bind(version)
         .fetch_one(&self.pool)
@@ -142,7 +217,7 @@ impl CommandService {
     }
 }
 
-fn store_error(error: AggregateError<LicenseError>) -> CommandError {
+fn store_error<R: std::error::Error>(error: AggregateError<R>) -> CommandError<R> {
     match error {
         AggregateError::UserError(rule) => CommandError::Rule(rule),
         AggregateError::AggregateConflict => CommandError::Conflict { attempts: 1 },
@@ -150,12 +225,12 @@ fn store_error(error: AggregateError<LicenseError>) -> CommandError {
     }
 }
 
-fn event_metadata(command: &LicenseCommand, context: &CommandContext) -> HashMap<String, String> {
-    let occurred_at: DateTime<Utc> = command.now;
+fn event_metadata(command: &impl Command, context: &CommandContext) -> HashMap<String, String> {
+    let occurred_at: DateTime<Utc> = command.now();
     let mut metadata = HashMap::from([
         (
             metadata::ACCOUNT_ID.to_owned(),
-            command.account_id.to_string(),
+            command.account_id().to_string(),
         ),
         (metadata::ACTOR.to_owned(), context.actor.clone()),
         (metadata::OCCURRED_AT.to_owned(), occurred_at.to_rfc3339()),
@@ -165,19 +240,4 @@ fn event_metadata(command: &LicenseCommand, context: &CommandContext) -> HashMap
         metadata.insert(metadata::TRACEPARENT.to_owned(), traceparent.clone());
     }
     metadata
-}
-
-fn action_name(command: &LicenseCommand) -> &'static str {
-    use ledger_domain::LicenseAction as A;
-    match command.action {
-        A::Purchase(_) => "purchase",
-        A::Activate(_) => "activate",
-        A::Allocate(_) => "allocate",
-        A::ModifyAllocation(_) => "modify_allocation",
-        A::ReturnAllocation(_) => "return_allocation",
-        A::Hide => "hide",
-        A::Unhide => "unhide",
-        A::Renew(_) => "renew",
-        A::Upgrade(_) => "upgrade",
-    }
 }

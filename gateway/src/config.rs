@@ -41,6 +41,10 @@ pub struct Settings {
     pub command_conflict_retries: u32,
     /// Longest a query waits for `min_position` before answering 503.
     pub read_wait_timeout_ms: u64,
+    /// Overdraft allowance of user/device features, in percent of installed seats.
+    pub overdraft_allowance_percent: u32,
+    /// Overdraft allowance of every other license model, in percent.
+    pub overdraft_allowance_percent_other: u32,
     /// OTLP gRPC endpoint for traces (e.g. `http://127.0.0.1:4317`); off when empty.
     pub otlp_endpoint: String,
     /// `text` or `json` log lines.
@@ -64,6 +68,8 @@ impl Default for Settings {
             projector_batch_size: 500,
             command_conflict_retries: 5,
             read_wait_timeout_ms: 5_000,
+            overdraft_allowance_percent: 10,
+            overdraft_allowance_percent_other: 0,
             otlp_endpoint: String::new(),
             log_format: "text".into(),
             log_filter: "info".into(),
@@ -182,6 +188,18 @@ impl Settings {
             100,
         )?;
         in_range("read_wait_timeout_ms", self.read_wait_timeout_ms, 0, 60_000)?;
+        in_range(
+            "overdraft_allowance_percent",
+            self.overdraft_allowance_percent.into(),
+            0,
+            100,
+        )?;
+        in_range(
+            "overdraft_allowance_percent_other",
+            self.overdraft_allowance_percent_other.into(),
+            0,
+            100,
+        )?;
         let name_ok = !self.stream_name.is_empty()
             && self
                 .stream_name
@@ -211,6 +229,14 @@ impl Settings {
             name: self.stream_name.clone(),
             subject_prefix: self.subject_prefix.clone(),
             replicas: self.stream_replicas,
+        }
+    }
+
+    /// The overdraft allowances.
+    pub fn allowance_policy(&self) -> ledger_projections::queries::overdraft::AllowancePolicy {
+        ledger_projections::queries::overdraft::AllowancePolicy {
+            user_device_percent: self.overdraft_allowance_percent,
+            other_percent: self.overdraft_allowance_percent_other,
         }
     }
 

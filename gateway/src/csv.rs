@@ -3,6 +3,40 @@
 //! would run as a formula (starting `=`, `+`, `-`, `@`, tab or carriage return) is
 //! prefixed with `'` so it shows as text.
 
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use futures::{Stream, StreamExt};
+
+/// A CSV download: the header line, then each page of lines as `pages` yields it.
+/// The body pulls pages as the client reads, so no file is held in memory; an error
+/// part-way ends the body abruptly, so the client sees a failed download rather than
+/// a silently short file.
+pub fn download<S>(filename: &str, columns: &[&str], pages: S) -> Response
+where
+    S: Stream<Item = Result<String, sqlx::Error>> + Send + 'static,
+{
+    let header = futures::stream::once(std::future::ready(Ok(line(columns))));
+    let body = header.chain(pages).map(|page| match page {
+        Ok(text) => Ok(Bytes::from(text)),
+        Err(error) => {
+            tracing::error!(%error, "CSV export failed part-way");
+            Err(std::io::Error::other("export failed"))
+        }
+    });
+    let disposition = format!("attachment; filename=\"{filename}\"");
+    let mut response = Body::from_stream(body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
+}
+
 /// One CSV line (ending in CRLF) from its cells.
 pub fn line<I, S>(cells: I) -> String
 where

@@ -5,6 +5,7 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use ledger_domain::usage::UsageError;
 use ledger_domain::LicenseError;
 use serde_json::{json, Value};
 
@@ -36,6 +37,14 @@ pub enum ApiError {
     /// A business rule refused the command; nothing was recorded.
     #[error(transparent)]
     Rule(LicenseError),
+    /// A usage report broke a rule; `field` names the report in a batch.
+    #[error("{error}")]
+    UsageRule {
+        /// The rule.
+        error: UsageError,
+        /// `reports[i]` in a batch.
+        field: Option<String>,
+    },
     /// Concurrent changes won every retry; nothing was recorded.
     #[error("{0}")]
     Conflict(String),
@@ -57,13 +66,44 @@ impl ApiError {
     }
 }
 
-impl From<CommandError> for ApiError {
-    fn from(error: CommandError) -> Self {
+impl From<CommandError<LicenseError>> for ApiError {
+    fn from(error: CommandError<LicenseError>) -> Self {
         match error {
             CommandError::Rule(rule) => Self::Rule(rule),
+            other => Self::from_failure(other),
+        }
+    }
+}
+
+impl From<CommandError<UsageError>> for ApiError {
+    fn from(error: CommandError<UsageError>) -> Self {
+        match error {
+            CommandError::Rule(error) => Self::UsageRule { error, field: None },
+            other => Self::from_failure(other),
+        }
+    }
+}
+
+impl ApiError {
+    /// A conflict or a store failure (not a rule).
+    fn from_failure<R: std::error::Error>(error: CommandError<R>) -> Self {
+        match error {
             CommandError::Conflict { .. } => Self::Conflict(error.to_string()),
             CommandError::Store(detail) => Self::Internal(anyhow::anyhow!(detail)),
+            CommandError::Rule(rule) => Self::Internal(anyhow::anyhow!(rule.to_string())),
         }
+    }
+}
+
+/// The rule's facts: the fields of its variant, when it has any.
+fn facts<T: serde::Serialize>(rule: &T) -> Option<Value> {
+    match serde_json::to_value(rule) {
+        Ok(Value::Object(tagged)) => tagged
+            .into_iter()
+            .next()
+            .map(|(_, facts)| facts)
+            .filter(Value::is_object),
+        _ => None,
     }
 }
 
@@ -80,6 +120,24 @@ fn problem(status: StatusCode, code: &str, title: &str, detail: String) -> Value
         "status": status.as_u16(),
         "detail": detail,
     })
+}
+
+/// A 422 naming the rule, with its facts and, in a batch, the item at fault.
+fn rule_problem(code: &str, facts: Option<Value>, detail: String, field: Option<String>) -> Value {
+    let mut body = problem(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        code,
+        "Rule broken",
+        detail,
+    );
+    body["rule"] = code.into();
+    if let Some(facts) = facts {
+        body["facts"] = facts;
+    }
+    if let Some(field) = field {
+        body["field"] = field.into();
+    }
+    body
 }
 
 impl IntoResponse for ApiError {
@@ -136,23 +194,14 @@ impl IntoResponse for ApiError {
                     detail,
                 ),
             ),
-            Self::Rule(rule) => {
-                let mut body = problem(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    rule.code(),
-                    "Rule broken",
-                    detail,
-                );
-                body["rule"] = rule.code().into();
-                if let Ok(Value::Object(tagged)) = serde_json::to_value(&rule) {
-                    if let Some(facts @ Value::Object(_)) =
-                        tagged.into_iter().next().map(|(_, v)| v)
-                    {
-                        body["facts"] = facts;
-                    }
-                }
-                (StatusCode::UNPROCESSABLE_ENTITY, body)
-            }
+            Self::Rule(rule) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                rule_problem(rule.code(), facts(&rule), detail, None),
+            ),
+            Self::UsageRule { error, field } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                rule_problem(error.code(), facts(&error), detail, field),
+            ),
             Self::Conflict(_) => (
                 StatusCode::CONFLICT,
                 problem(StatusCode::CONFLICT, "conflict", "Conflict", detail),

@@ -3,7 +3,6 @@
 //! three run together; each can run alone to be scaled and placed separately.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -13,7 +12,6 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::{app, health_only, AppState};
-use crate::commands::CommandService;
 use crate::config::Settings;
 use crate::relay::{self, RelaySettings};
 
@@ -87,15 +85,7 @@ pub async fn run(
         ));
     }
     // Every process serves the health probes; only the gateway role serves the API.
-    let state = AppState {
-        pool: pool.clone(),
-        commands: Arc::new(CommandService::new(
-            pool.clone(),
-            settings.command_conflict_retries,
-        )),
-        read_wait_timeout: settings.read_wait_timeout(),
-        nats: nats.clone(),
-    };
+    let state = AppState::new(pool.clone(), &settings, nats.clone());
     let router = if roles.contains(&Role::Gateway) {
         app(state)
     } else {

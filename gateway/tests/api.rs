@@ -3,7 +3,6 @@
 //! command side and the HTTP contract).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -11,7 +10,6 @@ use axum::http::{Method, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt as _;
 use ledger_gateway::app::{app, AppState};
-use ledger_gateway::commands::CommandService;
 use serde_json::{json, Value};
 use tower::ServiceExt as _;
 use uuid::Uuid;
@@ -29,12 +27,11 @@ async fn spawn_app() -> TestApp {
     let pool = ledger_gateway::db::connect_and_migrate(&format!("{server}/{database}"), 8)
         .await
         .expect("fresh database");
-    let state = AppState {
-        pool: pool.clone(),
-        commands: Arc::new(CommandService::new(pool.clone(), 5)),
-        read_wait_timeout: Duration::from_millis(200),
-        nats: None,
+    let settings = ledger_gateway::config::Settings {
+        read_wait_timeout_ms: 200,
+        ..Default::default()
     };
+    let state = AppState::new(pool.clone(), &settings, None);
     TestApp {
         router: app(state),
         pool,

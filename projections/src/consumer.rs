@@ -21,11 +21,13 @@ use sqlx::{PgPool, Postgres, Transaction};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::contract::{ensure_stream, StreamConfig, StreamedEvent};
+use crate::contract::{ensure_stream, Incoming, StreamConfig};
 use crate::license_view::LicenseView;
+use crate::usage_view::usage_rows;
 use crate::writer::{self, Checkpoint, Rejected};
 
-/// The name of the licenses projection (its checkpoint row).
+/// The name of the read-model projection (its checkpoint row): licenses,
+/// allocations and server usage, applied in one pass over the stream.
 pub const LICENSES_PROJECTION: &str = "licenses";
 
 /// Makes a span a child of a W3C `traceparent`; supplied by the binary, which owns
@@ -206,7 +208,7 @@ pub async fn project_batch(
             )
             .await?;
         }
-        let incoming = Incoming {
+        let incoming = RawMessage {
             sequence,
             subject: message.subject.as_str(),
             headers: message.headers.as_ref(),
@@ -236,7 +238,7 @@ async fn fill_gap(
 ) -> anyhow::Result<()> {
     match stream.get_raw_message(sequence).await {
         Ok(raw) => {
-            let incoming = Incoming {
+            let incoming = RawMessage {
                 sequence,
                 subject: raw.subject.as_str(),
                 headers: Some(&raw.headers),
@@ -256,7 +258,8 @@ async fn fill_gap(
     }
 }
 
-struct Incoming<'m> {
+/// A message as the consumer holds it, delivered or read straight from the stream.
+struct RawMessage<'m> {
     sequence: u64,
     subject: &'m str,
     headers: Option<&'m HeaderMap>,
@@ -268,34 +271,38 @@ async fn apply(
     projection: &str,
     views: &mut HashMap<Uuid, LicenseView>,
     checkpoint: &mut Checkpoint,
-    incoming: &Incoming<'_>,
+    incoming: &RawMessage<'_>,
 ) -> anyhow::Result<()> {
     checkpoint.stream_sequence = incoming.sequence;
     let empty = HeaderMap::new();
     let headers = incoming.headers.unwrap_or(&empty);
-    let streamed = match StreamedEvent::decode(incoming.sequence, headers, incoming.payload) {
-        Ok(streamed) => streamed,
+    let decoded = match Incoming::decode(incoming.sequence, headers, incoming.payload) {
+        Ok(decoded) => decoded,
         Err(error) => return set_aside(tx, projection, incoming, error.to_string()).await,
     };
-    let license_id = streamed.license_id.0;
-    let view = match views.entry(license_id) {
-        std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
-        std::collections::hash_map::Entry::Vacant(entry) => {
-            entry.insert(writer::load_view(tx, license_id).await?)
+    match &decoded {
+        Incoming::License(streamed) => {
+            let license_id = streamed.license_id.0;
+            let view = match views.entry(license_id) {
+                std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+                std::collections::hash_map::Entry::Vacant(entry) => {
+                    entry.insert(writer::load_view(tx, license_id).await?)
+                }
+            };
+            if let Err(error) = view.apply(streamed) {
+                return set_aside(tx, projection, incoming, error.to_string()).await;
+            }
         }
-    };
-    if let Err(error) = view.apply(&streamed) {
-        return set_aside(tx, projection, incoming, error.to_string()).await;
+        Incoming::Usage(streamed) => writer::upsert_usage(tx, &usage_rows(streamed)).await?,
     }
-    checkpoint.transaction_id = streamed.transaction_id;
-    checkpoint.global_position = streamed.global_position;
+    (checkpoint.transaction_id, checkpoint.global_position) = decoded.commit_position();
     Ok(())
 }
 
 async fn set_aside(
     tx: &mut Transaction<'_, Postgres>,
     projection: &str,
-    incoming: &Incoming<'_>,
+    incoming: &RawMessage<'_>,
     reason: String,
 ) -> anyhow::Result<()> {
     tracing::error!(sequence = incoming.sequence, subject = incoming.subject, %reason,

@@ -10,8 +10,10 @@ use async_nats::jetstream::{self, stream};
 use async_nats::HeaderMap;
 use chrono::{DateTime, Utc};
 use ledger_domain::events::LicenseEvent;
+use ledger_domain::usage::UsageEvent;
 use ledger_domain::values::{AccountId, LicenseId};
 use serde_json::Value;
+use uuid::Uuid;
 
 /// Header names.
 pub mod header {
@@ -220,6 +222,23 @@ impl StoredEvent {
     }
 }
 
+/// The facts every message carries around its event, read from its headers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Envelope {
+    /// Position in the JetStream stream.
+    pub stream_sequence: u64,
+    /// The owning account.
+    pub account_id: AccountId,
+    /// Position in the aggregate's history.
+    pub sequence: i64,
+    /// Position in the store.
+    pub global_position: i64,
+    /// The writing transaction.
+    pub transaction_id: i64,
+    /// When the command was decided.
+    pub occurred_at: DateTime<Utc>,
+}
+
 /// A License event read back from the stream, with the facts around it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamedEvent {
@@ -239,6 +258,36 @@ pub struct StreamedEvent {
     pub occurred_at: DateTime<Utc>,
     /// The event itself.
     pub event: LicenseEvent,
+}
+
+/// A usage event read back from the stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamedUsage {
+    /// The facts around it.
+    pub envelope: Envelope,
+    /// The server-day stream.
+    pub stream_id: Uuid,
+    /// The event itself.
+    pub event: UsageEvent,
+}
+
+/// Any event a projection here reads.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Incoming {
+    /// Of a license.
+    License(StreamedEvent),
+    /// Of a server's daily usage.
+    Usage(StreamedUsage),
+}
+
+impl Incoming {
+    /// Transaction id and global position: where the stream's commit order is.
+    pub fn commit_position(&self) -> (i64, i64) {
+        match self {
+            Self::License(e) => (e.transaction_id, e.global_position),
+            Self::Usage(u) => (u.envelope.transaction_id, u.envelope.global_position),
+        }
+    }
 }
 
 /// Why a message on the stream could not be read as an event.
@@ -284,18 +333,9 @@ fn parsed<T: std::str::FromStr>(
     })
 }
 
-impl StreamedEvent {
-    /// Reads a License event from a message's headers and payload, checking every
-    /// header it relies on.
-    pub fn decode(
-        stream_sequence: u64,
-        headers: &HeaderMap,
-        payload: &[u8],
-    ) -> Result<Self, ContractError> {
-        let aggregate_type = required(headers, header::AGGREGATE_TYPE)?;
-        if aggregate_type != "License" {
-            return Err(ContractError::UnknownAggregate(aggregate_type.to_owned()));
-        }
+impl Envelope {
+    /// Reads and checks the headers every event message carries.
+    pub fn decode(stream_sequence: u64, headers: &HeaderMap) -> Result<Self, ContractError> {
         let occurred_raw = required(headers, header::OCCURRED_AT)?;
         let occurred_at = DateTime::parse_from_rfc3339(occurred_raw)
             .map_err(|_| ContractError::BadHeader {
@@ -310,22 +350,64 @@ impl StreamedEvent {
                 value: sequence.to_string(),
             });
         }
-        let body: Value = serde_json::from_slice(payload)?;
-        let event = LicenseEvent::decode(
-            required(headers, header::EVENT_TYPE)?,
-            required(headers, header::EVENT_VERSION)?,
-            body,
-        )?;
         Ok(Self {
             stream_sequence,
-            license_id: parsed(headers, header::AGGREGATE_ID)?,
             account_id: parsed(headers, header::ACCOUNT)?,
             sequence,
             global_position: parsed(headers, header::GLOBAL_POSITION)?,
             transaction_id: parsed(headers, header::TRANSACTION_ID)?,
             occurred_at,
-            event,
         })
+    }
+}
+
+impl Incoming {
+    /// Reads an event from a message's headers and payload, checking every header it
+    /// relies on, and tells License events from usage events.
+    pub fn decode(
+        stream_sequence: u64,
+        headers: &HeaderMap,
+        payload: &[u8],
+    ) -> Result<Self, ContractError> {
+        let aggregate_type = required(headers, header::AGGREGATE_TYPE)?;
+        if !matches!(aggregate_type, "License" | "ServerUsage") {
+            return Err(ContractError::UnknownAggregate(aggregate_type.to_owned()));
+        }
+        let envelope = Envelope::decode(stream_sequence, headers)?;
+        let body: Value = serde_json::from_slice(payload)?;
+        let event_type = required(headers, header::EVENT_TYPE)?;
+        let version = required(headers, header::EVENT_VERSION)?;
+        if aggregate_type == "ServerUsage" {
+            return Ok(Self::Usage(StreamedUsage {
+                stream_id: parsed(headers, header::AGGREGATE_ID)?,
+                event: UsageEvent::decode(event_type, version, body)?,
+                envelope,
+            }));
+        }
+        Ok(Self::License(StreamedEvent {
+            stream_sequence,
+            license_id: parsed(headers, header::AGGREGATE_ID)?,
+            account_id: envelope.account_id,
+            sequence: envelope.sequence,
+            global_position: envelope.global_position,
+            transaction_id: envelope.transaction_id,
+            occurred_at: envelope.occurred_at,
+            event: LicenseEvent::decode(event_type, version, body)?,
+        }))
+    }
+}
+
+impl StreamedEvent {
+    /// Reads a License event; any other message is an error.
+    pub fn decode(
+        stream_sequence: u64,
+        headers: &HeaderMap,
+        payload: &[u8],
+    ) -> Result<Self, ContractError> {
+        match Incoming::decode(stream_sequence, headers, payload)? {
+            Incoming::License(event) => Ok(event),
+            Incoming::Usage(_) => Err(ContractError::UnknownAggregate("ServerUsage".into())),
+        }
     }
 }
 

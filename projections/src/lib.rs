@@ -4,7 +4,8 @@
 //! # Layout
 //! - [`contract`]: the stream contract — subjects, headers, how an event is put on
 //!   the stream and read back. The relay writes with it; every consumer reads with it.
-//! - [`license_view`]: the pure fold of events into license and allocation rows.
+//! - [`license_view`]: the pure fold of events into license and allocation rows;
+//!   [`usage_view`]: usage reports into daily peak rows.
 //! - [`writer`]: loads and saves those rows and the checkpoint, in one transaction.
 //! - [`consumer`]: the durable JetStream consumer loop that feeds the writer.
 //! - [`queries`]: what the gateway asks: a license, the landing page, read-your-writes.
@@ -17,4 +18,5 @@ pub mod contract;
 pub mod license_view;
 pub mod queries;
 pub mod supervise;
+pub mod usage_view;
 pub mod writer;

@@ -7,6 +7,7 @@ use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::license_view::{AllocationRow, LicenseRow, LicenseView};
+use crate::usage_view::UsageRow;
 
 /// How far a projection has applied the stream.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -164,6 +165,32 @@ async fn upsert_allocation(conn: &mut PgConnection, row: &AllocationRow) -> sqlx
     .bind(row.file_revision)
     .execute(conn)
     .await?;
+    Ok(())
+}
+
+/// Writes reported peaks; a row already holding a later report is kept, so a
+/// redelivered or out-of-date report changes nothing.
+pub async fn upsert_usage(conn: &mut PgConnection, rows: &[UsageRow]) -> sqlx::Result<()> {
+    for row in rows {
+        sqlx::query(
+            "INSERT INTO read_model.server_usage
+                (account_id, host, day, feature, peak_in_use, revision, reported_at)
+             VALUES ($1,$2,$3,$4,$5,$6,$7)
+             ON CONFLICT (account_id, day, host, feature) DO UPDATE SET
+                peak_in_use = EXCLUDED.peak_in_use, revision = EXCLUDED.revision,
+                reported_at = EXCLUDED.reported_at
+             WHERE read_model.server_usage.revision < EXCLUDED.revision",
+        )
+        .bind(row.account_id)
+        .bind(&row.host)
+        .bind(row.day)
+        .bind(&row.feature)
+        .bind(row.peak_in_use)
+        .bind(row.revision)
+        .bind(row.reported_at)
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(())
 }
 

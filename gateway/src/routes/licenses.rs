@@ -11,8 +11,8 @@ use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use ledger_domain::{
     AccountId, Activate, Allocate, AllocationId, BindingType, Edition, LicenseAction,
-    LicenseCommand, LicenseId, LicenseModel, ModifyAllocation, ProductCode, ProductVersion,
-    Purchase, Renew, ReturnAllocation, Upgrade, ValueError,
+    LicenseCommand, LicenseEvent, LicenseId, LicenseModel, ModifyAllocation, ProductCode,
+    ProductVersion, Purchase, Renew, ReturnAllocation, Upgrade, ValueError,
 };
 use ledger_projections::queries::{self, LicenseDetails};
 use serde::{Deserialize, Serialize};
@@ -79,7 +79,7 @@ pub struct RecordedEvent {
 fn respond(
     status: StatusCode,
     license_id: LicenseId,
-    recorded: Recorded,
+    recorded: Recorded<LicenseEvent>,
     allocation_id: Option<AllocationId>,
 ) -> Result<Response, ApiError> {
     let events = recorded
@@ -120,16 +120,14 @@ async fn execute(
     context: &CommandContext,
     target: &Target,
     action: LicenseAction,
-) -> Result<Recorded, ApiError> {
+) -> Result<Recorded<LicenseEvent>, ApiError> {
     let command = LicenseCommand {
         account_id: target.account,
         now: Utc::now(),
         action,
     };
-    Ok(state
-        .commands
-        .execute(target.license, command, context)
-        .await?)
+    let id = target.license.to_string();
+    Ok(state.commands.execute(&id, command, context).await?)
 }
 
 fn field<T>(name: &str, parsed: Result<T, ValueError>) -> Result<T, ApiError> {

@@ -9,3 +9,4 @@ pub mod licenses;
 pub mod read_options;
 pub mod search;
 pub mod search_params;
+pub mod usage;

@@ -2,16 +2,14 @@
 //! (term licenses by days to expiry) and `GET /exports/licenses.csv` (every line of
 //! a search, streamed).
 
-use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Days, Utc};
 use ledger_domain::AccountId;
 use ledger_projections::queries::search::{
-    search_page, LicenseLine, LicenseSearch, SortKey, TermKind,
+    search_page, After, LicenseLine, LicenseSearch, SortKey, TermKind,
 };
 use serde::Serialize;
 
@@ -199,57 +197,27 @@ async fn export(
     let account: AccountId = path_param("account_id", &account_id)?;
     let search = search_params::search(&params, account.0, read_options::as_of(&params)?)?;
     read_options::wait_for_min_position(&state, &params).await?;
-    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
     let pool = state.pool.clone();
-    tokio::spawn(async move {
-        let mut chunk = crate::csv::line(CSV_COLUMNS);
-        let mut after = None;
-        loop {
-            let lines = match search_page(&pool, &search, after.as_ref(), EXPORT_PAGE).await {
-                Ok(lines) => lines,
-                Err(error) => {
-                    tracing::error!(%error, "license export failed part-way");
-                    // An error ends the body abruptly, so the client sees a failed
-                    // download rather than a silently short file.
-                    let _ = sender
-                        .send(Err(std::io::Error::other("export failed")))
-                        .await;
-                    return;
+    // The state between pages: where the next starts, or `None` once done.
+    let pages = futures::stream::unfold(Some(None), move |next: Option<Option<After>>| {
+        let (pool, search) = (pool.clone(), search.clone());
+        async move {
+            let after = next?;
+            match search_page(&pool, &search, after.as_ref(), EXPORT_PAGE).await {
+                Err(error) => Some((Err(error), None)),
+                Ok(lines) => {
+                    let text: String = lines.iter().map(csv_line).collect();
+                    let more = match lines.last() {
+                        Some(last) if lines.len() == EXPORT_PAGE as usize => Some(Some(After {
+                            value: last.sort_value(search.sort),
+                            license_id: last.license.license_id,
+                        })),
+                        _ => None,
+                    };
+                    Some((Ok(text), more))
                 }
-            };
-            for line in &lines {
-                chunk.push_str(&csv_line(line));
-            }
-            if sender
-                .send(Ok(Bytes::from(std::mem::take(&mut chunk))))
-                .await
-                .is_err()
-            {
-                return; // the client went away
-            }
-            match lines.last() {
-                Some(last) if lines.len() == EXPORT_PAGE as usize => {
-                    after = Some(ledger_projections::queries::search::After {
-                        value: last.sort_value(search.sort),
-                        license_id: last.license.license_id,
-                    });
-                }
-                _ => return,
             }
         }
     });
-    let stream = futures::stream::unfold(receiver, |mut receiver| async move {
-        receiver.recv().await.map(|item| (item, receiver))
-    });
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"licenses.csv\"",
-            ),
-        ],
-        Body::from_stream(stream),
-    )
-        .into_response())
+    Ok(crate::csv::download("licenses.csv", &CSV_COLUMNS, pages))
 }

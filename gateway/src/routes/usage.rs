@@ -1,0 +1,421 @@
+//! Usage reports from license servers and the overdraft figures built from them:
+//! `POST /usage-reports` (one) and `/usage-reports/batch` (many, all or nothing),
+//! `GET /usage/overdraft`, `GET /usage/daily-totals`, `GET /exports/usage.csv`.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use chrono::{Days, NaiveDate, Utc};
+use ledger_domain::usage::{ReportUsage, ServerHost, UsageStreamId};
+use ledger_domain::AccountId;
+use ledger_projections::queries::overdraft::{
+    account_features, daily_totals, overdraft_lines, DailyTotal, LineKey, OverdraftLine,
+    OverdraftQuery,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::app::AppState;
+use crate::commands::CommandContext;
+use crate::error::ApiError;
+use crate::extract::{path_param, ApiJson, QueryParams};
+use crate::routes::{key_cursor, read_options};
+
+/// The usage routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/accounts/{account_id}/usage-reports", post(report))
+        .route(
+            "/v1/accounts/{account_id}/usage-reports/batch",
+            post(report_batch),
+        )
+        .route("/v1/accounts/{account_id}/usage/overdraft", get(overdraft))
+        .route("/v1/accounts/{account_id}/usage/daily-totals", get(totals))
+        .route("/v1/accounts/{account_id}/exports/usage.csv", get(export))
+}
+
+/// One server's peaks for one day.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsageReportBody {
+    /// The license server's id.
+    pub host: String,
+    /// The day reported (not after today, UTC).
+    pub day: NaiveDate,
+    /// Peak in use per feature.
+    pub peaks: Vec<PeakBody>,
+}
+
+/// One feature's peak.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeakBody {
+    /// Feature name, e.g. `XDT_ENT_UD`.
+    pub feature: String,
+    /// Peak seats in use that day.
+    pub peak_in_use: u32,
+}
+
+/// Many reports, recorded only if every one is acceptable.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchBody {
+    /// 1 to 1,000 reports.
+    pub reports: Vec<UsageReportBody>,
+}
+
+/// A recorded report.
+#[derive(Debug, Serialize)]
+pub struct Recorded {
+    /// The server.
+    pub host: String,
+    /// The day.
+    pub day: NaiveDate,
+    /// The server-day usage stream.
+    pub stream_id: UsageStreamId,
+    /// Reports in that stream so far (1: first report; more: corrections).
+    pub version: i64,
+    /// Global position of the event, for `min_position`.
+    pub position: i64,
+}
+
+/// Most reports in one batch.
+const MAX_BATCH: usize = 1_000;
+
+fn is_feature(raw: &str) -> bool {
+    (3..=64).contains(&raw.len())
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// Checks a report's shape; `prefix` names it in a batch (`reports[2].`).
+fn parse_report(
+    body: UsageReportBody,
+    prefix: &str,
+    account: AccountId,
+    known_features: &std::collections::BTreeSet<String>,
+) -> Result<ReportUsage, ApiError> {
+    let host = ServerHost::parse(&body.host)
+        .map_err(|e| ApiError::bad_request(format!("{prefix}host"), e.to_string()))?;
+    let mut peaks = BTreeMap::new();
+    for (index, peak) in body.peaks.into_iter().enumerate() {
+        let field = format!("{prefix}peaks[{index}].feature");
+        if !is_feature(&peak.feature) {
+            return Err(ApiError::bad_request(
+                field,
+                "a feature name such as XDT_ENT_UD",
+            ));
+        }
+        if peaks.insert(peak.feature, peak.peak_in_use).is_some() {
+            return Err(ApiError::bad_request(
+                field,
+                "the feature is reported twice",
+            ));
+        }
+    }
+    Ok(ReportUsage {
+        account_id: account,
+        now: Utc::now(),
+        host,
+        day: body.day,
+        peaks,
+        known_features: known_features.clone(),
+    })
+}
+
+async fn record(
+    state: &AppState,
+    context: &CommandContext,
+    report: ReportUsage,
+) -> Result<Recorded, ApiError> {
+    let stream_id = UsageStreamId::of(report.account_id, &report.host, report.day);
+    let (host, day) = (report.host.as_str().to_owned(), report.day);
+    let recorded = state
+        .usage
+        .execute(&stream_id.to_string(), report, context)
+        .await?;
+    Ok(Recorded {
+        host,
+        day,
+        stream_id,
+        version: recorded.version,
+        position: recorded.position,
+    })
+}
+
+async fn report(
+    State(state): State<AppState>,
+    context: CommandContext,
+    Path(account_id): Path<String>,
+    ApiJson(body): ApiJson<UsageReportBody>,
+) -> Result<Response, ApiError> {
+    let account: AccountId = path_param("account_id", &account_id)?;
+    let known = account_features(&state.pool, account.0).await?;
+    let report = parse_report(body, "", account, &known)?;
+    let recorded = record(&state, &context, report).await?;
+    Ok((StatusCode::CREATED, Json(recorded)).into_response())
+}
+
+/// The answer to a batch.
+#[derive(Debug, Serialize)]
+pub struct BatchRecorded {
+    /// Each report, in the order sent.
+    pub reports: Vec<Recorded>,
+    /// The highest global position recorded, for `min_position`.
+    pub position: i64,
+}
+
+async fn report_batch(
+    State(state): State<AppState>,
+    context: CommandContext,
+    Path(account_id): Path<String>,
+    ApiJson(body): ApiJson<BatchBody>,
+) -> Result<Response, ApiError> {
+    let account: AccountId = path_param("account_id", &account_id)?;
+    if !(1..=MAX_BATCH).contains(&body.reports.len()) {
+        return Err(ApiError::bad_request(
+            "reports",
+            format!("1 to {MAX_BATCH} reports"),
+        ));
+    }
+    let known = account_features(&state.pool, account.0).await?;
+    let mut reports = Vec::with_capacity(body.reports.len());
+    for (index, report) in body.reports.into_iter().enumerate() {
+        reports.push(parse_report(
+            report,
+            &format!("reports[{index}]."),
+            account,
+            &known,
+        )?);
+    }
+    // Every report is decided before any is recorded: a bad one refuses the batch.
+    for (index, report) in reports.iter().enumerate() {
+        let stream_id = UsageStreamId::of(account, &report.host, report.day);
+        if let Err(error) = state
+            .usage
+            .check(&stream_id.to_string(), report.clone())
+            .await
+        {
+            return Err(match ApiError::from(error) {
+                ApiError::UsageRule { error, .. } => ApiError::UsageRule {
+                    error,
+                    field: Some(format!("reports[{index}]")),
+                },
+                other => other,
+            });
+        }
+    }
+    let mut recorded = Vec::with_capacity(reports.len());
+    for report in reports {
+        recorded.push(record(&state, &context, report).await?);
+    }
+    let position = recorded
+        .iter()
+        .map(|r| r.position)
+        .max()
+        .unwrap_or_default();
+    Ok((
+        StatusCode::CREATED,
+        Json(BatchRecorded {
+            reports: recorded,
+            position,
+        }),
+    )
+        .into_response())
+}
+
+/// Longest date range one query covers.
+const MAX_RANGE_DAYS: i64 = 366;
+
+fn overdraft_query(params: &QueryParams, account: AccountId) -> Result<OverdraftQuery, ApiError> {
+    let date = |raw: &str| {
+        NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| "a YYYY-MM-DD date".to_owned())
+    };
+    let to = params
+        .get("to", date)?
+        .unwrap_or_else(|| Utc::now().date_naive());
+    let from = params
+        .get("from", date)?
+        .unwrap_or_else(|| to.checked_sub_days(Days::new(29)).unwrap_or(to));
+    if from > to {
+        return Err(ApiError::bad_request("query.to", "must not be before from"));
+    }
+    if (to - from).num_days() >= MAX_RANGE_DAYS {
+        return Err(ApiError::bad_request(
+            "query.from",
+            format!("a range of at most {MAX_RANGE_DAYS} days"),
+        ));
+    }
+    let text = |raw: &str| {
+        if (1..=253).contains(&raw.len()) {
+            Ok(raw.to_owned())
+        } else {
+            Err("1 to 253 characters".to_owned())
+        }
+    };
+    Ok(OverdraftQuery {
+        account_id: account.0,
+        from,
+        to,
+        host: params.get("host", text)?,
+        feature: params.get("feature", text)?,
+    })
+}
+
+/// A page of overdraft lines.
+#[derive(Debug, Serialize)]
+pub struct OverdraftPage {
+    /// First day.
+    pub from: NaiveDate,
+    /// Last day.
+    pub to: NaiveDate,
+    /// Lines by day, host and feature.
+    pub items: Vec<OverdraftLine>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+fn line_cursor(line: &OverdraftLine) -> String {
+    let key = (line.day, &line.host, &line.feature);
+    // A tuple of a date and two strings always serializes.
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&key).unwrap_or_default())
+}
+
+fn line_after(params: &QueryParams) -> Result<Option<LineKey>, ApiError> {
+    params.get("cursor", |raw| {
+        URL_SAFE_NO_PAD
+            .decode(raw)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<LineKey>(&bytes).ok())
+            .ok_or_else(|| "not a cursor from this list's answer".to_owned())
+    })
+}
+
+async fn overdraft(
+    State(state): State<AppState>,
+    Path(account_id): Path<String>,
+    params: QueryParams,
+) -> Result<Json<OverdraftPage>, ApiError> {
+    params.only(&[
+        "from",
+        "to",
+        "host",
+        "feature",
+        "limit",
+        "cursor",
+        "min_position",
+    ])?;
+    let account: AccountId = path_param("account_id", &account_id)?;
+    let query = overdraft_query(&params, account)?;
+    let limit = key_cursor::limit(&params, 200, 1_000)?;
+    let after = line_after(&params)?;
+    read_options::wait_for_min_position(&state, &params).await?;
+    let items =
+        overdraft_lines(&state.pool, &query, state.allowance, after.as_ref(), limit).await?;
+    let next_cursor = match items.last() {
+        Some(last) if items.len() == limit as usize => Some(line_cursor(last)),
+        _ => None,
+    };
+    Ok(Json(OverdraftPage {
+        from: query.from,
+        to: query.to,
+        items,
+        next_cursor,
+    }))
+}
+
+/// Account-wide daily totals.
+#[derive(Debug, Serialize)]
+pub struct Totals {
+    /// First day.
+    pub from: NaiveDate,
+    /// Last day.
+    pub to: NaiveDate,
+    /// One entry per day that has reports.
+    pub days: Vec<DailyTotal>,
+}
+
+async fn totals(
+    State(state): State<AppState>,
+    Path(account_id): Path<String>,
+    params: QueryParams,
+) -> Result<Json<Totals>, ApiError> {
+    params.only(&["from", "to", "host", "feature", "min_position"])?;
+    let account: AccountId = path_param("account_id", &account_id)?;
+    let query = overdraft_query(&params, account)?;
+    read_options::wait_for_min_position(&state, &params).await?;
+    let days = daily_totals(&state.pool, &query, state.allowance).await?;
+    Ok(Json(Totals {
+        from: query.from,
+        to: query.to,
+        days,
+    }))
+}
+
+/// Columns of the usage CSV, in order.
+pub const CSV_COLUMNS: [&str; 8] = [
+    "day",
+    "host",
+    "feature",
+    "installed",
+    "in_use",
+    "overdraft",
+    "allowance",
+    "allowance_exceeded",
+];
+
+/// Lines fetched per round trip while exporting.
+const EXPORT_PAGE: u32 = 5_000;
+
+/// Daily usage with overdraft, as CSV, streamed a page at a time.
+async fn export(
+    State(state): State<AppState>,
+    Path(account_id): Path<String>,
+    params: QueryParams,
+) -> Result<Response, ApiError> {
+    params.only(&["from", "to", "host", "feature", "min_position"])?;
+    let account: AccountId = path_param("account_id", &account_id)?;
+    let query = overdraft_query(&params, account)?;
+    read_options::wait_for_min_position(&state, &params).await?;
+    let (pool, allowance) = (state.pool.clone(), state.allowance);
+    // The state between pages: where the next starts, or `None` once done.
+    let pages = futures::stream::unfold(Some(None), move |next: Option<Option<LineKey>>| {
+        let (pool, query) = (pool.clone(), query.clone());
+        async move {
+            let after = next?;
+            match overdraft_lines(&pool, &query, allowance, after.as_ref(), EXPORT_PAGE).await {
+                Err(error) => Some((Err(error), None)),
+                Ok(lines) => {
+                    let text: String = lines.iter().map(usage_csv_line).collect();
+                    let more = match lines.last() {
+                        Some(last) if lines.len() == EXPORT_PAGE as usize => {
+                            Some(Some((last.day, last.host.clone(), last.feature.clone())))
+                        }
+                        _ => None,
+                    };
+                    Some((Ok(text), more))
+                }
+            }
+        }
+    });
+    Ok(crate::csv::download("usage.csv", &CSV_COLUMNS, pages))
+}
+
+fn usage_csv_line(line: &OverdraftLine) -> String {
+    crate::csv::line([
+        line.day.to_string(),
+        line.host.clone(),
+        line.feature.clone(),
+        line.installed.to_string(),
+        line.in_use.to_string(),
+        line.overdraft.to_string(),
+        line.allowance.to_string(),
+        line.allowance_exceeded.to_string(),
+    ])
+}
