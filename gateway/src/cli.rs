@@ -30,4 +30,7 @@ pub enum Command {
     },
     /// Create the database if needed, apply migrations, and exit.
     Migrate,
+    /// Rebuild every read model from the start of the stream into fresh tables,
+    /// swap them in while queries go on, and exit.
+    Rebuild,
 }

@@ -59,6 +59,28 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
+        Command::Rebuild => {
+            let pool = crate::db::connect_and_migrate(&settings.database_url, 4).await?;
+            let client = async_nats::connect(&settings.nats_url)
+                .await
+                .context("connecting to NATS")?;
+            let report = ledger_projections::rebuild::rebuild(
+                &pool,
+                &async_nats::jetstream::new(client),
+                &settings.stream(),
+                ledger_projections::consumer::LICENSES_PROJECTION,
+                settings.projector_batch_size,
+            )
+            .await?;
+            println!(
+                "rebuilt from {} messages in {:.2} s ({:.0} messages/s) and swapped in",
+                report.messages,
+                report.replay.as_secs_f64(),
+                report.rate()
+            );
+            pool.close().await;
+            Ok(())
+        }
         Command::Serve { roles } => {
             let roles: BTreeSet<Role> = roles.into_iter().collect();
             let listener = tokio::net::TcpListener::bind(settings.listen_addr)

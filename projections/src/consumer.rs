@@ -34,6 +34,9 @@ pub const LICENSES_PROJECTION: &str = "licenses";
 /// the OpenTelemetry setup, so this crate does not depend on it.
 pub type TraceHook = fn(traceparent: &str, span: &tracing::Span);
 
+/// The schema the gateway reads from.
+pub const LIVE_SCHEMA: &str = "read_model";
+
 /// How a projector runs.
 #[derive(Debug, Clone)]
 pub struct ProjectorSettings {
@@ -122,7 +125,11 @@ async fn consume(
         }
         // Each span stays open until its event's read model is committed and acked.
         let spans = trace_batch(settings.trace_hook, &messages);
-        if let Err(error) = project_batch(pool, &stream, &settings.projection, &messages).await {
+        let target = Target {
+            schema: LIVE_SCHEMA,
+            projection: &settings.projection,
+        };
+        if let Err(error) = project_batch(pool, &stream, target, &messages).await {
             // Ask for redelivery now rather than after ack_wait; the checkpoint
             // makes whatever was applied before the failure a no-op.
             for message in &messages {
@@ -172,17 +179,28 @@ fn trace_batch(hook: Option<TraceHook>, messages: &[Message]) -> Vec<tracing::Sp
     spans
 }
 
+/// Where a batch is applied: which schema's tables and which checkpoint row.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    /// `read_model`, or a rebuild's schema.
+    pub schema: &'a str,
+    /// The checkpoint row.
+    pub projection: &'a str,
+}
+
 /// Applies a batch in one transaction; returns the checkpoint reached.
 pub async fn project_batch(
     pool: &PgPool,
     stream: &Stream,
-    projection: &str,
+    target: Target<'_>,
     messages: &[Message],
 ) -> anyhow::Result<Checkpoint> {
+    let projection = target.projection;
     let mut tx = pool
         .begin()
         .await
         .context("beginning projector transaction")?;
+    writer::use_schema(&mut tx, target.schema).await?;
     let mut checkpoint = writer::lock_checkpoint(&mut tx, projection).await?;
     let mut views: HashMap<Uuid, LicenseView> = HashMap::new();
     let mut ordered: Vec<(u64, &Message)> = Vec::with_capacity(messages.len());
@@ -223,6 +241,42 @@ pub async fn project_batch(
     tx.commit()
         .await
         .context("committing projector transaction")?;
+    Ok(checkpoint)
+}
+
+/// Applies every message after the checkpoint up to `last` read straight from the
+/// stream, in one transaction: a rebuild's last steps before it swaps.
+pub async fn project_range(
+    pool: &PgPool,
+    stream: &Stream,
+    target: Target<'_>,
+    last: u64,
+) -> anyhow::Result<Checkpoint> {
+    let mut tx = pool
+        .begin()
+        .await
+        .context("beginning catch-up transaction")?;
+    writer::use_schema(&mut tx, target.schema).await?;
+    let mut checkpoint = writer::lock_checkpoint(&mut tx, target.projection).await?;
+    let mut views: HashMap<Uuid, LicenseView> = HashMap::new();
+    for sequence in checkpoint.stream_sequence + 1..=last {
+        fill_gap(
+            &mut tx,
+            stream,
+            target.projection,
+            &mut views,
+            &mut checkpoint,
+            sequence,
+        )
+        .await?;
+    }
+    for view in views.values() {
+        writer::save_view(&mut tx, view).await?;
+    }
+    writer::save_checkpoint(&mut tx, target.projection, &checkpoint).await?;
+    tx.commit()
+        .await
+        .context("committing catch-up transaction")?;
     Ok(checkpoint)
 }
 
@@ -295,7 +349,11 @@ async fn apply(
         }
         Incoming::Usage(streamed) => writer::upsert_usage(tx, &usage_rows(streamed)).await?,
     }
-    (checkpoint.transaction_id, checkpoint.global_position) = decoded.commit_position();
+    // A late duplicate must not move read-your-writes backwards: only advance.
+    let position = decoded.commit_position();
+    if position > (checkpoint.transaction_id, checkpoint.global_position) {
+        (checkpoint.transaction_id, checkpoint.global_position) = position;
+    }
     Ok(())
 }
 

@@ -9,6 +9,7 @@
 //! - [`writer`]: loads and saves those rows and the checkpoint, in one transaction.
 //! - [`consumer`]: the durable JetStream consumer loop that feeds the writer.
 //! - [`queries`]: what the gateway asks: a license, the landing page, read-your-writes.
+//! - [`rebuild`]: replaying the stream into fresh tables and swapping them in.
 //! - [`supervise`]: restarting long-running loops after failures.
 //!
 //! This crate owns the `read_model` schema: nothing else writes to it.
@@ -17,6 +18,7 @@ pub mod consumer;
 pub mod contract;
 pub mod license_view;
 pub mod queries;
+pub mod rebuild;
 pub mod supervise;
 pub mod usage_view;
 pub mod writer;

@@ -1,5 +1,8 @@
 //! Loads and saves read-model rows and the projection checkpoint. Every function
 //! takes the caller's transaction: rows and checkpoint commit together or not at all.
+//!
+//! Table names are unqualified: [`use_schema`] points the transaction at the live
+//! `read_model` schema or at a rebuild's fresh one, so one code path fills both.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -20,6 +23,15 @@ pub struct Checkpoint {
     pub global_position: i64,
 }
 
+/// Points the rest of the transaction at `schema`'s tables.
+pub async fn use_schema(tx: &mut Transaction<'_, Postgres>, schema: &str) -> sqlx::Result<()> {
+    sqlx::query("SELECT set_config('search_path', $1, true)")
+        .bind(schema)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// Reads the checkpoint and locks it for the rest of the transaction, so two
 /// instances of one projection never apply the same messages concurrently.
 pub async fn lock_checkpoint(
@@ -27,7 +39,7 @@ pub async fn lock_checkpoint(
     projection: &str,
 ) -> sqlx::Result<Checkpoint> {
     sqlx::query(
-        "INSERT INTO read_model.checkpoints (projection, stream_sequence, transaction_id, global_position)
+        "INSERT INTO checkpoints (projection, stream_sequence, transaction_id, global_position)
          VALUES ($1, 0, '0'::xid8, 0) ON CONFLICT (projection) DO NOTHING",
     )
     .bind(projection)
@@ -35,7 +47,7 @@ pub async fn lock_checkpoint(
     .await?;
     let (stream_sequence, transaction_id, global_position): (i64, i64, i64) = sqlx::query_as(
         "SELECT stream_sequence, transaction_id::text::bigint, global_position
-           FROM read_model.checkpoints WHERE projection = $1 FOR UPDATE",
+           FROM checkpoints WHERE projection = $1 FOR UPDATE",
     )
     .bind(projection)
     .fetch_one(&mut **tx)
@@ -54,7 +66,7 @@ pub async fn save_checkpoint(
     checkpoint: &Checkpoint,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "UPDATE read_model.checkpoints
+        "UPDATE checkpoints
             SET stream_sequence = $2, transaction_id = $3::text::xid8, global_position = $4,
                 updated_at = now()
           WHERE projection = $1",
@@ -71,12 +83,12 @@ pub async fn save_checkpoint(
 /// Loads one license's rows (an empty view if it has none yet).
 pub async fn load_view(conn: &mut PgConnection, license_id: Uuid) -> sqlx::Result<LicenseView> {
     let license: Option<LicenseRow> =
-        sqlx::query_as("SELECT * FROM read_model.licenses WHERE license_id = $1")
+        sqlx::query_as("SELECT * FROM licenses WHERE license_id = $1")
             .bind(license_id)
             .fetch_optional(&mut *conn)
             .await?;
     let allocations: Vec<AllocationRow> =
-        sqlx::query_as("SELECT * FROM read_model.license_allocations WHERE license_id = $1")
+        sqlx::query_as("SELECT * FROM license_allocations WHERE license_id = $1")
             .bind(license_id)
             .fetch_all(&mut *conn)
             .await?;
@@ -105,7 +117,7 @@ pub async fn save_view(conn: &mut PgConnection, view: &LicenseView) -> sqlx::Res
 
 async fn upsert_license(conn: &mut PgConnection, row: &LicenseRow) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO read_model.licenses (license_id, account_id, product, edition, version,
+        "INSERT INTO licenses (license_id, account_id, product, edition, version,
             license_model, binding_type, feature, quantity, allocated, expires_on,
             maintenance_until, order_number, access_code, trial, partial_allocation, hidden,
             purchased_at, activated_at, last_sequence, last_position, updated_at)
@@ -146,7 +158,7 @@ async fn upsert_license(conn: &mut PgConnection, row: &LicenseRow) -> sqlx::Resu
 
 async fn upsert_allocation(conn: &mut PgConnection, row: &AllocationRow) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO read_model.license_allocations (allocation_id, license_id, account_id, host,
+        "INSERT INTO license_allocations (allocation_id, license_id, account_id, host,
             quantity, status, replaced_by, allocated_at, ended_at, file_revision)
          VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)
          ON CONFLICT (allocation_id) DO UPDATE SET
@@ -173,13 +185,13 @@ async fn upsert_allocation(conn: &mut PgConnection, row: &AllocationRow) -> sqlx
 pub async fn upsert_usage(conn: &mut PgConnection, rows: &[UsageRow]) -> sqlx::Result<()> {
     for row in rows {
         sqlx::query(
-            "INSERT INTO read_model.server_usage
+            "INSERT INTO server_usage
                 (account_id, host, day, feature, peak_in_use, revision, reported_at)
              VALUES ($1,$2,$3,$4,$5,$6,$7)
              ON CONFLICT (account_id, day, host, feature) DO UPDATE SET
                 peak_in_use = EXCLUDED.peak_in_use, revision = EXCLUDED.revision,
                 reported_at = EXCLUDED.reported_at
-             WHERE read_model.server_usage.revision < EXCLUDED.revision",
+             WHERE server_usage.revision < EXCLUDED.revision",
         )
         .bind(row.account_id)
         .bind(&row.host)
@@ -218,7 +230,7 @@ pub async fn reject(
     rejected: &Rejected<'_>,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO read_model.rejected_messages
+        "INSERT INTO rejected_messages
             (projection, stream_sequence, subject, reason, headers, payload, rejected_at)
          VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT DO NOTHING",
     )

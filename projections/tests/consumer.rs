@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::pull, consumer::DeliverPolicy};
 use futures::StreamExt as _;
-use ledger_projections::consumer::{self, project_batch, ProjectorSettings};
+use ledger_projections::consumer::{self, project_batch, ProjectorSettings, Target};
 use ledger_projections::contract::{ensure_stream, StoredEvent, StreamConfig};
 use serde_json::json;
 use sqlx::PgPool;
@@ -263,7 +263,11 @@ async fn a_batch_that_starts_past_the_checkpoint_fills_the_gap_from_the_stream()
     let last = messages.next().await.unwrap().unwrap();
     assert_eq!(last.info().unwrap().stream_sequence, 4);
 
-    let checkpoint = project_batch(&fixture.pool, &stream, "licenses", &[last])
+    let target = Target {
+        schema: "read_model",
+        projection: "licenses",
+    };
+    let checkpoint = project_batch(&fixture.pool, &stream, target, &[last])
         .await
         .unwrap();
 

@@ -192,6 +192,16 @@ impl Ledger {
     }
 }
 
+/// Runs `ledger <args>` (binary `bin`) against `env` to completion.
+pub async fn run_ledger(bin: &str, env: &TestEnv, args: &[&str]) -> std::process::Output {
+    Command::new(bin)
+        .args(args)
+        .envs(env.vars())
+        .output()
+        .await
+        .expect("running the ledger binary")
+}
+
 /// A client for one account's part of the API.
 #[derive(Clone)]
 pub struct Api {

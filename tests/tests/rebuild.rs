@@ -1,0 +1,135 @@
+//! `ledger rebuild` replays the stream into fresh tables and swaps them in while
+//! queries go on: the rebuilt read models equal the live ones row for row, no query
+//! fails during the swap, and the live projector carries on in the new tables.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use ledger_tests::{
+    ledger_bin, purchase_body, run_ledger, wait_until_projected, Api, Ledger, TestEnv,
+};
+use serde_json::{json, Value};
+
+/// Every row of the read models, as JSON, in a stable order.
+async fn snapshot(env: &TestEnv) -> Vec<Value> {
+    let pool = env.pool().await;
+    let mut rows = Vec::new();
+    for (table, order) in [
+        ("licenses", "license_id"),
+        ("license_allocations", "allocation_id"),
+        ("server_usage", "account_id, day, host, feature"),
+    ] {
+        let table_rows: Vec<Value> = sqlx::query_scalar(&format!(
+            "SELECT to_jsonb(t) FROM read_model.{table} t ORDER BY {order}"
+        ))
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        rows.push(json!({ table: table_rows }));
+    }
+    rows
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rebuild_equals_the_live_read_models_and_swaps_in_without_stopping_queries() {
+    let env = TestEnv::fresh();
+    let ledger = Ledger::start(ledger_bin!(), &env, &[]).await.unwrap();
+    let api = Api::new(&ledger);
+    for n in 0..20 {
+        let id = api
+            .post("/licenses", purchase_body(None))
+            .await
+            .unwrap()
+            .body["license_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let code = json!({"access_code": "LA-0001234567-12345"});
+        api.post(&format!("/licenses/{id}/activate"), code)
+            .await
+            .unwrap();
+        let allocate = json!({"host": format!("srv-{}", n % 3), "quantity": 10 + n});
+        let allocated = api
+            .post(&format!("/licenses/{id}/allocations"), allocate)
+            .await
+            .unwrap();
+        if n % 4 == 0 {
+            let allocation = allocated.body["allocation_id"].as_str().unwrap();
+            api.post_empty(&format!("/licenses/{id}/allocations/{allocation}/return"))
+                .await
+                .unwrap();
+        }
+        if n % 5 == 0 {
+            api.post_empty(&format!("/licenses/{id}/hide"))
+                .await
+                .unwrap();
+        }
+    }
+    let report = json!({"host": "srv-1", "day": Utc::now().date_naive(),
+        "peaks": [{"feature": "XDT_ENT_UD", "peak_in_use": 77}]});
+    assert_eq!(
+        api.post("/usage-reports", report).await.unwrap().status,
+        201
+    );
+    wait_until_projected(&env, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let before = snapshot(&env).await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let failures = Arc::new(AtomicUsize::new(0));
+    let queries = Arc::new(AtomicUsize::new(0));
+    let reader = {
+        let (api, stop, failures, queries) =
+            (api.clone(), stop.clone(), failures.clone(), queries.clone());
+        tokio::spawn(async move {
+            while !stop.load(Ordering::SeqCst) {
+                for path in ["/licenses?limit=5", "/landing-page", "/license-servers"] {
+                    let status = api.get(path).await.map(|a| a.status).unwrap_or(0);
+                    if status != 200 {
+                        failures.fetch_add(1, Ordering::SeqCst);
+                    }
+                    queries.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        })
+    };
+    let output = run_ledger(ledger_bin!(), &env, &["rebuild"]).await;
+    stop.store(true, Ordering::SeqCst);
+    reader.await.unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(said.contains("rebuilt from"), "{said}");
+    assert!(queries.load(Ordering::SeqCst) > 0);
+    assert_eq!(
+        failures.load(Ordering::SeqCst),
+        0,
+        "no query failed during the rebuild"
+    );
+    assert_eq!(
+        snapshot(&env).await,
+        before,
+        "the rebuild equals the live read models"
+    );
+
+    // The live projector carries on, now writing to the swapped-in tables.
+    let after = api.post("/licenses", purchase_body(None)).await.unwrap();
+    let (id, position) = (
+        after.body["license_id"].as_str().unwrap(),
+        after.body["position"].as_i64().unwrap(),
+    );
+    let read = api
+        .get(&format!("/licenses/{id}?min_position={position}"))
+        .await
+        .unwrap();
+    assert_eq!(read.status, 200, "{}", read.body);
+    drop(ledger);
+    env.cleanup().await;
+}
