@@ -1,10 +1,42 @@
 #!/usr/bin/env bash
-# Runs the ledger on this machine: starts PostgreSQL and NATS when they are down,
-# then builds and serves all roles on http://127.0.0.1:8080 (the database and the
-# stream are created on start). Extra arguments go to `ledger serve`.
+# The README's "run the ledger" command: starts PostgreSQL and NATS when they are
+# down (deploy/services.sh), creates the database, then builds and serves all roles
+# on http://127.0.0.1:8080. Extra arguments go to `ledger serve`, e.g.
+# `bash deploy/run.sh --roles gateway`.
+#
+#   LEDGER_DATABASE_URL   default postgres://postgres@127.0.0.1:5432/$LEDGER_DB_NAME
+#   LEDGER_DB_NAME        default ledger (only used to build the default URL)
+#   LEDGER_NATS_URL       default nats://127.0.0.1:4222
+#   other LEDGER_* settings: see the README's "Configuration"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash deploy/services.sh
-export LEDGER_DATABASE_URL=${LEDGER_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/ledger}
-export LEDGER_NATS_URL=${LEDGER_NATS_URL:-nats://127.0.0.1:4222}
-exec cargo run --release --quiet -p ledger-gateway --bin ledger -- serve "$@"
+
+pg_host=${LEDGER_PG_HOST:-127.0.0.1}
+pg_port=${LEDGER_PG_PORT:-5432}
+db=${LEDGER_DB_NAME:-ledger}
+
+if [ -z "${LEDGER_DATABASE_URL:-}" ]; then
+  export LEDGER_DATABASE_URL="postgres://postgres@$pg_host:$pg_port/$db"
+  # The ledger creates a missing database itself; doing it here as well gives a
+  # clear error early when PostgreSQL refuses us.
+  if command -v psql >/dev/null; then
+    db_exists() {
+      psql -X -q -At -h "$pg_host" -p "$pg_port" -U postgres -d postgres -v db="$db" \
+        <<<"SELECT 1 FROM pg_database WHERE datname = :'db'" | grep -qx 1
+    }
+    if ! db_exists; then
+      # Another run may create it at the same moment: only a still-missing database is an error.
+      createdb -h "$pg_host" -p "$pg_port" -U postgres "$db" 2>/dev/null || db_exists ||
+        { echo "run: cannot create database $db on $pg_host:$pg_port" >&2; exit 1; }
+      echo "run: created database $db"
+    fi
+  fi
+fi
+export LEDGER_NATS_URL=${LEDGER_NATS_URL:-nats://${LEDGER_NATS_HOST:-127.0.0.1}:${LEDGER_NATS_PORT:-4222}}
+
+# The ledger stops on any LEDGER_* variable that is not one of its settings:
+# drop the ones that only these scripts read.
+unset LEDGER_PG_HOST LEDGER_PG_PORT LEDGER_NATS_HOST LEDGER_NATS_PORT LEDGER_NATS_STORE_DIR LEDGER_DB_NAME
+
+exec cargo run --release -p ledger-gateway --bin ledger -- serve "$@"

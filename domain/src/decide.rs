@@ -3,6 +3,8 @@
 //! A synchronous, pure function: no I/O, no clock (the command carries `now`). If
 //! it returns an error, nothing is recorded.
 
+use chrono::NaiveDate;
+
 use crate::commands::{
     Activate, Allocate, LicenseAction, LicenseCommand, ModifyAllocation, Purchase, Renew,
     ReturnAllocation, Upgrade,
@@ -44,9 +46,48 @@ pub fn decide(
     Ok(vec![event])
 }
 
+/// The most seats one license line may hold: far above any real order, and small
+/// enough that sums of quantities never overflow downstream.
+pub const MAX_QUANTITY: u32 = 100_000_000;
+
+/// Dates a license can carry: stored, compared and printed without surprises.
+pub const EARLIEST_DATE: NaiveDate = match NaiveDate::from_ymd_opt(1970, 1, 1) {
+    Some(date) => date,
+    None => NaiveDate::MIN,
+};
+/// See [`EARLIEST_DATE`].
+pub const LATEST_DATE: NaiveDate = match NaiveDate::from_ymd_opt(9999, 12, 31) {
+    Some(date) => date,
+    None => NaiveDate::MAX,
+};
+
+fn check_date(field: &'static str, date: NaiveDate) -> Result<(), LicenseError> {
+    if (EARLIEST_DATE..=LATEST_DATE).contains(&date) {
+        Ok(())
+    } else {
+        Err(LicenseError::DateOutOfRange {
+            field,
+            date,
+            earliest: EARLIEST_DATE,
+            latest: LATEST_DATE,
+        })
+    }
+}
+
 fn purchased(command: &LicenseCommand, p: &Purchase) -> Result<Vec<LicenseEvent>, LicenseError> {
     if p.quantity == 0 {
         return Err(LicenseError::QuantityMustBePositive { quantity: 0 });
+    }
+    if p.quantity > MAX_QUANTITY {
+        return Err(LicenseError::QuantityTooLarge {
+            quantity: p.quantity,
+            max: MAX_QUANTITY,
+        });
+    }
+    check_date("purchased_at", p.purchased_at.date_naive())?;
+    check_date("maintenance_until", p.maintenance_until)?;
+    if let Some(expires_on) = p.expires_on {
+        check_date("expires_on", expires_on)?;
     }
     if p.trial && p.expires_on.is_none() {
         return Err(LicenseError::TrialNeedsExpiry);
@@ -202,6 +243,12 @@ fn returned(state: &LicenseState, ret: &ReturnAllocation) -> Result<LicenseEvent
 fn renewed(state: &LicenseState, renew: &Renew) -> Result<LicenseEvent, LicenseError> {
     if renew.expires_on.is_none() && renew.maintenance_until.is_none() {
         return Err(LicenseError::NothingToRenew);
+    }
+    if let Some(expires_on) = renew.expires_on {
+        check_date("expires_on", expires_on)?;
+    }
+    if let Some(maintenance_until) = renew.maintenance_until {
+        check_date("maintenance_until", maintenance_until)?;
     }
     if let Some(requested) = renew.expires_on {
         let current = state

@@ -22,6 +22,26 @@ pub enum LicenseError {
         /// The quantity given.
         quantity: u32,
     },
+    /// More seats than one license line may hold.
+    #[error("quantity must be at most {max}, was {quantity}")]
+    QuantityTooLarge {
+        /// The quantity given.
+        quantity: u32,
+        /// The most a line may hold.
+        max: u32,
+    },
+    /// A date outside the years a license can plausibly carry.
+    #[error("{field} must be between {earliest} and {latest}, was {date}")]
+    DateOutOfRange {
+        /// The field.
+        field: &'static str,
+        /// The date given.
+        date: NaiveDate,
+        /// Earliest accepted.
+        earliest: NaiveDate,
+        /// Latest accepted.
+        latest: NaiveDate,
+    },
     /// A term license whose expiry is not after its purchase date.
     #[error(
         "a term license must expire after its purchase date {purchased_on}, not on {expires_on}"
@@ -162,6 +182,8 @@ impl LicenseError {
             Self::LicenseNotFound => "license-not-found",
             Self::AlreadyPurchased => "already-purchased",
             Self::QuantityMustBePositive { .. } => "quantity-must-be-positive",
+            Self::QuantityTooLarge { .. } => "quantity-too-large",
+            Self::DateOutOfRange { .. } => "date-out-of-range",
             Self::ExpiryNotAfterPurchase { .. } => "expiry-not-after-purchase",
             Self::TrialNeedsExpiry => "trial-needs-expiry",
             Self::InvalidReference { .. } => "invalid-reference",

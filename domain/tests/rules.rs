@@ -338,6 +338,35 @@ fn purchasing_a_trial_term_license_is_accepted() {
 }
 
 #[test]
+fn purchasing_more_seats_than_a_line_can_hold_is_rejected() {
+    given_nothing()
+        .when(command(buy(Purchase {
+            quantity: 3_000_000_000,
+            ..purchase()
+        })))
+        .then_expect_error(LicenseError::QuantityTooLarge {
+            quantity: 3_000_000_000,
+            max: ledger_domain::decide::MAX_QUANTITY,
+        });
+}
+
+#[test]
+fn purchasing_with_dates_outside_1970_to_9999_is_rejected() {
+    let ancient = NaiveDate::from_ymd_opt(-5000, 1, 1).unwrap();
+    given_nothing()
+        .when(command(buy(Purchase {
+            maintenance_until: ancient,
+            ..purchase()
+        })))
+        .then_expect_error(LicenseError::DateOutOfRange {
+            field: "maintenance_until",
+            date: ancient,
+            earliest: ledger_domain::decide::EARLIEST_DATE,
+            latest: ledger_domain::decide::LATEST_DATE,
+        });
+}
+
+#[test]
 fn purchasing_zero_seats_is_rejected() {
     given_nothing()
         .when(command(buy(Purchase {

@@ -319,6 +319,27 @@ fn server_ids_that_are_empty_too_long_or_contain_spaces_are_refused() {
     }
 }
 
+#[test]
+fn a_report_for_a_day_before_1970_is_rejected() {
+    let day = NaiveDate::from_ymd_opt(1969, 12, 31).unwrap();
+    given_nothing()
+        .when(ReportUsage {
+            day,
+            ..report(&[(ENTERPRISE, 1)])
+        })
+        .then_expect_error(UsageError::DayTooEarly { day });
+}
+
+#[test]
+fn a_peak_beyond_any_license_is_rejected() {
+    given_nothing()
+        .when(report(&[(ENTERPRISE, u32::MAX)]))
+        .then_expect_error(UsageError::PeakTooLarge {
+            feature: ENTERPRISE.to_owned(),
+            peak: u32::MAX,
+        });
+}
+
 // ===========================================================================
 // Errors and stored form
 // ===========================================================================
@@ -332,6 +353,13 @@ fn every_usage_error() -> Vec<UsageError> {
             feature: UNLICENSED.to_owned(),
         },
         UsageError::WrongStream,
+        UsageError::DayTooEarly {
+            day: NaiveDate::from_ymd_opt(1969, 12, 31).unwrap(),
+        },
+        UsageError::PeakTooLarge {
+            feature: ENTERPRISE.to_owned(),
+            peak: u32::MAX,
+        },
     ];
     // Stops compiling when a variant is added: list it above as well.
     for error in &all {
@@ -339,7 +367,9 @@ fn every_usage_error() -> Vec<UsageError> {
             UsageError::NothingReported
             | UsageError::DayInFuture { .. }
             | UsageError::UnknownFeature { .. }
-            | UsageError::WrongStream => {}
+            | UsageError::WrongStream
+            | UsageError::DayTooEarly { .. }
+            | UsageError::PeakTooLarge { .. } => {}
         }
     }
     all

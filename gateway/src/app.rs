@@ -56,6 +56,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::usage::router())
         .merge(routes::health::router())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(TimeoutLayer::with_status_code(

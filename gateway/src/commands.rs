@@ -196,16 +196,33 @@ where
             .last()
             .map(|envelope| envelope.sequence as i64)
             .unwrap_or_default();
-        let position: i64 = sqlx::query_scalar(
-            "SELECT global_position FROM events
-              WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $3",
-        )
-        .bind(A::TYPE)
-        .bind(aggregate_id)
-        .bind(version)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(|e| CommandError::Store(format!("reading the recorded position: {e}")))?;
+        // The events are committed: a failure to read their position must not look
+        // like a failed command (a client would retry and record twice), so retry.
+        let mut attempt = 0;
+        let position: i64 = loop {
+            attempt += 1;
+            let read = sqlx::query_scalar(
+                "SELECT global_position FROM events
+                  WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $3",
+            )
+            .bind(A::TYPE)
+            .bind(aggregate_id)
+            .bind(version)
+            .fetch_one(&self.pool)
+            .await;
+            match read {
+                Ok(position) => break position,
+                Err(error) if attempt < 5 => {
+                    tracing::warn!(%error, attempt, "reading a recorded position failed; retrying");
+                    tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
+                }
+                Err(error) => {
+                    return Err(CommandError::Store(format!(
+                        "the command was recorded but its position could not be read: {error}"
+                    )))
+                }
+            }
+        };
         Ok(Recorded {
             events: committed
                 .into_iter()

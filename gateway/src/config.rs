@@ -168,7 +168,8 @@ impl Settings {
             1_000,
         )?;
         in_range("stream_replicas", self.stream_replicas as u64, 1, 5)?;
-        in_range("relay_batch_size", self.relay_batch_size as u64, 1, 10_000)?;
+        // The JetStream client allows 5,000 unacknowledged publishes at once.
+        in_range("relay_batch_size", self.relay_batch_size as u64, 1, 5_000)?;
         in_range(
             "relay_poll_interval_ms",
             self.relay_poll_interval_ms,
@@ -187,7 +188,8 @@ impl Settings {
             0,
             100,
         )?;
-        in_range("read_wait_timeout_ms", self.read_wait_timeout_ms, 0, 60_000)?;
+        // Requests are cut at 30 s: a wait must end before that to answer 503.
+        in_range("read_wait_timeout_ms", self.read_wait_timeout_ms, 0, 25_000)?;
         in_range(
             "overdraft_allowance_percent",
             self.overdraft_allowance_percent.into(),

@@ -31,6 +31,9 @@ pub enum ApiError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The route exists, not with this method.
+    #[error("this method is not allowed here")]
+    MethodNotAllowed,
     /// No such resource in this account.
     #[error("{0}")]
     NotFound(String),
@@ -160,6 +163,15 @@ impl IntoResponse for ApiError {
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
                     "unsupported-media-type",
                     "Unsupported media type",
+                    detail,
+                ),
+            ),
+            Self::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                problem(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method-not-allowed",
+                    "Method not allowed",
                     detail,
                 ),
             ),

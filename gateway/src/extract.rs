@@ -82,6 +82,14 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
             .map_err(|error| ApiError::bad_request("query", error.to_string()))?;
         let mut params = HashMap::new();
         for (name, value) in pairs {
+            // Nothing a query string carries needs control characters, and PostgreSQL
+            // refuses NUL outright.
+            if value.chars().any(char::is_control) {
+                return Err(ApiError::bad_request(
+                    format!("query.{name}"),
+                    "control characters are not allowed",
+                ));
+            }
             if params.insert(name.clone(), value).is_some() {
                 return Err(ApiError::bad_request(
                     format!("query.{name}"),
@@ -127,4 +135,23 @@ where
 {
     raw.parse()
         .map_err(|error: T::Err| ApiError::bad_request(format!("path.{name}"), error.to_string()))
+}
+
+/// Parses a `YYYY-MM-DD` date within the years the ledger stores (1970 to 9999).
+pub fn date(raw: &str) -> Result<chrono::NaiveDate, String> {
+    let date = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .map_err(|_| "a YYYY-MM-DD date".to_owned())?;
+    let earliest = ledger_domain::decide::EARLIEST_DATE;
+    let latest = ledger_domain::decide::LATEST_DATE;
+    if (earliest..=latest).contains(&date) {
+        Ok(date)
+    } else {
+        Err(format!("a date from {earliest} to {latest}"))
+    }
+}
+
+/// Refuses text with control characters (NUL above all) coming from a decoded
+/// cursor or a path segment.
+pub fn plain_text(raw: String) -> Option<String> {
+    (!raw.chars().any(char::is_control)).then_some(raw)
 }

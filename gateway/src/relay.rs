@@ -6,9 +6,14 @@
 //!   transaction commits late can never be skipped.
 //! - Each message carries `Nats-Msg-Id = <aggregate_id>/<sequence>`; a batch is
 //!   published pipelined and every ack awaited before the checkpoint moves.
-//! - On taking over it resumes from the later of its checkpoint and the stream's
-//!   last message, so a crash between publish and checkpoint republishes nothing
-//!   even past JetStream's de-duplication window.
+//! - Every message says which stream sequence must precede it
+//!   (`Nats-Expected-Last-Sequence`), so if a publish in a pipelined batch is lost
+//!   (a reconnect drops the client's buffer), every later one is refused rather
+//!   than stored after a hole; the relay starts over from the stream's true end.
+//! - It resumes after the stream's last message, checked against the store: a crash
+//!   between publish and checkpoint republishes nothing, even past JetStream's
+//!   de-duplication window, and a stream holding anything but this store's events
+//!   stops the relay loudly instead of being trusted.
 //! - One relay is active per database: a session advisory lock on a dedicated
 //!   connection. Standbys poll for the lock and take over when the holder dies.
 
@@ -28,6 +33,8 @@ use tokio_util::sync::CancellationToken;
 const RELAY_LOCK_KEY: i64 = 0x4C44_4752_454C_4159;
 /// The relay's checkpoint row.
 const RELAY_NAME: &str = "main";
+/// JetStream refuses a message unless the stream's last sequence is this one.
+const EXPECTED_LAST_SEQUENCE: &str = "Nats-Expected-Last-Sequence";
 /// First pause when committed events wait behind a running transaction.
 const HELD_BACK_FIRST_PAUSE: Duration = Duration::from_millis(2);
 /// `application_name` of the relay's lock connection, followed by ` pid=<os pid>`.
@@ -102,19 +109,26 @@ async fn lead(
         .await
         .context("listening for committed events")?;
     let mut stream = ensure_stream(jetstream, &settings.stream).await?;
-    let mut position = resume_position(&mut lock, &mut stream).await?;
-    tracing::info!(?position, "relay resuming");
+    refuse_if_transaction_ids_went_back(&mut lock).await?;
+    let (mut position, mut stream_end) = resume_position(&mut lock, &mut stream).await?;
+    tracing::info!(?position, stream_end, "relay resuming");
     let mut held_back_pause = HELD_BACK_FIRST_PAUSE;
     loop {
         let batch = settled_events_after(&mut lock, position, settings.batch_size).await?;
         if let Some(last) = batch.events.last() {
-            publish(jetstream, &settings.stream.subject_prefix, &batch.events).await?;
+            stream_end = publish(
+                jetstream,
+                &settings.stream.subject_prefix,
+                &batch.events,
+                stream_end,
+            )
+            .await?;
             position = CommitPosition {
                 transaction_id: last.transaction_id,
                 global_position: last.global_position,
             };
             save_checkpoint(&mut lock, position).await?;
-            if batch.events.len() == settings.batch_size {
+            if batch.events.len() == settings.batch_size && !shutdown.is_cancelled() {
                 continue;
             }
         }
@@ -139,11 +153,32 @@ async fn lead(
     }
 }
 
-/// Where to resume: the later of the stored checkpoint and the stream's last message.
+/// Commit order rests on PostgreSQL's transaction-id counter moving forward. A
+/// logical dump and restore restarts it below the ids already stored, and every new
+/// event would then sort before the ones published: refuse to run instead.
+async fn refuse_if_transaction_ids_went_back(lock: &mut PgConnection) -> anyhow::Result<()> {
+    let forward: bool = sqlx::query_scalar(
+        "SELECT pg_snapshot_xmax(pg_current_snapshot())
+                > COALESCE((SELECT max(transaction_id) FROM events), '0'::xid8)",
+    )
+    .fetch_one(&mut *lock)
+    .await
+    .context("checking the transaction-id counter")?;
+    if !forward {
+        anyhow::bail!(
+            "PostgreSQL's transaction ids are below those of stored events (was the database \
+             restored logically?); the relay cannot order new events and will not run"
+        );
+    }
+    Ok(())
+}
+
+/// Where to resume: after the stream's last message, once it is proven to be an
+/// event of this store. Returns that position and the stream's last sequence.
 async fn resume_position(
     lock: &mut PgConnection,
     stream: &mut Stream,
-) -> anyhow::Result<CommitPosition> {
+) -> anyhow::Result<(CommitPosition, u64)> {
     let stored: Option<(i64, i64)> = sqlx::query_as(
         "SELECT transaction_id::text::bigint, global_position FROM relay_checkpoints WHERE relay = $1",
     )
@@ -164,24 +199,66 @@ async fn resume_position(
         .state
         .last_sequence;
     if last_sequence == 0 {
-        return Ok(stored);
+        if stored > CommitPosition::default() {
+            tracing::warn!(
+                ?stored,
+                "the stream is empty although events were published: \
+                publishing the whole store again"
+            );
+        }
+        return Ok((CommitPosition::default(), 0));
     }
     let last = stream
         .get_raw_message(last_sequence)
         .await
         .with_context(|| format!("reading stream message {last_sequence}"))?;
-    let parse = |name: &str| -> Option<i64> { last.headers.get(name)?.as_str().parse().ok() };
-    let published = match (
-        parse(header::TRANSACTION_ID),
-        parse(header::GLOBAL_POSITION),
+    let text = |name: &str| last.headers.get(name).map(|v| v.as_str().to_owned());
+    let number = |name: &str| text(name).and_then(|v| v.parse::<i64>().ok());
+    let proven = match (
+        text(header::AGGREGATE_TYPE),
+        text(header::AGGREGATE_ID),
+        number(header::SEQUENCE),
+        number(header::GLOBAL_POSITION),
+        number(header::TRANSACTION_ID),
     ) {
-        (Some(transaction_id), Some(global_position)) => CommitPosition {
-            transaction_id,
-            global_position,
-        },
-        _ => CommitPosition::default(),
+        (Some(kind), Some(id), Some(sequence), Some(global_position), Some(transaction_id)) => {
+            let in_store: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM events WHERE aggregate_type = $1 AND aggregate_id = $2
+                    AND sequence = $3 AND global_position = $4
+                    AND transaction_id = $5::text::xid8)",
+            )
+            .bind(kind)
+            .bind(id)
+            .bind(sequence)
+            .bind(global_position)
+            .bind(transaction_id.to_string())
+            .fetch_one(&mut *lock)
+            .await
+            .context("checking the stream's last message against the store")?;
+            in_store.then_some(CommitPosition {
+                transaction_id,
+                global_position,
+            })
+        }
+        _ => None,
     };
-    Ok(stored.max(published))
+    let Some(published) = proven else {
+        anyhow::bail!(
+            "the stream's last message (sequence {last_sequence}, subject {}) is not an event \
+             of this store: another writer publishes to the stream, or the database was \
+             restored; the relay will not publish until an operator looks",
+            last.subject
+        );
+    };
+    if published < stored {
+        tracing::warn!(
+            ?published,
+            ?stored,
+            "the stream lost acknowledged messages: \
+            publishing again from its end"
+        );
+    }
+    Ok((published, last_sequence))
 }
 
 struct Batch {
@@ -249,26 +326,32 @@ async fn settled_events_after(
     })
 }
 
-/// Publishes a batch pipelined, in order, and waits for every ack.
+/// Publishes a batch pipelined, in order, each message expecting the one before it
+/// at the stream's end, and waits for every ack. Returns the new stream end.
 #[tracing::instrument(name = "ledger.relay.publish", skip_all, fields(events = events.len()), err)]
 async fn publish(
     jetstream: &jetstream::Context,
     subject_prefix: &str,
     events: &[StoredEvent],
-) -> anyhow::Result<()> {
+    stream_end: u64,
+) -> anyhow::Result<u64> {
     let mut acks = Vec::with_capacity(events.len());
-    for event in events {
-        let message = event.to_message(subject_prefix)?;
+    for (offset, event) in (0u64..).zip(events) {
+        let mut message = event.to_message(subject_prefix)?;
+        message.headers.insert(
+            EXPECTED_LAST_SEQUENCE,
+            (stream_end + offset).to_string().as_str(),
+        );
         let ack = jetstream
             .publish_with_headers(message.subject, message.headers, message.payload)
             .await
             .context("publishing to JetStream")?;
         acks.push(std::future::IntoFuture::into_future(ack));
     }
-    try_join_all(acks)
+    let acks = try_join_all(acks)
         .await
         .context("waiting for JetStream acks")?;
-    Ok(())
+    Ok(acks.last().map(|ack| ack.sequence).unwrap_or(stream_end))
 }
 
 async fn save_checkpoint(lock: &mut PgConnection, position: CommitPosition) -> anyhow::Result<()> {

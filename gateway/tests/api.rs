@@ -29,6 +29,8 @@ async fn spawn_app() -> TestApp {
         .expect("fresh database");
     let settings = ledger_gateway::config::Settings {
         read_wait_timeout_ms: 200,
+        // Enough that concurrent commands on one license always get through.
+        command_conflict_retries: 100,
         ..Default::default()
     };
     let state = AppState::new(pool.clone(), &settings, None);
@@ -428,6 +430,90 @@ async fn a_read_that_cannot_catch_up_answers_503_after_the_bounded_wait() {
         "urn:licensing-ledger:problem:read-model-lagging"
     );
     assert!(started.elapsed() >= Duration::from_millis(200), "it waited");
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn extreme_values_are_refused_before_they_reach_the_read_model() {
+    let app = spawn_app().await;
+    let account = Uuid::now_v7();
+    let uri = format!("/v1/accounts/{account}/licenses");
+    let mut huge = purchase(1);
+    huge["quantity"] = json!(3_000_000_000u64);
+    let (status, problem, _) = app.call(Method::POST, &uri, Some(huge)).await;
+    assert_eq!(
+        (status, problem["rule"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("quantity-too-large"))
+    );
+    let mut ancient = purchase(1);
+    ancient["maintenance_until"] = json!("-5000-01-01");
+    let (status, problem, _) = app.call(Method::POST, &uri, Some(ancient)).await;
+    assert_eq!(
+        (status, problem["rule"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("date-out-of-range")),
+        "{problem}"
+    );
+    let bad_queries = [
+        (
+            format!("/v1/accounts/{account}/landing-page?as_of=-5000-01-01"),
+            "query.as_of",
+        ),
+        (
+            format!("/v1/accounts/{account}/landing-page?as_of=10000-01-01T00:00:00Z"),
+            "query.as_of",
+        ),
+        (
+            format!("/v1/accounts/{account}/licenses?expires_from=0001-01-01"),
+            "query.expires_from",
+        ),
+        (
+            format!("/v1/accounts/{account}/licenses?find_by=order_number&q=a%00b"),
+            "query.q",
+        ),
+        (
+            format!("/v1/accounts/{account}/license-servers?cursor=AA"),
+            "query.cursor",
+        ),
+        (
+            format!("/v1/accounts/{account}/license-servers/a%00b"),
+            "path.host",
+        ),
+    ];
+    for (uri, field) in bad_queries {
+        let (status, problem, _) = app.call(Method::GET, &uri, None).await;
+        assert_eq!(
+            (status, problem["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(field)),
+            "{uri}: {problem}"
+        );
+    }
+    assert_eq!(app.event_count().await, 0);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_retried_allocation_with_its_own_id_is_not_allocated_twice() {
+    let app = spawn_app().await;
+    let account = Uuid::now_v7();
+    let id = activated_license(&app, account, 10).await;
+    let uri = format!("/v1/accounts/{account}/licenses/{id}/allocations");
+    let body = json!({"allocation_id": Uuid::now_v7(), "host": "srv", "quantity": 4});
+    let (first, _, _) = app.call(Method::POST, &uri, Some(body.clone())).await;
+    assert_eq!(first, StatusCode::CREATED);
+    let (again, problem, _) = app.call(Method::POST, &uri, Some(body)).await;
+    assert_eq!(
+        (again, problem["rule"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("duplicate-allocation-id")
+        )
+    );
+    let allocated: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'Allocated'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(allocated, 1);
     app.cleanup().await;
 }
 

@@ -199,11 +199,11 @@ impl LicenseView {
             });
         }
         self.apply_to_allocations(streamed)?;
-        let allocated = self
+        let allocated: i64 = self
             .allocations
             .values()
             .filter(|a| a.status == "live")
-            .map(|a| a.quantity)
+            .map(|a| i64::from(a.quantity))
             .sum();
         let Some(row) = self.license.as_mut() else {
             return Err(ApplyError::NotPurchased {
@@ -230,7 +230,7 @@ impl LicenseView {
             }
             _ => {}
         }
-        row.allocated = allocated;
+        row.allocated = i32::try_from(allocated).unwrap_or(i32::MAX);
         row.last_sequence = streamed.sequence;
         row.last_position = streamed.global_position;
         row.updated_at = streamed.occurred_at;

@@ -9,6 +9,8 @@ use tokio_util::sync::CancellationToken;
 
 /// First pause after a failure; it doubles up to [`MAX_PAUSE`].
 const FIRST_PAUSE: Duration = Duration::from_millis(100);
+/// An attempt that ran this long before failing counts as a fresh failure.
+const HEALTHY_RUN: Duration = Duration::from_secs(60);
 /// Longest pause between restarts.
 const MAX_PAUSE: Duration = Duration::from_secs(5);
 
@@ -25,9 +27,14 @@ where
 {
     let mut pause = FIRST_PAUSE;
     while !shutdown.is_cancelled() {
+        let started = tokio::time::Instant::now();
         match attempt().await {
             Ok(()) => return Ok(()),
             Err(error) => {
+                // A loop that ran well for a while failed afresh: start small again.
+                if started.elapsed() > HEALTHY_RUN {
+                    pause = FIRST_PAUSE;
+                }
                 tracing::error!(error = format!("{error:#}"), "{what} failed; restarting");
                 tokio::select! {
                     () = shutdown.cancelled() => return Ok(()),

@@ -204,6 +204,7 @@ async fn garbage_is_set_aside_and_a_late_duplicate_changes_nothing() {
     fixture.publish_garbage().await;
     fixture.publish(&events[1]).await;
     fixture.publish(&events[2]).await;
+    fixture.publish(&events[3]).await;
     // The same event again under another message id: as if republished after
     // JetStream's de-duplication window.
     let mut late_duplicate = events[2].clone();
@@ -219,11 +220,21 @@ async fn garbage_is_set_aside_and_a_late_duplicate_changes_nothing() {
         .unwrap()
         .await
         .unwrap();
-    fixture.publish(&events[3]).await;
 
     fixture.drain(6).await;
 
     assert_eq!(license_row(&fixture.pool, license).await, (60, true, 4));
+    let pair: (i64, i64) = sqlx::query_as(
+        "SELECT transaction_id::text::bigint, global_position FROM read_model.checkpoints",
+    )
+    .fetch_one(&fixture.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        pair,
+        (1004, 4),
+        "the late duplicate did not move read-your-writes back"
+    );
     let rejected: Vec<(i64, String)> =
         sqlx::query_as("SELECT stream_sequence, reason FROM read_model.rejected_messages")
             .fetch_all(&fixture.pool)

@@ -21,6 +21,19 @@ pub fn decide_usage(
     if report.day > report.now.date_naive() {
         return Err(UsageError::DayInFuture { day: report.day });
     }
+    if report.day < crate::decide::EARLIEST_DATE {
+        return Err(UsageError::DayTooEarly { day: report.day });
+    }
+    if let Some((feature, peak)) = report
+        .peaks
+        .iter()
+        .find(|(_, peak)| **peak > crate::decide::MAX_QUANTITY)
+    {
+        return Err(UsageError::PeakTooLarge {
+            feature: feature.clone(),
+            peak: *peak,
+        });
+    }
     if let Some(feature) = report
         .peaks
         .keys()

@@ -164,6 +164,20 @@ pub enum UsageError {
         /// The day reported.
         day: NaiveDate,
     },
+    /// A day before any license could have been in use.
+    #[error("usage for {day} is too long ago to report")]
+    DayTooEarly {
+        /// The day reported.
+        day: NaiveDate,
+    },
+    /// A peak above any license's possible quantity.
+    #[error("a peak of {peak} for `{feature}` is beyond any license")]
+    PeakTooLarge {
+        /// The feature.
+        feature: String,
+        /// The peak given.
+        peak: u32,
+    },
     /// A feature the account holds no license for.
     #[error("the account holds no license for feature `{feature}`")]
     UnknownFeature {
@@ -181,6 +195,8 @@ impl UsageError {
         match self {
             Self::NothingReported => "nothing-reported",
             Self::DayInFuture { .. } => "day-in-future",
+            Self::DayTooEarly { .. } => "day-too-early",
+            Self::PeakTooLarge { .. } => "peak-too-large",
             Self::UnknownFeature { .. } => "unknown-feature",
             Self::WrongStream => "wrong-stream",
         }

@@ -19,6 +19,7 @@ pub fn after(params: &QueryParams) -> Result<Option<String>, ApiError> {
             .decode(raw)
             .ok()
             .and_then(|bytes| String::from_utf8(bytes).ok())
+            .and_then(crate::extract::plain_text)
             .ok_or_else(|| "not a cursor from this list's answer".to_owned())
     })
 }

@@ -70,8 +70,11 @@ async fn one(
 ) -> Result<Json<Server>, ApiError> {
     params.only(&["min_position"])?;
     let account: AccountId = path_param("account_id", &account_id)?;
-    if !(1..=253).contains(&host.len()) {
-        return Err(ApiError::bad_request("path.host", "1 to 253 characters"));
+    if !(1..=253).contains(&host.len()) || host.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "path.host",
+            "1 to 253 characters, no control characters",
+        ));
     }
     read_options::wait_for_min_position(&state, &params).await?;
     let allocations = server_allocations(&state.pool, account.0, &host).await?;

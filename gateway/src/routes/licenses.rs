@@ -245,6 +245,9 @@ async fn activate(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AllocateRequest {
+    /// Optional: a client-chosen id makes a retried allocation safe (the second
+    /// attempt is refused as a duplicate instead of allocating twice).
+    pub allocation_id: Option<Uuid>,
     /// The license server's id (host name, MAC, … per the license's binding type).
     pub host: String,
     /// Seats.
@@ -258,7 +261,10 @@ async fn allocate(
     ApiJson(body): ApiJson<AllocateRequest>,
 ) -> Result<Response, ApiError> {
     let target = target(&account_id, &license_id)?;
-    let allocation_id = AllocationId::new_v7();
+    let allocation_id = body
+        .allocation_id
+        .map(AllocationId)
+        .unwrap_or_else(AllocationId::new_v7);
     let action = LicenseAction::Allocate(Allocate {
         allocation_id,
         host: body.host,
@@ -277,6 +283,8 @@ async fn allocate(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModifyRequest {
+    /// Optional: the replacement allocation's id, chosen by the client for safe retries.
+    pub new_allocation_id: Option<Uuid>,
     /// The license server the allocation moves to.
     pub new_host: String,
 }
@@ -288,7 +296,10 @@ async fn modify_allocation(
     ApiJson(body): ApiJson<ModifyRequest>,
 ) -> Result<Response, ApiError> {
     let target = target(&account_id, &license_id)?;
-    let new_allocation_id = AllocationId::new_v7();
+    let new_allocation_id = body
+        .new_allocation_id
+        .map(AllocationId)
+        .unwrap_or_else(AllocationId::new_v7);
     let action = LicenseAction::ModifyAllocation(ModifyAllocation {
         allocation_id: path_param("allocation_id", &allocation_id)?,
         new_allocation_id,

@@ -1,7 +1,7 @@
 //! Query parameters shared by read endpoints: `as_of` (the instant time-dependent
 //! answers are computed for) and `min_position` (read-your-writes).
 
-use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, NaiveTime, Utc};
 use ledger_projections::queries::{self, WaitError};
 
 use crate::app::AppState;
@@ -11,19 +11,22 @@ use crate::extract::QueryParams;
 /// Parses `as_of`: an RFC 3339 instant, or a date meaning the end of that day (UTC).
 pub fn as_of(params: &QueryParams) -> Result<DateTime<Utc>, ApiError> {
     let parsed = params.get("as_of", |raw| {
-        if let Ok(instant) = DateTime::parse_from_rfc3339(raw) {
-            return Ok(instant.with_timezone(&Utc));
-        }
-        NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-            .map(|date| {
-                date.and_time(
-                    NaiveTime::from_hms_milli_opt(23, 59, 59, 999).unwrap_or(NaiveTime::MIN),
-                )
-                .and_utc()
-            })
-            .map_err(|_| "an RFC 3339 instant or a YYYY-MM-DD date".to_owned())
+        let instant = match DateTime::parse_from_rfc3339(raw) {
+            Ok(instant) => instant.with_timezone(&Utc),
+            Err(_) => crate::extract::date(raw)
+                .map_err(|_| "an RFC 3339 instant or a YYYY-MM-DD date".to_owned())?
+                .and_time(end_of_day())
+                .and_utc(),
+        };
+        // The same years as every stored date, so no query meets an impossible one.
+        crate::extract::date(&instant.date_naive().to_string())?;
+        Ok(instant)
     })?;
     Ok(parsed.unwrap_or_else(Utc::now))
+}
+
+fn end_of_day() -> NaiveTime {
+    NaiveTime::from_hms_milli_opt(23, 59, 59, 999).unwrap_or(NaiveTime::MIN)
 }
 
 /// Waits, if `min_position` was given, until the licenses read model has applied it.

@@ -37,9 +37,7 @@ pub const MAX_LIMIT: u32 = 500;
 /// Lines per page when `limit` is absent.
 pub const DEFAULT_LIMIT: u32 = 50;
 
-fn date(raw: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| "a YYYY-MM-DD date".to_owned())
-}
+use crate::extract::date;
 
 fn one_of<T: Copy>(raw: &str, options: &[(&str, T)]) -> Result<T, String> {
     options
@@ -246,8 +244,10 @@ pub fn after(params: &QueryParams, search: &LicenseSearch) -> Result<Option<Afte
                     .map_err(|_| invalid())?
                     .with_timezone(&Utc),
             ),
-            SortKey::ExpiresOn => SortValue::Date(data.v.parse().map_err(|_| invalid())?),
-            SortKey::OrderNumber | SortKey::Product => SortValue::Text(data.v),
+            SortKey::ExpiresOn => SortValue::Date(date(&data.v).map_err(|_| invalid())?),
+            SortKey::OrderNumber | SortKey::Product => {
+                SortValue::Text(crate::extract::plain_text(data.v).ok_or_else(invalid)?)
+            }
             SortKey::Quantity => SortValue::Number(data.v.parse().map_err(|_| invalid())?),
         };
         Ok(After {

@@ -293,6 +293,11 @@ fn line_after(params: &QueryParams) -> Result<Option<LineKey>, ApiError> {
             .decode(raw)
             .ok()
             .and_then(|bytes| serde_json::from_slice::<LineKey>(&bytes).ok())
+            .filter(|(day, host, feature)| {
+                crate::extract::date(&day.to_string()).is_ok()
+                    && !host.contains(char::is_control)
+                    && !feature.contains(char::is_control)
+            })
             .ok_or_else(|| "not a cursor from this list's answer".to_owned())
     })
 }
