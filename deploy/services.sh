@@ -303,5 +303,12 @@ ensure_nats() {
   say "NATS $version with JetStream started on $nats_host:$nats_port (pid $pid, binary $server, store $store, log $log)"
 }
 
+# `--print-nats-server`: only find (or install) a nats-server binary and print its
+# path, for tests that start and stop servers of their own. Nothing is started.
+if [ "${1:-}" = "--print-nats-server" ]; then
+  find_nats_server
+  exit 0
+fi
+
 ensure_postgres
 ensure_nats

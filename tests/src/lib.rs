@@ -3,11 +3,13 @@
 //! so tests run in parallel without seeing each other's data.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+use std::collections::{BTreeMap, HashSet};
 use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use async_nats::jetstream::{self, message::StreamMessage};
+use ledger_domain::{License, LicenseEvent};
 use serde_json::Value;
 use sqlx::PgPool;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -36,6 +38,8 @@ pub struct TestEnv {
     pub stream: String,
     /// Subject prefix.
     pub prefix: String,
+    /// NATS server URL.
+    pub nats_url: String,
 }
 
 impl TestEnv {
@@ -48,6 +52,15 @@ impl TestEnv {
             database,
             stream: format!("LEDGER_TEST_{id}"),
             prefix: format!("t{id}.events"),
+            nats_url: nats_server(),
+        }
+    }
+
+    /// The same names on another NATS server (one the test starts and stops).
+    pub fn on_nats(self, nats_url: &str) -> Self {
+        Self {
+            nats_url: nats_url.to_owned(),
+            ..self
         }
     }
 
@@ -55,7 +68,7 @@ impl TestEnv {
     pub fn vars(&self) -> Vec<(String, String)> {
         vec![
             ("LEDGER_DATABASE_URL".into(), self.database_url.clone()),
-            ("LEDGER_NATS_URL".into(), nats_server()),
+            ("LEDGER_NATS_URL".into(), self.nats_url.clone()),
             ("LEDGER_LISTEN_ADDR".into(), "127.0.0.1:0".into()),
             ("LEDGER_STREAM_NAME".into(), self.stream.clone()),
             ("LEDGER_SUBJECT_PREFIX".into(), self.prefix.clone()),
@@ -76,7 +89,7 @@ impl TestEnv {
 
     /// A JetStream context on the test server.
     pub async fn jetstream(&self) -> jetstream::Context {
-        let client = async_nats::connect(nats_server())
+        let client = async_nats::connect(&self.nats_url)
             .await
             .expect("connecting to NATS");
         jetstream::new(client)
@@ -85,7 +98,10 @@ impl TestEnv {
     /// Drops the database and the stream. Best effort: a failed test leaves them
     /// behind for inspection only if cleanup itself fails.
     pub async fn cleanup(&self) {
-        if let Ok(js) = async_nats::connect(nats_server()).await.map(jetstream::new) {
+        if let Ok(js) = async_nats::connect(&self.nats_url)
+            .await
+            .map(jetstream::new)
+        {
             let _ = js.delete_stream(&self.stream).await;
         }
         if let Ok(pool) = PgPool::connect(&format!("{}/postgres", pg_server())).await {
@@ -383,4 +399,158 @@ pub async fn wait_until_projected(env: &TestEnv, timeout: Duration) -> anyhow::R
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// A NATS server of the test's own, on a free port with its own store, that the
+/// test may kill and restart. The binary is `NATS_SERVER_BIN` (deploy/test.sh sets
+/// it), else `nats-server` on PATH.
+pub struct OwnNats {
+    child: Option<std::process::Child>,
+    port: u16,
+    store: std::path::PathBuf,
+}
+
+impl OwnNats {
+    /// Starts a server with JetStream.
+    pub async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("finding a free port")
+            .port();
+        let store =
+            std::env::temp_dir().join(format!("ledger-test-nats-{}", Uuid::new_v4().simple()));
+        let mut nats = Self {
+            child: None,
+            port,
+            store,
+        };
+        nats.restart().await;
+        nats
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// SIGKILL: the server stops at once, mid-write if it was writing.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port and store, and waits until it answers.
+    pub async fn restart(&mut self) {
+        let binary = std::env::var("NATS_SERVER_BIN").unwrap_or_else(|_| "nats-server".into());
+        let child = std::process::Command::new(&binary)
+            .args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-js",
+                "-sd",
+            ])
+            .arg(&self.store)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("starting {binary} (set NATS_SERVER_BIN, or run deploy/test.sh): {e}")
+            });
+        self.child = Some(child);
+        for _ in 0..200 {
+            if async_nats::connect(self.url()).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("nats-server did not come up on port {}", self.port);
+    }
+}
+
+impl Drop for OwnNats {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.store);
+    }
+}
+
+/// Checks the stream and the read model against the event store: every stored
+/// event streamed exactly once, per-license order, no message set aside, and each
+/// license row equal to the fold of its events through the domain.
+pub async fn assert_exactly_once_everywhere(env: &TestEnv) {
+    wait_until_projected(env, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let pool = env.pool().await;
+    let stored = stored_events(&pool).await;
+    let messages = stream_messages(&env.jetstream().await, &env.stream).await;
+    let streamed: Vec<(String, i64)> = messages
+        .iter()
+        .map(|m| {
+            (
+                header(m, "Ledger-Aggregate-Id"),
+                header_number(m, "Ledger-Sequence"),
+            )
+        })
+        .collect();
+    let unique: HashSet<&(String, i64)> = streamed.iter().collect();
+    assert_eq!(unique.len(), streamed.len(), "an event was streamed twice");
+    let stored_keys: HashSet<(String, i64)> = stored
+        .iter()
+        .map(|row| (row.aggregate_id.clone(), row.sequence))
+        .collect();
+    let streamed_keys: HashSet<(String, i64)> = streamed.iter().cloned().collect();
+    assert_eq!(
+        streamed_keys, stored_keys,
+        "stream and store hold different events"
+    );
+    let mut last_per_license: BTreeMap<&str, i64> = BTreeMap::new();
+    for (id, sequence) in &streamed {
+        let last = last_per_license.entry(id.as_str()).or_default();
+        assert_eq!(
+            *sequence,
+            *last + 1,
+            "license {id} out of order in the stream"
+        );
+        *last = *sequence;
+    }
+
+    let mut by_license: BTreeMap<String, Vec<&StoredRow>> = BTreeMap::new();
+    for row in &stored {
+        by_license
+            .entry(row.aggregate_id.clone())
+            .or_default()
+            .push(row);
+    }
+    let rows: Vec<(uuid::Uuid, i32, i32, i64)> = sqlx::query_as(
+        "SELECT license_id, quantity, allocated, last_sequence FROM read_model.licenses",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        rows.len(),
+        by_license.len(),
+        "one read-model row per license"
+    );
+    for (license_id, quantity, allocated, last_sequence) in rows {
+        let events: Vec<LicenseEvent> = by_license[&license_id.to_string()]
+            .iter()
+            .map(|row| serde_json::from_value(row.payload.clone()).unwrap())
+            .collect();
+        let folded = License::replay(&events);
+        let state = folded.state().unwrap();
+        assert_eq!(quantity as u32, state.terms.quantity);
+        assert_eq!(allocated as u32, state.allocated(), "license {license_id}");
+        assert_eq!(last_sequence, events.len() as i64);
+    }
+    let rejected: i64 = sqlx::query_scalar("SELECT count(*) FROM read_model.rejected_messages")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(rejected, 0, "no message was set aside");
 }

@@ -3,15 +3,13 @@
 //! killed one without gaps or duplicates. Proven by killing processes.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ledger_domain::{License, LicenseEvent};
 use ledger_tests::{
-    header, header_number, ledger_bin, purchase_body, stored_events, stream_messages,
-    wait_until_projected, Api, Ledger, StoredRow, TestEnv,
+    assert_exactly_once_everywhere, ledger_bin, purchase_body, stored_events, Api, Ledger, TestEnv,
 };
 use serde_json::json;
 use tokio::task::JoinSet;
@@ -48,81 +46,6 @@ async fn keep_commanding(api: Api, acknowledged: Arc<AtomicUsize>) -> Vec<(Strin
             }
         }
     }
-}
-
-/// Checks the stream and the read model against the event store.
-async fn assert_exactly_once_everywhere(env: &TestEnv) {
-    wait_until_projected(env, Duration::from_secs(60))
-        .await
-        .unwrap();
-    let pool = env.pool().await;
-    let stored = stored_events(&pool).await;
-    let messages = stream_messages(&env.jetstream().await, &env.stream).await;
-    let streamed: Vec<(String, i64)> = messages
-        .iter()
-        .map(|m| {
-            (
-                header(m, "Ledger-Aggregate-Id"),
-                header_number(m, "Ledger-Sequence"),
-            )
-        })
-        .collect();
-    let unique: HashSet<&(String, i64)> = streamed.iter().collect();
-    assert_eq!(unique.len(), streamed.len(), "an event was streamed twice");
-    let stored_keys: HashSet<(String, i64)> = stored
-        .iter()
-        .map(|row| (row.aggregate_id.clone(), row.sequence))
-        .collect();
-    let streamed_keys: HashSet<(String, i64)> = streamed.iter().cloned().collect();
-    assert_eq!(
-        streamed_keys, stored_keys,
-        "stream and store hold different events"
-    );
-    let mut last_per_license: BTreeMap<&str, i64> = BTreeMap::new();
-    for (id, sequence) in &streamed {
-        let last = last_per_license.entry(id.as_str()).or_default();
-        assert_eq!(
-            *sequence,
-            *last + 1,
-            "license {id} out of order in the stream"
-        );
-        *last = *sequence;
-    }
-
-    let mut by_license: BTreeMap<String, Vec<&StoredRow>> = BTreeMap::new();
-    for row in &stored {
-        by_license
-            .entry(row.aggregate_id.clone())
-            .or_default()
-            .push(row);
-    }
-    let rows: Vec<(uuid::Uuid, i32, i32, i64)> = sqlx::query_as(
-        "SELECT license_id, quantity, allocated, last_sequence FROM read_model.licenses",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap();
-    assert_eq!(
-        rows.len(),
-        by_license.len(),
-        "one read-model row per license"
-    );
-    for (license_id, quantity, allocated, last_sequence) in rows {
-        let events: Vec<LicenseEvent> = by_license[&license_id.to_string()]
-            .iter()
-            .map(|row| serde_json::from_value(row.payload.clone()).unwrap())
-            .collect();
-        let folded = License::replay(&events);
-        let state = folded.state().unwrap();
-        assert_eq!(quantity as u32, state.terms.quantity);
-        assert_eq!(allocated as u32, state.allocated(), "license {license_id}");
-        assert_eq!(last_sequence, events.len() as i64);
-    }
-    let rejected: i64 = sqlx::query_scalar("SELECT count(*) FROM read_model.rejected_messages")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(rejected, 0, "no message was set aside");
 }
 
 async fn assert_acknowledged_are_stored(env: &TestEnv, confirmed: &[(String, i64)]) {
