@@ -12,8 +12,10 @@
 //! - [`license`]: the aggregate state and how events change it (`apply`).
 //! - [`decide`]: the rules; a command becomes events or a [`LicenseError`].
 //! - [`errors`]: every broken rule, each carrying the facts a caller needs.
+//! - [`bulk`]: which selections of licenses can take an action together.
 //! - [`usage`]: the `ServerUsage` aggregate: license servers' daily usage reports.
 
+pub mod bulk;
 pub mod commands;
 pub mod decide;
 pub mod errors;

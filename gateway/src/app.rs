@@ -19,6 +19,7 @@ use ledger_projections::queries::overdraft::AllowancePolicy;
 
 use crate::commands::{CommandContext, CommandService};
 use crate::error::ApiError;
+use crate::idempotency::IdempotencyKey;
 use crate::routes;
 
 /// Largest request body accepted; license commands are small.
@@ -49,6 +50,7 @@ pub struct AppState {
 pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(routes::licenses::router())
+        .merge(routes::bulk::router())
         .merge(routes::landing_page::router())
         .merge(routes::search::router())
         .merge(routes::asset_components::router())
@@ -57,6 +59,10 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::health::router())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::idempotency::middleware,
+        ))
         .with_state(state)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(TimeoutLayer::with_status_code(
@@ -142,6 +148,8 @@ impl<S: Send + Sync> FromRequestParts<S> for CommandContext {
         Ok(Self {
             actor,
             request_id,
+            idempotency_key: parts.extensions.get::<IdempotencyKey>().cloned(),
+            item: String::new(),
             // With export on, the request span's own context; otherwise the caller's,
             // passed through, so a trace id still joins the command to its events.
             traceparent: crate::telemetry::current_traceparent()

@@ -17,6 +17,9 @@ use ledger_domain::{AccountId, LicenseAction, LicenseCommand};
 use ledger_projections::contract::metadata;
 use postgres_es::PostgresEventRepository;
 use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::idempotency::IdempotencyKey;
 
 /// What the service needs to know of any command: whose it is, when it is
 /// decided, and a name for traces.
@@ -76,6 +79,58 @@ pub struct CommandContext {
     pub request_id: String,
     /// W3C trace context, when tracing is on.
     pub traceparent: Option<String>,
+    /// The request's `Idempotency-Key`, when it has one.
+    pub idempotency_key: Option<IdempotencyKey>,
+    /// Which of the request's commands this is (a bulk request runs many); empty
+    /// for a request of one command.
+    pub item: String,
+}
+
+impl CommandContext {
+    /// The context of the command for `item` of a bulk request.
+    pub fn for_item(&self, item: impl Into<String>) -> Self {
+        Self {
+            item: item.into(),
+            ..self.clone()
+        }
+    }
+
+    /// A new id for `purpose` (`license`, `allocation`, …): derived from the
+    /// idempotency key when there is one, so a retry names the same thing; else new.
+    pub fn new_id(&self, purpose: &str) -> Uuid {
+        match &self.idempotency_key {
+            Some(key) if self.item.is_empty() => key.derive_id(purpose),
+            Some(key) => key.derive_id(&format!("{purpose}/{}", self.item)),
+            None => Uuid::now_v7(),
+        }
+    }
+}
+
+/// What `If-Match` asks of a license's version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpectedVersion {
+    /// `*`: any version, as long as the license exists.
+    Exists,
+    /// `"N"`: exactly this version.
+    Exactly(i64),
+}
+
+impl ExpectedVersion {
+    fn matches(self, current: i64) -> bool {
+        match self {
+            Self::Exists => current > 0,
+            Self::Exactly(version) => version == current,
+        }
+    }
+}
+
+impl std::fmt::Display for ExpectedVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Exists => f.write_str("*"),
+            Self::Exactly(version) => write!(f, "\"{version}\""),
+        }
+    }
 }
 
 /// What a command recorded.
@@ -95,6 +150,14 @@ pub enum CommandError<R: std::error::Error> {
     /// A business rule refused it.
     #[error(transparent)]
     Rule(R),
+    /// The aggregate is not at the version the caller expected.
+    #[error("the version is {current}, not {expected}")]
+    VersionMismatch {
+        /// What the caller expected.
+        expected: String,
+        /// The actual version.
+        current: i64,
+    },
     /// Other commands kept changing the license first; retrying may succeed.
     #[error("the license changed concurrently {attempts} times; try again")]
     Conflict {
@@ -128,7 +191,12 @@ where
         }
     }
 
-    /// Decides `command` on aggregate `aggregate_id` and appends the events.
+    /// Decides `command` on aggregate `aggregate_id` and appends the events; with
+    /// `expected`, only if the aggregate is at that version.
+    ///
+    /// Under an idempotency key, events already recorded under the same key and
+    /// item (by an earlier attempt that died before answering) are returned
+    /// instead of deciding again.
     #[tracing::instrument(name = "ledger.command.execute", skip_all,
         fields(aggregate = A::TYPE, aggregate_id = %aggregate_id, action = command.name()),
         err(Display))]
@@ -137,7 +205,16 @@ where
         aggregate_id: &str,
         command: A::Command,
         context: &CommandContext,
+        expected: Option<ExpectedVersion>,
     ) -> Result<Recorded<A::Event>, CommandError<A::Error>> {
+        if let Some(key) = &context.idempotency_key {
+            if let Some(recorded) = self
+                .recorded_under_key(aggregate_id, &key.key, &context.item)
+                .await?
+            {
+                return Ok(recorded);
+            }
+        }
         let metadata = event_metadata(&command, context);
         let mut attempts = 0;
         loop {
@@ -147,6 +224,13 @@ where
                 .load_aggregate(aggregate_id)
                 .await
                 .map_err(store_error)?;
+            let current = i64::try_from(loaded.current_sequence).unwrap_or(i64::MAX);
+            if let Some(expected) = expected.filter(|e| !e.matches(current)) {
+                return Err(CommandError::VersionMismatch {
+                    expected: expected.to_string(),
+                    current,
+                });
+            }
             let sink = EventSink::default();
             loaded
                 .aggregate()
@@ -167,6 +251,16 @@ where
         }
     }
 
+    /// The aggregate as its events make it now (a default one when it has none).
+    pub async fn load(&self, aggregate_id: &str) -> Result<A, CommandError<A::Error>> {
+        let loaded = self
+            .store
+            .load_aggregate(aggregate_id)
+            .await
+            .map_err(store_error)?;
+        Ok(loaded.aggregate)
+    }
+
     /// Decides `command` without recording anything: whether it would be accepted
     /// now. Batches use it to refuse a whole batch before recording any of it.
     pub async fn check(
@@ -185,6 +279,44 @@ where
             .handle(command, &(), &sink)
             .await
             .map_err(CommandError::Rule)
+    }
+
+    /// The events an earlier attempt recorded under idempotency `key` and `item`.
+    async fn recorded_under_key(
+        &self,
+        aggregate_id: &str,
+        key: &str,
+        item: &str,
+    ) -> Result<Option<Recorded<A::Event>>, CommandError<A::Error>> {
+        let rows: Vec<(i64, serde_json::Value, i64)> = sqlx::query_as(
+            "SELECT sequence, payload, global_position FROM events
+              WHERE aggregate_type = $1 AND aggregate_id = $2
+                AND metadata->>'idempotency_key' = $3
+                AND COALESCE(metadata->>'idempotency_item', '') = $4
+              ORDER BY sequence",
+        )
+        .bind(A::TYPE)
+        .bind(aggregate_id)
+        .bind(key)
+        .bind(item)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|error| CommandError::Store(error.to_string()))?;
+        let Some(&(version, _, position)) = rows.last() else {
+            return Ok(None);
+        };
+        let events = rows
+            .into_iter()
+            .map(|(_, payload, _)| serde_json::from_value(payload))
+            .collect::<Result<Vec<A::Event>, _>>()
+            .map_err(|error| {
+                CommandError::Store(format!("a stored event does not read: {error}"))
+            })?;
+        Ok(Some(Recorded {
+            events,
+            version,
+            position,
+        }))
     }
 
     async fn recorded(
@@ -255,6 +387,12 @@ fn event_metadata(command: &impl Command, context: &CommandContext) -> HashMap<S
     ]);
     if let Some(traceparent) = &context.traceparent {
         metadata.insert(metadata::TRACEPARENT.to_owned(), traceparent.clone());
+    }
+    if let Some(key) = &context.idempotency_key {
+        metadata.insert(metadata::IDEMPOTENCY_KEY.to_owned(), key.key.clone());
+        if !context.item.is_empty() {
+            metadata.insert(metadata::IDEMPOTENCY_ITEM.to_owned(), context.item.clone());
+        }
     }
     metadata
 }

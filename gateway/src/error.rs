@@ -5,8 +5,9 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use ledger_domain::bulk::Incompatibility;
 use ledger_domain::usage::UsageError;
-use ledger_domain::LicenseError;
+use ledger_domain::{LicenseError, LicenseId};
 use serde_json::{json, Value};
 
 use crate::commands::CommandError;
@@ -51,6 +52,31 @@ pub enum ApiError {
     /// Concurrent changes won every retry; nothing was recorded.
     #[error("{0}")]
     Conflict(String),
+    /// A bulk selection that cannot take the action together; nothing was recorded.
+    #[error("{} selected license(s) are incompatible with the action or with the first one", incompatible.len())]
+    IncompatibleSelection {
+        /// The first selected license, which the others are compared with.
+        reference: LicenseId,
+        /// Every incompatible license and what differs.
+        incompatible: Vec<Incompatibility>,
+    },
+    /// `If-Match` named another version than the license's.
+    #[error("the license is at version {current}; If-Match asked for {expected}")]
+    PreconditionFailed {
+        /// What `If-Match` asked for.
+        expected: String,
+        /// The license's version.
+        current: i64,
+    },
+    /// The `Idempotency-Key` was used before with another request.
+    #[error("this Idempotency-Key was used with another request (method, path or body)")]
+    IdempotencyKeyReused,
+    /// The first request with this `Idempotency-Key` is still running.
+    #[error("a request with this Idempotency-Key is still running; retry after {retry_after_s} s")]
+    IdempotencyKeyInUse {
+        /// Seconds until its lease runs out at the latest.
+        retry_after_s: u64,
+    },
     /// The read model has not caught up with the requested position yet.
     #[error("{0}")]
     NotCaughtUp(String),
@@ -58,6 +84,11 @@ pub enum ApiError {
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
+
+/// Marks an error answer as transient (retrying may succeed), so an idempotent
+/// request does not keep it as its answer.
+#[derive(Debug, Clone, Copy)]
+pub struct Transient;
 
 impl ApiError {
     /// A 400 for `field`.
@@ -92,6 +123,9 @@ impl ApiError {
     fn from_failure<R: std::error::Error>(error: CommandError<R>) -> Self {
         match error {
             CommandError::Conflict { .. } => Self::Conflict(error.to_string()),
+            CommandError::VersionMismatch { expected, current } => {
+                Self::PreconditionFailed { expected, current }
+            }
             CommandError::Store(detail) => Self::Internal(anyhow::anyhow!(detail)),
             CommandError::Rule(rule) => Self::Internal(anyhow::anyhow!(rule.to_string())),
         }
@@ -143,9 +177,49 @@ fn rule_problem(code: &str, facts: Option<Value>, detail: String, field: Option<
     body
 }
 
+/// An error as the API states it.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The problem+json body.
+    pub body: Value,
+    /// Seconds for a `Retry-After` header, when retrying later makes sense.
+    pub retry_after: Option<u64>,
+    /// Whether retrying may succeed (not kept as an idempotent answer).
+    pub transient: bool,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let problem = self.into_problem();
+        let mut response = (problem.status, axum::Json(problem.body)).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(seconds) = problem.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if problem.transient {
+            response.extensions_mut().insert(Transient);
+        }
+        response
+    }
+}
+
+impl ApiError {
+    /// The status and problem+json body of this error. A 500's cause is logged
+    /// here, once, and never put in the body.
+    pub fn into_problem(self) -> Problem {
         let detail = self.to_string();
+        let transient = matches!(
+            self,
+            Self::Conflict(_) | Self::NotCaughtUp(_) | Self::Internal(_)
+        );
+        let mut retry_after = None;
         let (status, body) = match self {
             Self::BadRequest { field, .. } => {
                 let mut body = problem(
@@ -218,15 +292,65 @@ impl IntoResponse for ApiError {
                 StatusCode::CONFLICT,
                 problem(StatusCode::CONFLICT, "conflict", "Conflict", detail),
             ),
-            Self::NotCaughtUp(_) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                problem(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "read-model-lagging",
-                    "Read model not caught up",
+            Self::IncompatibleSelection {
+                reference,
+                incompatible,
+            } => {
+                let mut body = problem(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "incompatible-selection",
+                    "Incompatible selection",
                     detail,
-                ),
-            ),
+                );
+                body["field"] = "license_ids".into();
+                body["reference_license_id"] = reference.to_string().into();
+                body["incompatible"] = serde_json::to_value(incompatible).unwrap_or_default();
+                (StatusCode::UNPROCESSABLE_ENTITY, body)
+            }
+            Self::PreconditionFailed { expected, current } => {
+                let mut body = problem(
+                    StatusCode::PRECONDITION_FAILED,
+                    "version-mismatch",
+                    "Precondition failed",
+                    detail,
+                );
+                body["field"] = "header.if-match".into();
+                body["facts"] = json!({ "expected": expected, "current": current });
+                (StatusCode::PRECONDITION_FAILED, body)
+            }
+            Self::IdempotencyKeyReused => {
+                let mut body = problem(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "idempotency-key-reused",
+                    "Idempotency key reused",
+                    detail,
+                );
+                body["field"] = "header.idempotency-key".into();
+                (StatusCode::UNPROCESSABLE_ENTITY, body)
+            }
+            Self::IdempotencyKeyInUse { retry_after_s } => {
+                retry_after = Some(retry_after_s);
+                let mut body = problem(
+                    StatusCode::CONFLICT,
+                    "idempotency-key-in-use",
+                    "Request in progress",
+                    detail,
+                );
+                body["field"] = "header.idempotency-key".into();
+                (StatusCode::CONFLICT, body)
+            }
+            Self::NotCaughtUp(_) => {
+                retry_after = Some(1);
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    problem(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "read-model-lagging",
+                        "Read model not caught up",
+                        detail,
+                    ),
+                )
+            }
             Self::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "internal error");
                 (
@@ -240,16 +364,11 @@ impl IntoResponse for ApiError {
                 )
             }
         };
-        let mut response = (status, axum::Json(body)).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        Problem {
+            status,
+            body,
+            retry_after,
+            transient,
         }
-        response
     }
 }

@@ -10,6 +10,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 
+use crate::commands::ExpectedVersion;
 use crate::error::ApiError;
 
 /// A JSON body, deserialized with the path of any bad field reported.
@@ -154,4 +155,41 @@ pub fn date(raw: &str) -> Result<chrono::NaiveDate, String> {
 /// cursor or a path segment.
 pub fn plain_text(raw: String) -> Option<String> {
     (!raw.chars().any(char::is_control)).then_some(raw)
+}
+
+/// The `If-Match` header of a command: `"N"` (the license's version, as its ETag
+/// shows it) or `*` (the license exists). Absent, the command runs on any version.
+pub struct IfMatch(pub Option<ExpectedVersion>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let Some(raw) = parts.headers.get(header::IF_MATCH) else {
+            return Ok(Self(None));
+        };
+        let value = raw.to_str().unwrap_or("").trim();
+        if value == "*" {
+            return Ok(Self(Some(ExpectedVersion::Exists)));
+        }
+        value
+            .strip_prefix('"')
+            .and_then(|rest| rest.strip_suffix('"'))
+            .and_then(|version| version.parse::<i64>().ok())
+            .filter(|version| *version >= 0)
+            .map(|version| Self(Some(ExpectedVersion::Exactly(version))))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "header.if-match",
+                    "a license version as a quoted number (its ETag, e.g. \"3\") or *",
+                )
+            })
+    }
+}
+
+/// The strong ETag of a license version.
+pub fn version_etag(version: i64) -> header::HeaderValue {
+    // Digits and quotes are always a valid header value.
+    header::HeaderValue::try_from(format!("\"{version}\""))
+        .unwrap_or_else(|_| header::HeaderValue::from_static("\"0\""))
 }

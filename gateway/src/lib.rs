@@ -6,7 +6,8 @@
 //! - [`app`]: the axum router, middleware and shared state; [`routes`]: one module
 //!   per resource; [`extract`] and [`error`]: input checking and problem+json;
 //!   [`csv`]: spreadsheet-safe CSV.
-//! - [`commands`]: load, decide, append — with bounded retries on conflict.
+//! - [`commands`]: load, decide, append — with bounded retries on conflict;
+//!   [`idempotency`]: `Idempotency-Key`, answers kept in PostgreSQL.
 //! - [`relay`]: store → JetStream, in commit order, exactly once in effect.
 //! - [`run`]: which roles a process runs; [`db`]: database start-up and migrations.
 //! - [`entry`], [`config`], [`telemetry`], [`cli`]: the binary: entry point,
@@ -21,6 +22,7 @@ pub mod db;
 pub mod entry;
 pub mod error;
 pub mod extract;
+pub mod idempotency;
 pub mod relay;
 pub mod routes;
 pub mod run;

@@ -3,131 +3,17 @@
 //! command side and the HTTP contract).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
+mod support;
+
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use axum::Router;
 use http_body_util::BodyExt as _;
-use ledger_gateway::app::{app, AppState};
 use serde_json::{json, Value};
+use support::{activated_license, purchase, spawn_app};
 use tower::ServiceExt as _;
 use uuid::Uuid;
-
-struct TestApp {
-    router: Router,
-    pool: sqlx::PgPool,
-    database: String,
-}
-
-async fn spawn_app() -> TestApp {
-    let server = std::env::var("TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    let database = format!("ledger_api_{}", Uuid::new_v4().simple());
-    let pool = ledger_gateway::db::connect_and_migrate(&format!("{server}/{database}"), 8)
-        .await
-        .expect("fresh database");
-    let settings = ledger_gateway::config::Settings {
-        read_wait_timeout_ms: 200,
-        // Enough that concurrent commands on one license always get through.
-        command_conflict_retries: 100,
-        ..Default::default()
-    };
-    let state = AppState::new(pool.clone(), &settings, None);
-    TestApp {
-        router: app(state),
-        pool,
-        database,
-    }
-}
-
-impl TestApp {
-    async fn call(
-        &self,
-        method: Method,
-        uri: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value, String) {
-        let mut request = Request::builder().method(method).uri(uri);
-        let body = match body {
-            Some(json) => {
-                request = request.header("content-type", "application/json");
-                Body::from(json.to_string())
-            }
-            None => Body::empty(),
-        };
-        self.send(request.body(body).unwrap()).await
-    }
-
-    async fn send(&self, request: Request<Body>) -> (StatusCode, Value, String) {
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-            content_type,
-        )
-    }
-
-    async fn event_count(&self) -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM events")
-            .fetch_one(&self.pool)
-            .await
-            .unwrap()
-    }
-
-    async fn cleanup(self) {
-        self.pool.close().await;
-        let server = std::env::var("TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-        let admin = sqlx::PgPool::connect(&format!("{server}/postgres"))
-            .await
-            .unwrap();
-        sqlx::query(&format!(
-            "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-            self.database
-        ))
-        .execute(&admin)
-        .await
-        .unwrap();
-    }
-}
-
-fn purchase(quantity: i64) -> Value {
-    json!({
-        "product": "XDT", "edition": "ADV", "version": "7.15",
-        "license_model": "concurrent_user", "binding_type": "host_name",
-        "quantity": quantity, "maintenance_until": "2030-01-31",
-        "order_number": "ORD-9", "access_code": "LA-9",
-    })
-}
-
-async fn activated_license(app: &TestApp, account: Uuid, quantity: i64) -> String {
-    let (status, body, _) = app
-        .call(
-            Method::POST,
-            &format!("/v1/accounts/{account}/licenses"),
-            Some(purchase(quantity)),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let id = body["license_id"].as_str().unwrap().to_owned();
-    let (status, _, _) = app
-        .call(
-            Method::POST,
-            &format!("/v1/accounts/{account}/licenses/{id}/activate"),
-            Some(json!({"access_code": "LA-9"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    id
-}
 
 #[tokio::test]
 async fn a_purchase_answers_201_with_its_location_version_position_and_event() {

@@ -73,6 +73,10 @@ pub mod metadata {
     pub const REQUEST_ID: &str = "request_id";
     /// W3C trace context.
     pub const TRACEPARENT: &str = "traceparent";
+    /// The client's `Idempotency-Key`, when the command came with one.
+    pub const IDEMPOTENCY_KEY: &str = "idempotency_key";
+    /// Which command of a bulk request under that key.
+    pub const IDEMPOTENCY_ITEM: &str = "idempotency_item";
 }
 
 /// An event as read from the store, ready to publish.

@@ -20,9 +20,9 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::app::AppState;
-use crate::commands::{CommandContext, Recorded};
+use crate::commands::{CommandContext, ExpectedVersion, Recorded};
 use crate::error::ApiError;
-use crate::extract::{path_param, ApiJson, QueryParams};
+use crate::extract::{path_param, version_etag, ApiJson, IfMatch, QueryParams};
 use crate::routes::read_options;
 
 const LICENSE: &str = "/v1/accounts/{account_id}/licenses/{license_id}";
@@ -100,7 +100,8 @@ fn respond(
         events,
         allocation_id,
     };
-    Ok((status, Json(body)).into_response())
+    let etag = version_etag(recorded.version);
+    Ok((status, [(header::ETAG, etag)], Json(body)).into_response())
 }
 
 struct Target {
@@ -120,6 +121,7 @@ async fn execute(
     context: &CommandContext,
     target: &Target,
     action: LicenseAction,
+    expected: Option<ExpectedVersion>,
 ) -> Result<Recorded<LicenseEvent>, ApiError> {
     let command = LicenseCommand {
         account_id: target.account,
@@ -127,7 +129,10 @@ async fn execute(
         action,
     };
     let id = target.license.to_string();
-    Ok(state.commands.execute(&id, command, context).await?)
+    Ok(state
+        .commands
+        .execute(&id, command, context, expected)
+        .await?)
 }
 
 fn field<T>(name: &str, parsed: Result<T, ValueError>) -> Result<T, ApiError> {
@@ -172,6 +177,7 @@ pub struct PurchaseRequest {
 async fn purchase(
     State(state): State<AppState>,
     context: CommandContext,
+    IfMatch(expected): IfMatch,
     Path(account_id): Path<String>,
     ApiJson(body): ApiJson<PurchaseRequest>,
 ) -> Result<Response, ApiError> {
@@ -203,10 +209,9 @@ async fn purchase(
         account,
         license: body
             .license_id
-            .map(LicenseId)
-            .unwrap_or_else(LicenseId::new_v7),
+            .map_or_else(|| LicenseId(context.new_id("license")), LicenseId),
     };
-    let recorded = execute(&state, &context, &target, action).await?;
+    let recorded = execute(&state, &context, &target, action, expected).await?;
     let mut response = respond(StatusCode::CREATED, target.license, recorded, None)?;
     if let Ok(location) = format!(
         "/v1/accounts/{}/licenses/{}",
@@ -230,6 +235,7 @@ pub struct ActivateRequest {
 async fn activate(
     State(state): State<AppState>,
     context: CommandContext,
+    IfMatch(expected): IfMatch,
     Path((account_id, license_id)): Path<(String, String)>,
     ApiJson(body): ApiJson<ActivateRequest>,
 ) -> Result<Response, ApiError> {
@@ -237,7 +243,7 @@ async fn activate(
     let action = LicenseAction::Activate(Activate {
         access_code: body.access_code,
     });
-    let recorded = execute(&state, &context, &target, action).await?;
+    let recorded = execute(&state, &context, &target, action, expected).await?;
     respond(StatusCode::OK, target.license, recorded, None)
 }
 
@@ -257,20 +263,21 @@ pub struct AllocateRequest {
 async fn allocate(
     State(state): State<AppState>,
     context: CommandContext,
+    IfMatch(expected): IfMatch,
     Path((account_id, license_id)): Path<(String, String)>,
     ApiJson(body): ApiJson<AllocateRequest>,
 ) -> Result<Response, ApiError> {
     let target = target(&account_id, &license_id)?;
-    let allocation_id = body
-        .allocation_id
-        .map(AllocationId)
-        .unwrap_or_else(AllocationId::new_v7);
+    let allocation_id = AllocationId(
+        body.allocation_id
+            .unwrap_or_else(|| context.new_id("allocation")),
+    );
     let action = LicenseAction::Allocate(Allocate {
         allocation_id,
         host: body.host,
         quantity: body.quantity,
     });
-    let recorded = execute(&state, &context, &target, action).await?;
+    let recorded = execute(&state, &context, &target, action, expected).await?;
     respond(
         StatusCode::CREATED,
         target.license,
@@ -292,20 +299,21 @@ pub struct ModifyRequest {
 async fn modify_allocation(
     State(state): State<AppState>,
     context: CommandContext,
+    IfMatch(expected): IfMatch,
     Path((account_id, license_id, allocation_id)): Path<(String, String, String)>,
     ApiJson(body): ApiJson<ModifyRequest>,
 ) -> Result<Response, ApiError> {
     let target = target(&account_id, &license_id)?;
-    let new_allocation_id = body
-        .new_allocation_id
-        .map(AllocationId)
-        .unwrap_or_else(AllocationId::new_v7);
+    let new_allocation_id = AllocationId(
+        body.new_allocation_id
+            .unwrap_or_else(|| context.new_id("allocation")),
+    );
     let action = LicenseAction::ModifyAllocation(ModifyAllocation {
         allocation_id: path_param("allocation_id", &allocation_id)?,
         new_allocation_id,
         new_host: body.new_host,
     });
-    let recorded = execute(&state, &context, &target, action).await?;
+    let recorded = execute(&state, &context, &target, action, expected).await?;
     respond(
         StatusCode::OK,
         target.license,
@@ -317,33 +325,36 @@ async fn modify_allocation(
 async fn return_allocation(
     State(state): State<AppState>,
     context: CommandContext,
+    IfMatch(expected): IfMatch,
     Path((account_id, license_id, allocation_id)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
     let target = target(&account_id, &license_id)?;
     let action = LicenseAction::ReturnAllocation(ReturnAllocation {
         allocation_id: path_param("allocation_id", &allocation_id)?,
     });
-    let recorded = execute(&state, &context, &target, action).await?;
+    let recorded = execute(&state, &context, &target, action, expected).await?;
     respond(StatusCode::OK, target.license, recorded, None)
 }
 
 async fn hide(
     State(state): State<AppState>,
     context: CommandContext,
+    IfMatch(expected): IfMatch,
     Path((account_id, license_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let target = target(&account_id, &license_id)?;
-    let recorded = execute(&state, &context, &target, LicenseAction::Hide).await?;
+    let recorded = execute(&state, &context, &target, LicenseAction::Hide, expected).await?;
     respond(StatusCode::OK, target.license, recorded, None)
 }
 
 async fn unhide(
     State(state): State<AppState>,
     context: CommandContext,
+    IfMatch(expected): IfMatch,
     Path((account_id, license_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let target = target(&account_id, &license_id)?;
-    let recorded = execute(&state, &context, &target, LicenseAction::Unhide).await?;
+    let recorded = execute(&state, &context, &target, LicenseAction::Unhide, expected).await?;
     respond(StatusCode::OK, target.license, recorded, None)
 }
 
@@ -360,6 +371,7 @@ pub struct RenewRequest {
 async fn renew(
     State(state): State<AppState>,
     context: CommandContext,
+    IfMatch(expected): IfMatch,
     Path((account_id, license_id)): Path<(String, String)>,
     ApiJson(body): ApiJson<RenewRequest>,
 ) -> Result<Response, ApiError> {
@@ -368,7 +380,7 @@ async fn renew(
         expires_on: body.expires_on,
         maintenance_until: body.maintenance_until,
     });
-    let recorded = execute(&state, &context, &target, action).await?;
+    let recorded = execute(&state, &context, &target, action, expected).await?;
     respond(StatusCode::OK, target.license, recorded, None)
 }
 
@@ -385,6 +397,7 @@ pub struct UpgradeRequest {
 async fn upgrade(
     State(state): State<AppState>,
     context: CommandContext,
+    IfMatch(expected): IfMatch,
     Path((account_id, license_id)): Path<(String, String)>,
     ApiJson(body): ApiJson<UpgradeRequest>,
 ) -> Result<Response, ApiError> {
@@ -399,20 +412,22 @@ async fn upgrade(
             .map(|raw| field("version", ProductVersion::parse(&raw)))
             .transpose()?,
     });
-    let recorded = execute(&state, &context, &target, action).await?;
+    let recorded = execute(&state, &context, &target, action, expected).await?;
     respond(StatusCode::OK, target.license, recorded, None)
 }
 
+/// The license read model, with its version as a strong `ETag` for `If-Match`.
 async fn get_license(
     State(state): State<AppState>,
     Path((account_id, license_id)): Path<(String, String)>,
     params: QueryParams,
-) -> Result<Json<LicenseDetails>, ApiError> {
+) -> Result<Response, ApiError> {
     params.only(&["min_position"])?;
     let target = target(&account_id, &license_id)?;
     read_options::wait_for_min_position(&state, &params).await?;
-    queries::license(&state.pool, target.account.0, target.license.0)
+    let details: LicenseDetails = queries::license(&state.pool, target.account.0, target.license.0)
         .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::NotFound("no such license".into()))
+        .ok_or_else(|| ApiError::NotFound("no such license".into()))?;
+    let etag = version_etag(details.license.last_sequence);
+    Ok(([(header::ETAG, etag)], Json(details)).into_response())
 }

@@ -1,6 +1,7 @@
 //! HTTP routes, one module per resource, each exposing `router()`.
 
 pub mod asset_components;
+pub mod bulk;
 pub mod health;
 pub mod key_cursor;
 pub mod landing_page;

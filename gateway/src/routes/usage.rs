@@ -138,7 +138,7 @@ async fn record(
     let (host, day) = (report.host.as_str().to_owned(), report.day);
     let recorded = state
         .usage
-        .execute(&stream_id.to_string(), report, context)
+        .execute(&stream_id.to_string(), report, context, None)
         .await?;
     Ok(Recorded {
         host,
@@ -212,8 +212,9 @@ async fn report_batch(
         }
     }
     let mut recorded = Vec::with_capacity(reports.len());
-    for report in reports {
-        recorded.push(record(&state, &context, report).await?);
+    for (index, report) in reports.into_iter().enumerate() {
+        let item = context.for_item(index.to_string());
+        recorded.push(record(&state, &item, report).await?);
     }
     let position = recorded
         .iter()
