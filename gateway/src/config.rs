@@ -45,6 +45,8 @@ pub struct Settings {
     pub overdraft_allowance_percent: u32,
     /// Overdraft allowance of every other license model, in percent.
     pub overdraft_allowance_percent_other: u32,
+    /// How long answers to `Idempotency-Key` requests are kept, in hours.
+    pub idempotency_retention_hours: u64,
     /// OTLP gRPC endpoint for traces (e.g. `http://127.0.0.1:4317`); off when empty.
     pub otlp_endpoint: String,
     /// `text` or `json` log lines.
@@ -70,6 +72,7 @@ impl Default for Settings {
             read_wait_timeout_ms: 5_000,
             overdraft_allowance_percent: 10,
             overdraft_allowance_percent_other: 0,
+            idempotency_retention_hours: 24,
             otlp_endpoint: String::new(),
             log_format: "text".into(),
             log_filter: "info".into(),
@@ -202,6 +205,12 @@ impl Settings {
             0,
             100,
         )?;
+        in_range(
+            "idempotency_retention_hours",
+            self.idempotency_retention_hours,
+            1,
+            24 * 30,
+        )?;
         let name_ok = !self.stream_name.is_empty()
             && self
                 .stream_name
@@ -240,6 +249,11 @@ impl Settings {
             user_device_percent: self.overdraft_allowance_percent,
             other_percent: self.overdraft_allowance_percent_other,
         }
+    }
+
+    /// `idempotency_retention_hours` as a duration.
+    pub fn idempotency_retention(&self) -> Duration {
+        Duration::from_secs(self.idempotency_retention_hours * 3600)
     }
 
     /// `read_wait_timeout_ms` as a duration.

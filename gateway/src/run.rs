@@ -87,6 +87,11 @@ pub async fn run(
     // Every process serves the health probes; only the gateway role serves the API.
     let state = AppState::new(pool.clone(), &settings, nats.clone());
     let router = if roles.contains(&Role::Gateway) {
+        tasks.spawn(crate::idempotency::purge_expired(
+            pool.clone(),
+            settings.idempotency_retention(),
+            shutdown.clone(),
+        ));
         app(state)
     } else {
         health_only(state)

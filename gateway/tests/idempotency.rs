@@ -290,3 +290,37 @@ async fn if_match_runs_a_command_only_on_the_version_the_client_saw() {
     }
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn answers_past_their_retention_are_forgotten_and_running_ones_kept() {
+    let app = spawn_app().await;
+    let path = format!("/v1/accounts/{}/licenses", Uuid::now_v7());
+    for key in ["old", "new", "running"] {
+        let reply = app
+            .call_with(Method::POST, &path, Some(purchase(1)), &[(KEY, key)])
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED);
+    }
+    forget_answer(&app, "running", 30).await;
+    sqlx::query(
+        "UPDATE idempotency_keys SET created_at = now() - interval '2 days'
+          WHERE idempotency_key IN ('old', 'running')",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let purged = ledger_gateway::idempotency::store::purge(
+        &app.pool,
+        std::time::Duration::from_secs(24 * 3600),
+    )
+    .await
+    .unwrap();
+    assert_eq!(purged, 1);
+    let left: Vec<String> =
+        sqlx::query_scalar("SELECT idempotency_key FROM idempotency_keys ORDER BY 1")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(left, ["new", "running"]);
+    app.cleanup().await;
+}

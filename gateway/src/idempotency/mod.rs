@@ -142,6 +142,28 @@ async fn run(state: &AppState, request: Request, next: Next) -> Result<Response,
     Ok(Response::from_parts(parts, Body::from(body)))
 }
 
+/// Forgets answers older than `retention`, every few minutes, until `shutdown`.
+/// Every gateway runs it; the deletes are idempotent.
+pub async fn purge_expired(
+    pool: sqlx::PgPool,
+    retention: Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<()> {
+    const EVERY: Duration = Duration::from_secs(300);
+    loop {
+        match store::purge(&pool, retention).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "forgot expired idempotency keys"),
+            // A database hiccup only delays the purge.
+            Err(error) => tracing::warn!(%error, "purging idempotency keys failed"),
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            () = tokio::time::sleep(EVERY) => {}
+        }
+    }
+}
+
 async fn release(state: &AppState, key: &KeyRef<'_>) {
     if let Err(error) = store::release(&state.pool, key).await {
         // Harmless: the lease runs out and a retry takes the key over.
