@@ -18,6 +18,7 @@ use std::task::{Context, Poll, Waker};
 use chrono::{DateTime, Days, NaiveDate, TimeDelta, Utc};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
+use ledger_domain::decide::{LATEST_DATE, MAX_QUANTITY};
 use ledger_domain::{
     decide, AccountId, Activate, Allocate, AllocationId, BindingType, Edition, License,
     LicenseAction, LicenseCommand, LicenseEvent, LicenseModel, ModifyAllocation, ProductCode,
@@ -95,9 +96,11 @@ fn now_strategy() -> impl Strategy<Value = DateTime<Utc>> {
     (days, 0i64..86_400).prop_map(|(days, seconds)| instant(days, seconds))
 }
 
-/// A date around the purchase, as renewals and expiries name them.
+/// A date around the purchase, as renewals and expiries name them; rarely one past
+/// the last date the ledger accepts.
 fn date_strategy() -> impl Strategy<Value = NaiveDate> {
-    (-30i64..1200).prop_map(day)
+    let beyond = LATEST_DATE + Days::new(1);
+    prop_oneof![40 => (-30i64..1200).prop_map(day), 1 => Just(beyond)]
 }
 
 /// Order numbers and access codes: mostly valid, sometimes not.
@@ -190,7 +193,12 @@ fn purchase_strategy() -> impl Strategy<Value = Purchase> {
             model_strategy(),
             binding_strategy(),
         ),
-        prop_oneof![1 => Just(0u32), 4 => 1u32..20, 10 => 1u32..1500],
+        prop_oneof![
+            1 => Just(0u32),
+            4 => 1u32..20,
+            10 => 1u32..1500,
+            1 => Just(MAX_QUANTITY + 1)
+        ],
         prop::option::of(prop_oneof![1 => -5i64..=3, 6 => 4i64..800]),
         -30i64..900,
         reference_strategy("ORD-2026-0042"),
@@ -486,10 +494,12 @@ proptest! {
 }
 
 /// Every rule's code, as `LicenseError::code` names it.
-const EVERY_RULE: [&str; 26] = [
+const EVERY_RULE: [&str; 28] = [
     "license-not-found",
     "already-purchased",
     "quantity-must-be-positive",
+    "quantity-too-large",
+    "date-out-of-range",
     "expiry-not-after-purchase",
     "trial-needs-expiry",
     "invalid-reference",
