@@ -77,6 +77,13 @@ pub enum ApiError {
         /// Seconds until its lease runs out at the latest.
         retry_after_s: u64,
     },
+    /// The request took longer than the gateway allows; a command may or may not
+    /// have been recorded (retry it under the same `Idempotency-Key`).
+    #[error("the request took longer than {seconds} s")]
+    TimedOut {
+        /// The limit.
+        seconds: u64,
+    },
     /// The read model has not caught up with the requested position yet.
     #[error("{0}")]
     NotCaughtUp(String),
@@ -217,7 +224,7 @@ impl ApiError {
         let detail = self.to_string();
         let transient = matches!(
             self,
-            Self::Conflict(_) | Self::NotCaughtUp(_) | Self::Internal(_)
+            Self::Conflict(_) | Self::NotCaughtUp(_) | Self::Internal(_) | Self::TimedOut { .. }
         );
         let mut retry_after = None;
         let (status, body) = match self {
@@ -339,6 +346,15 @@ impl ApiError {
                 body["field"] = "header.idempotency-key".into();
                 (StatusCode::CONFLICT, body)
             }
+            Self::TimedOut { .. } => (
+                StatusCode::REQUEST_TIMEOUT,
+                problem(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "timed-out",
+                    "Request timed out",
+                    detail,
+                ),
+            ),
             Self::NotCaughtUp(_) => {
                 retry_after = Some(1);
                 (
