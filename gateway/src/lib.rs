@@ -8,7 +8,8 @@
 //!   [`csv`]: spreadsheet-safe CSV.
 //! - [`commands`]: load, decide, append — with bounded retries on conflict;
 //!   [`idempotency`]: `Idempotency-Key`, answers kept in PostgreSQL.
-//! - [`relay`]: store → JetStream, in commit order, exactly once in effect.
+//! - [`relay`]: store → JetStream, in commit order, exactly once in effect;
+//!   [`event_store`]: reading the store in commit order or one stream at a time.
 //! - [`run`]: which roles a process runs; [`db`]: database start-up and migrations.
 //! - [`entry`], [`config`], [`telemetry`], [`cli`]: the binary: entry point,
 //!   settings, tracing, arguments.
@@ -21,6 +22,7 @@ pub mod csv;
 pub mod db;
 pub mod entry;
 pub mod error;
+pub mod event_store;
 pub mod extract;
 pub mod idempotency;
 pub mod relay;

@@ -21,10 +21,10 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use async_nats::jetstream::{self, stream::Stream};
-use chrono::{DateTime, Utc};
 use futures::future::try_join_all;
 use ledger_projections::contract::{ensure_stream, header, StoredEvent, StreamConfig};
-use serde_json::Value;
+
+use crate::event_store::{settled_events_after, CommitPosition};
 use sqlx::postgres::PgListener;
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
@@ -53,15 +53,6 @@ pub struct RelaySettings {
     pub batch_size: usize,
     /// Fallback poll when no notification arrives.
     pub poll_interval: Duration,
-}
-
-/// A position in commit order.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub struct CommitPosition {
-    /// The writing transaction.
-    pub transaction_id: i64,
-    /// The event's global position.
-    pub global_position: i64,
 }
 
 /// Runs until `shutdown`: waits for leadership, then relays; on any failure lets go
@@ -114,7 +105,9 @@ async fn lead(
     tracing::info!(?position, stream_end, "relay resuming");
     let mut held_back_pause = HELD_BACK_FIRST_PAUSE;
     loop {
-        let batch = settled_events_after(&mut lock, position, settings.batch_size).await?;
+        let batch = settled_events_after(&mut lock, position, settings.batch_size, None, None)
+            .await
+            .context("reading committed events")?;
         if let Some(last) = batch.events.last() {
             stream_end = publish(
                 jetstream,
@@ -259,71 +252,6 @@ async fn resume_position(
         );
     }
     Ok((published, last_sequence))
-}
-
-struct Batch {
-    events: Vec<StoredEvent>,
-    /// Committed events exist past `events` but an older transaction is still running.
-    held_back: bool,
-}
-
-#[derive(sqlx::FromRow)]
-struct EventRow {
-    aggregate_type: String,
-    aggregate_id: String,
-    sequence: i64,
-    event_type: String,
-    event_version: String,
-    payload: Value,
-    metadata: Value,
-    global_position: i64,
-    transaction_id: i64,
-    recorded_at: DateTime<Utc>,
-    settled: bool,
-}
-
-async fn settled_events_after(
-    lock: &mut PgConnection,
-    after: CommitPosition,
-    limit: usize,
-) -> anyhow::Result<Batch> {
-    let rows: Vec<EventRow> = sqlx::query_as(
-        "SELECT aggregate_type, aggregate_id, sequence, event_type, event_version, payload,
-                metadata, global_position, transaction_id::text::bigint AS transaction_id,
-                recorded_at,
-                transaction_id < pg_snapshot_xmin(pg_current_snapshot()) AS settled
-           FROM events
-          WHERE (transaction_id, global_position) > ($1::text::xid8, $2)
-          ORDER BY transaction_id, global_position
-          LIMIT $3",
-    )
-    .bind(after.transaction_id.to_string())
-    .bind(after.global_position)
-    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-    .fetch_all(&mut *lock)
-    .await
-    .context("reading committed events")?;
-    let total = rows.len();
-    let events: Vec<StoredEvent> = rows
-        .into_iter()
-        .take_while(|row| row.settled)
-        .map(|row| StoredEvent {
-            aggregate_type: row.aggregate_type,
-            aggregate_id: row.aggregate_id,
-            sequence: row.sequence,
-            event_type: row.event_type,
-            event_version: row.event_version,
-            payload: row.payload,
-            metadata: row.metadata,
-            global_position: row.global_position,
-            transaction_id: row.transaction_id,
-            recorded_at: row.recorded_at,
-        })
-        .collect();
-    Ok(Batch {
-        held_back: events.len() < total,
-        events,
-    })
 }
 
 /// Publishes a batch pipelined, in order, each message expecting the one before it

@@ -1,0 +1,349 @@
+//! History for auditors, read straight from the event store (never from a read
+//! model): a license's events, a license server's usage stream for a day, an
+//! account's whole history as NDJSON, and a license's state as of any instant,
+//! folded from its events by the same domain code as the live aggregate.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use futures::StreamExt as _;
+use ledger_domain::events::untag;
+use ledger_domain::license::LicenseState;
+use ledger_domain::usage::{ServerHost, UsageStreamId};
+use ledger_domain::{AccountId, License, LicenseEvent, LicenseId};
+use ledger_projections::contract::StoredEvent;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::event_store::{self, CommitPosition};
+use crate::extract::{date, path_param, QueryParams};
+use crate::routes::read_options;
+
+/// Most events a history page holds.
+pub const MAX_PAGE: i64 = 1_000;
+/// Events a history page holds when `limit` is absent.
+const DEFAULT_PAGE: i64 = 100;
+/// Events an export reads from the store at a time.
+const EXPORT_BATCH: usize = 1_000;
+
+/// The history routes.
+pub fn router() -> Router<AppState> {
+    const LICENSE: &str = "/v1/accounts/{account_id}/licenses/{license_id}";
+    Router::new()
+        .route(&format!("{LICENSE}/history"), get(license_history))
+        .route(&format!("{LICENSE}/state"), get(license_state))
+        .route(
+            "/v1/accounts/{account_id}/license-servers/{host}/usage/{day}/history",
+            get(usage_history),
+        )
+        .route("/v1/accounts/{account_id}/events.ndjson", get(export))
+}
+
+/// An event with everything recorded about it.
+#[derive(Debug, Serialize)]
+pub struct HistoryEvent {
+    /// `License` or `ServerUsage`.
+    pub aggregate_type: String,
+    /// The license, or the usage stream.
+    pub aggregate_id: String,
+    /// Position in its stream, from 1.
+    pub sequence: i64,
+    /// Position in the whole store.
+    pub global_position: i64,
+    /// Event name.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// Event version.
+    pub version: String,
+    /// When the store recorded it.
+    pub recorded_at: DateTime<Utc>,
+    /// Who and what caused it: actor, occurred_at, request_id, traceparent,
+    /// idempotency key — as recorded.
+    pub metadata: Value,
+    /// The event body, as on the stream.
+    pub body: Value,
+}
+
+impl From<StoredEvent> for HistoryEvent {
+    fn from(event: StoredEvent) -> Self {
+        Self {
+            aggregate_type: event.aggregate_type,
+            aggregate_id: event.aggregate_id,
+            sequence: event.sequence,
+            global_position: event.global_position,
+            event_type: event.event_type,
+            version: event.event_version,
+            recorded_at: event.recorded_at,
+            metadata: event.metadata,
+            body: untag(event.payload),
+        }
+    }
+}
+
+/// A page of one stream's history.
+#[derive(Debug, Serialize)]
+pub struct HistoryPage {
+    /// Oldest first.
+    pub events: Vec<HistoryEvent>,
+    /// Pass as `after_sequence` for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_after_sequence: Option<i64>,
+}
+
+async fn license_history(
+    State(state): State<AppState>,
+    Path((account_id, license_id)): Path<(String, String)>,
+    params: QueryParams,
+) -> Result<Json<HistoryPage>, ApiError> {
+    let account: AccountId = path_param("account_id", &account_id)?;
+    let license: LicenseId = path_param("license_id", &license_id)?;
+    stream_page(&state, &params, account, "License", &license.to_string()).await
+}
+
+async fn usage_history(
+    State(state): State<AppState>,
+    Path((account_id, host, day)): Path<(String, String, String)>,
+    params: QueryParams,
+) -> Result<Json<HistoryPage>, ApiError> {
+    let account: AccountId = path_param("account_id", &account_id)?;
+    let host = ServerHost::parse(&host)
+        .map_err(|error| ApiError::bad_request("path.host", error.to_string()))?;
+    let day = date(&day).map_err(|detail| ApiError::bad_request("path.day", detail))?;
+    let stream = UsageStreamId::of(account, &host, day);
+    stream_page(&state, &params, account, "ServerUsage", &stream.to_string()).await
+}
+
+async fn stream_page(
+    state: &AppState,
+    params: &QueryParams,
+    account: AccountId,
+    aggregate_type: &str,
+    aggregate_id: &str,
+) -> Result<Json<HistoryPage>, ApiError> {
+    params.only(&["after_sequence", "limit"])?;
+    let after = params
+        .get("after_sequence", |raw| {
+            raw.parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| "a sequence: a whole number from 0".to_owned())
+        })?
+        .unwrap_or(0);
+    let limit = params
+        .get("limit", |raw| {
+            raw.parse::<i64>()
+                .ok()
+                .filter(|n| (1..=MAX_PAGE).contains(n))
+                .ok_or_else(|| format!("1 to {MAX_PAGE}"))
+        })?
+        .unwrap_or(DEFAULT_PAGE);
+    let mut connection = state.pool.acquire().await?;
+    let events = event_store::stream_events(
+        &mut connection,
+        aggregate_type,
+        aggregate_id,
+        account.0,
+        after,
+        limit,
+    )
+    .await?;
+    if events.is_empty() {
+        // Past the end of a stream that exists is an empty page; a stream with no
+        // events in this account does not exist.
+        let first = event_store::stream_events(
+            &mut connection,
+            aggregate_type,
+            aggregate_id,
+            account.0,
+            0,
+            1,
+        )
+        .await?;
+        if first.is_empty() {
+            return Err(ApiError::NotFound("no such history in this account".into()));
+        }
+    }
+    let next_after_sequence = match events.last() {
+        Some(last) if events.len() as i64 == limit => Some(last.sequence),
+        _ => None,
+    };
+    Ok(Json(HistoryPage {
+        events: events.into_iter().map(HistoryEvent::from).collect(),
+        next_after_sequence,
+    }))
+}
+
+/// A license as it was at an instant.
+#[derive(Debug, Serialize)]
+pub struct LicenseAsOf {
+    /// The license.
+    pub license_id: LicenseId,
+    /// The instant.
+    pub as_of: DateTime<Utc>,
+    /// Its version then: the last event recorded by that instant.
+    pub version: i64,
+    /// Global position of that event.
+    pub position: i64,
+    /// Its state then, folded from its events by the domain's own `apply`.
+    pub state: LicenseState,
+}
+
+async fn license_state(
+    State(state): State<AppState>,
+    Path((account_id, license_id)): Path<(String, String)>,
+    params: QueryParams,
+) -> Result<Json<LicenseAsOf>, ApiError> {
+    params.only(&["as_of"])?;
+    let account: AccountId = path_param("account_id", &account_id)?;
+    let license: LicenseId = path_param("license_id", &license_id)?;
+    let as_of = read_options::as_of(&params)?;
+    let mut connection = state.pool.acquire().await?;
+    let mut events = Vec::new();
+    let mut last = None;
+    let (mut after, mut done) = (0, false);
+    while !done {
+        let page = event_store::stream_events(
+            &mut connection,
+            "License",
+            &license.to_string(),
+            account.0,
+            after,
+            MAX_PAGE,
+        )
+        .await?;
+        done = (page.len() as i64) < MAX_PAGE;
+        for stored in page {
+            // A stream's events are recorded in sequence order: the first one past
+            // the instant ends its history as of then.
+            if stored.recorded_at > as_of {
+                done = true;
+                break;
+            }
+            after = stored.sequence;
+            last = Some((stored.sequence, stored.global_position));
+            let event = LicenseEvent::decode(
+                &stored.event_type,
+                &stored.event_version,
+                untag(stored.payload),
+            )
+            .map_err(|error| {
+                ApiError::Internal(anyhow::anyhow!("license {license} event {after}: {error}"))
+            })?;
+            events.push(event);
+        }
+    }
+    let replayed = License::replay(&events);
+    match (replayed.state(), last) {
+        (Some(license_state), Some((version, position))) => Ok(Json(LicenseAsOf {
+            license_id: license,
+            as_of,
+            version,
+            position,
+            state: license_state.clone(),
+        })),
+        _ => Err(ApiError::NotFound(
+            "no such license in this account at that instant".into(),
+        )),
+    }
+}
+
+/// `GET /events.ndjson`: every event of the account in commit order (the order
+/// of the stream), one JSON object a line, streamed as it is read. Only events no
+/// running transaction can precede are included, so continuing later from the
+/// last line's `global_position` never skips one.
+async fn export(
+    State(state): State<AppState>,
+    Path(account_id): Path<String>,
+    params: QueryParams,
+) -> Result<Response, ApiError> {
+    params.only(&["from_position", "from_time"])?;
+    let account: AccountId = path_param("account_id", &account_id)?;
+    let since = params.get("from_time", |raw| {
+        DateTime::parse_from_rfc3339(raw)
+            .map(|instant| instant.with_timezone(&Utc))
+            .map_err(|_| "an RFC 3339 instant".to_owned())
+    })?;
+    let from_position = params.get("from_position", |raw| {
+        raw.parse::<i64>()
+            .ok()
+            .filter(|p| *p >= 1)
+            .ok_or_else(|| "a global position: a whole number from 1".to_owned())
+    })?;
+    let start = match from_position {
+        None => CommitPosition::default(),
+        Some(position) => {
+            let mut connection = state.pool.acquire().await?;
+            event_store::commit_position_of(&mut connection, position, account.0)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "query.from_position",
+                        "no event of this account is at that position",
+                    )
+                })?
+        }
+    };
+    let pool = state.pool.clone();
+    let account = account.0;
+    // The state between reads: where the next starts, or `None` once done.
+    let lines = futures::stream::unfold(Some(start), move |next| {
+        let pool = pool.clone();
+        async move {
+            let after = next?;
+            let read = async {
+                let mut connection = pool.acquire().await?;
+                event_store::settled_events_after(
+                    &mut connection,
+                    after,
+                    EXPORT_BATCH,
+                    Some(account),
+                    since,
+                )
+                .await
+            };
+            match read.await {
+                Err(error) => Some((Err(error), None)),
+                Ok(batch) => {
+                    let more = match batch.events.last() {
+                        Some(last) if batch.events.len() == EXPORT_BATCH => {
+                            Some(CommitPosition::from(last))
+                        }
+                        _ => None,
+                    };
+                    let text = batch
+                        .events
+                        .into_iter()
+                        .map(|event| ndjson_line(HistoryEvent::from(event)))
+                        .collect::<String>();
+                    Some((Ok(text), more))
+                }
+            }
+        }
+    });
+    let body = lines.map(|chunk| match chunk {
+        Ok(text) => Ok(Bytes::from(text)),
+        Err(error) => {
+            tracing::error!(%error, "history export failed part-way");
+            Err(std::io::Error::other("export failed"))
+        }
+    });
+    let mut response = Body::from_stream(body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-ndjson"),
+    );
+    Ok(response)
+}
+
+fn ndjson_line(event: HistoryEvent) -> String {
+    // Serialising our own plain types cannot fail; an empty line would be visible.
+    let mut line = serde_json::to_string(&event).unwrap_or_default();
+    line.push('\n');
+    line
+}
