@@ -77,6 +77,19 @@ async fn reports_and_corrections_give_the_hand_computed_overdraft() {
         (Some(2), first.body["stream_id"].as_str()),
         "a correction lands on the same stream"
     );
+    // Both reports stay in the stream's history, the correction last.
+    let history = api
+        .get(&format!("/license-servers/srv-1/usage/{today}/history"))
+        .await
+        .unwrap();
+    assert_eq!(history.status, 200, "{}", history.body);
+    let peaks: Vec<&serde_json::Value> = history.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| &event["body"]["peaks"]["XDT_ENT_UD"])
+        .collect();
+    assert_eq!(peaks, [&json!(130), &json!(140)], "{}", history.body);
     let batch = api
         .post(
             "/usage-reports/batch",
