@@ -33,4 +33,8 @@ pub enum Command {
     /// Rebuild every read model from the start of the stream into fresh tables,
     /// swap them in while queries go on, and exit.
     Rebuild,
+    /// Replay the read models from the event store (not from NATS) into a scratch
+    /// schema and compare them with the live ones, listing every difference as a
+    /// JSON line. Exit status 0 when they agree, 1 when they differ.
+    Audit,
 }

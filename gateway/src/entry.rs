@@ -42,7 +42,7 @@ async fn main_async() -> ExitCode {
         }
     };
     match execute(cli.command, settings).await {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => {
             tracing::error!(error = format!("{error:#}"), "ledger stopped");
             eprintln!("ledger: {error:#}");
@@ -51,13 +51,44 @@ async fn main_async() -> ExitCode {
     }
 }
 
-async fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
+async fn execute(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
     match command {
         Command::Migrate => {
             let pool = crate::db::connect_and_migrate(&settings.database_url, 2).await?;
             pool.close().await;
             println!("migrations applied");
-            Ok(())
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit => {
+            let pool = crate::db::connect_and_migrate(&settings.database_url, 4).await?;
+            let audited = crate::audit::audit(&pool, settings.projector_batch_size).await;
+            pool.close().await;
+            // 1 means "they differ": an audit that could not run says so with 2.
+            let report = match audited {
+                Ok(report) => report,
+                Err(error) => {
+                    eprintln!("ledger: audit failed: {error:#}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            for difference in &report.differences {
+                println!("{}", serde_json::to_string(difference)?);
+            }
+            println!(
+                "audit: {} events replayed from the store up to global position {}; {}",
+                report.events,
+                report.position.global_position,
+                if report.differences.is_empty() {
+                    "the read models agree".to_owned()
+                } else {
+                    format!("{} differences", report.differences.len())
+                }
+            );
+            Ok(if report.differences.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Command::Rebuild => {
             let pool = crate::db::connect_and_migrate(&settings.database_url, 4).await?;
@@ -79,7 +110,7 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
                 report.rate()
             );
             pool.close().await;
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Serve { roles } => {
             let roles: BTreeSet<Role> = roles.into_iter().collect();
@@ -89,7 +120,8 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
             println!("listening on http://{}", listener.local_addr()?);
             let shutdown = CancellationToken::new();
             tokio::spawn(stop_on_signal(shutdown.clone()));
-            run(settings, roles, listener, shutdown).await
+            run(settings, roles, listener, shutdown).await?;
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

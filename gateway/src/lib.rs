@@ -10,11 +10,13 @@
 //!   [`idempotency`]: `Idempotency-Key`, answers kept in PostgreSQL.
 //! - [`relay`]: store → JetStream, in commit order, exactly once in effect;
 //!   [`event_store`]: reading the store in commit order or one stream at a time.
+//! - [`audit`]: `ledger audit`, the read models replayed from the store and compared.
 //! - [`run`]: which roles a process runs; [`db`]: database start-up and migrations.
 //! - [`entry`], [`config`], [`telemetry`], [`cli`]: the binary: entry point,
 //!   settings, tracing, arguments.
 
 pub mod app;
+pub mod audit;
 pub mod cli;
 pub mod commands;
 pub mod config;

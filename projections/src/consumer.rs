@@ -21,7 +21,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::contract::{ensure_stream, Incoming, StreamConfig};
+use crate::contract::{ensure_stream, Incoming, StoredEvent, StreamConfig};
 use crate::license_view::LicenseView;
 use crate::usage_view::usage_rows;
 use crate::writer::{self, Checkpoint, Rejected};
@@ -277,6 +277,45 @@ pub async fn project_range(
     tx.commit()
         .await
         .context("committing catch-up transaction")?;
+    Ok(checkpoint)
+}
+
+/// Applies events read straight from the event store, in commit order, in one
+/// transaction, through the same code as stream messages (each is encoded as the
+/// relay would publish it and decoded as a consumer would): the auditor's replay.
+/// The checkpoint's stream sequence then counts the events applied.
+pub async fn project_stored(
+    pool: &PgPool,
+    target: Target<'_>,
+    events: &[StoredEvent],
+) -> anyhow::Result<Checkpoint> {
+    let mut tx = pool.begin().await.context("beginning replay transaction")?;
+    writer::use_schema(&mut tx, target.schema).await?;
+    let mut checkpoint = writer::lock_checkpoint(&mut tx, target.projection).await?;
+    let mut views: HashMap<Uuid, LicenseView> = HashMap::new();
+    for event in events {
+        // The subject prefix does not matter to the read models.
+        let message = event.to_message("replay")?;
+        let incoming = RawMessage {
+            sequence: checkpoint.stream_sequence + 1,
+            subject: &message.subject,
+            headers: Some(&message.headers),
+            payload: &message.payload,
+        };
+        apply(
+            &mut tx,
+            target.projection,
+            &mut views,
+            &mut checkpoint,
+            &incoming,
+        )
+        .await?;
+    }
+    for view in views.values() {
+        writer::save_view(&mut tx, view).await?;
+    }
+    writer::save_checkpoint(&mut tx, target.projection, &checkpoint).await?;
+    tx.commit().await.context("committing replay transaction")?;
     Ok(checkpoint)
 }
 

@@ -14,6 +14,7 @@
 //!
 //! This crate owns the `read_model` schema: nothing else writes to it.
 
+pub mod audit;
 pub mod consumer;
 pub mod contract;
 pub mod license_view;

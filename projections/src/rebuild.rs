@@ -50,7 +50,7 @@ pub async fn rebuild(
     projection: &str,
     batch_size: usize,
 ) -> anyhow::Result<RebuildReport> {
-    create_fresh_schema(pool).await?;
+    create_empty_copy(pool, REBUILD_SCHEMA).await?;
     let mut stream = ensure_stream(jetstream, stream_config).await?;
     let target_sequence = stream
         .info()
@@ -102,8 +102,8 @@ pub async fn rebuild(
     })
 }
 
-/// `read_model_rebuild` with every table of `read_model`, empty.
-async fn create_fresh_schema(pool: &PgPool) -> anyhow::Result<()> {
+/// `schema`, dropped if it exists, with every table of `read_model`, empty.
+pub async fn create_empty_copy(pool: &PgPool, schema: &str) -> anyhow::Result<()> {
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT table_name::text FROM information_schema.tables
           WHERE table_schema = $1 AND table_type = 'BASE TABLE' ORDER BY table_name",
@@ -113,22 +113,24 @@ async fn create_fresh_schema(pool: &PgPool) -> anyhow::Result<()> {
     .await
     .context("listing read-model tables")?;
     let mut tx = pool.begin().await?;
-    sqlx::query(&format!("DROP SCHEMA IF EXISTS {REBUILD_SCHEMA} CASCADE"))
+    sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
         .execute(&mut *tx)
         .await?;
-    sqlx::query(&format!("CREATE SCHEMA {REBUILD_SCHEMA}"))
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
         .execute(&mut *tx)
         .await?;
     for table in tables {
         // Names come from the catalog, quoted as identifiers.
         let table = format!("\"{}\"", table.replace('"', "\"\""));
         sqlx::query(&format!(
-            "CREATE TABLE {REBUILD_SCHEMA}.{table} (LIKE {LIVE_SCHEMA}.{table} INCLUDING ALL)"
+            "CREATE TABLE {schema}.{table} (LIKE {LIVE_SCHEMA}.{table} INCLUDING ALL)"
         ))
         .execute(&mut *tx)
         .await?;
     }
-    tx.commit().await.context("creating the rebuild schema")?;
+    tx.commit()
+        .await
+        .with_context(|| format!("creating schema {schema}"))?;
     Ok(())
 }
 

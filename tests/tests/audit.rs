@@ -1,0 +1,107 @@
+//! `ledger audit` replays the read models from the event store (not from NATS)
+//! and compares them with the live ones: it agrees on an honest ledger (exit 0),
+//! and finds a hand-edited row and a deleted row (exit 1), naming table and row.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use std::time::Duration;
+
+use ledger_tests::{
+    ledger_bin, purchase_body, run_ledger, wait_until_projected, Api, Ledger, TestEnv,
+};
+use serde_json::{json, Value};
+
+fn differences(output: &std::process::Output) -> Vec<Value> {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|line| line.starts_with('{'))
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_agrees_with_an_honest_ledger_and_names_every_tampered_row() {
+    let env = TestEnv::fresh();
+    let ledger = Ledger::start(ledger_bin!(), &env, &[]).await.unwrap();
+    let api = Api::new(&ledger);
+    let mut licenses = Vec::new();
+    for n in 0..3 {
+        let id = api
+            .post("/licenses", purchase_body(None))
+            .await
+            .unwrap()
+            .body["license_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let code = json!({"access_code": "LA-0001234567-12345"});
+        api.post(&format!("/licenses/{id}/activate"), code)
+            .await
+            .unwrap();
+        let allocate = json!({"host": format!("srv-{n}"), "quantity": 10});
+        let allocated = api
+            .post(&format!("/licenses/{id}/allocations"), allocate)
+            .await
+            .unwrap();
+        assert_eq!(allocated.status, 201);
+        licenses.push(id);
+    }
+    wait_until_projected(&env, Duration::from_secs(30))
+        .await
+        .unwrap();
+
+    // The ledger keeps running: the audit compares at the live checkpoint.
+    let honest = run_ledger(ledger_bin!(), &env, &["audit"]).await;
+    let said = String::from_utf8_lossy(&honest.stdout);
+    assert_eq!(
+        honest.status.code(),
+        Some(0),
+        "{said}{}",
+        String::from_utf8_lossy(&honest.stderr)
+    );
+    assert!(said.contains("9 events replayed"), "{said}");
+    assert!(said.contains("the read models agree"), "{said}");
+
+    let pool = env.pool().await;
+    sqlx::query("UPDATE read_model.licenses SET quantity = 999 WHERE license_id = $1::uuid")
+        .bind(&licenses[0])
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM read_model.license_allocations WHERE license_id = $1::uuid")
+        .bind(&licenses[1])
+        .execute(&pool)
+        .await
+        .unwrap();
+    let tampered = run_ledger(ledger_bin!(), &env, &["audit"]).await;
+    assert_eq!(tampered.status.code(), Some(1));
+    let found = differences(&tampered);
+    let edited: Vec<_> = found
+        .iter()
+        .filter(|d| d["table"] == "licenses")
+        .map(|d| {
+            (
+                d["only_in"].as_str().unwrap(),
+                d["row"]["quantity"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(edited.len(), 2, "{found:?}");
+    assert!(edited.contains(&("live", 999)) && edited.contains(&("replay", 1000)));
+    let deleted: Vec<_> = found
+        .iter()
+        .filter(|d| d["table"] == "license_allocations")
+        .collect();
+    assert_eq!(deleted.len(), 1, "{found:?}");
+    assert_eq!(deleted[0]["only_in"], "replay");
+    assert_eq!(deleted[0]["row"]["license_id"], licenses[1].as_str());
+
+    // The scratch schema is gone either way.
+    let schemas: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.schemata WHERE schema_name = 'read_model_audit'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(schemas, 0);
+    env.cleanup().await;
+}
