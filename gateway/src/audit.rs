@@ -15,7 +15,7 @@ use ledger_projections::consumer::{project_stored, Target, LICENSES_PROJECTION, 
 use ledger_projections::rebuild::create_empty_copy;
 use sqlx::{PgConnection, PgPool};
 
-use crate::event_store::{settled_events_after, CommitPosition};
+use crate::event_store::{events_after, CommitPosition, Horizon};
 
 /// Most differences listed per table and side.
 const LISTED_PER_TABLE: i64 = 100;
@@ -35,7 +35,9 @@ pub struct AuditReport {
 
 /// Replays, compares, and drops the scratch schema.
 pub async fn audit(pool: &PgPool, batch_size: usize) -> anyhow::Result<AuditReport> {
-    create_empty_copy(pool, AUDIT_SCHEMA).await?;
+    let mut tx = pool.begin().await?;
+    create_empty_copy(&mut tx, AUDIT_SCHEMA).await?;
+    tx.commit().await.context("creating the audit schema")?;
     let report = replay_and_compare(pool, batch_size).await;
     let dropped = sqlx::query(&format!("DROP SCHEMA IF EXISTS {AUDIT_SCHEMA} CASCADE"))
         .execute(pool)
@@ -106,10 +108,11 @@ async fn replay_until(
 ) -> anyhow::Result<u64> {
     let mut count = 0;
     while *replayed < until {
-        let batch = settled_events_after(
+        let batch = events_after(
             &mut *pool.acquire().await?,
             *replayed,
             batch_size,
+            Horizon::Settled,
             None,
             None,
         )
@@ -124,7 +127,9 @@ async fn replay_until(
             bail!("the live read models claim events the store does not have (up to {until:?})");
         };
         *replayed = CommitPosition::from(last);
-        project_stored(pool, target, &events).await?;
+        let mut tx = pool.begin().await?;
+        project_stored(&mut tx, target, &events).await?;
+        tx.commit().await.context("committing replayed events")?;
         count += events.len() as u64;
     }
     Ok(count)

@@ -6,6 +6,10 @@
 //! running (`pg_snapshot_xmin`): a transaction that started earlier but commits
 //! later can then only add events after what was read, so reading on from the last
 //! position never skips anything.
+//!
+//! The store's table is named with its schema, `public.events`, so these reads
+//! also work inside a transaction that points its search path at a replay's
+//! scratch schema.
 
 use chrono::{DateTime, Utc};
 use ledger_projections::contract::StoredEvent;
@@ -75,12 +79,23 @@ const COLUMNS: &str = "aggregate_type, aggregate_id, sequence, event_type, event
     payload, metadata, global_position, transaction_id::text::bigint AS transaction_id,
     recorded_at, transaction_id < pg_snapshot_xmin(pg_current_snapshot()) AS settled";
 
-/// Up to `limit` settled events after `after` in commit order, only `account`'s
-/// when given, starting no earlier than `since` when given.
-pub async fn settled_events_after(
+/// How far a read in commit order may go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Horizon {
+    /// Stop before the first event a running transaction could still precede: for
+    /// readers that continue later from where they stopped (the relay, exports).
+    Settled,
+    /// Every committed event visible now: for a one-off read of history.
+    Visible,
+}
+
+/// Up to `limit` events after `after` in commit order, up to `horizon`, only
+/// `account`'s when given, starting no earlier than `since` when given.
+pub async fn events_after(
     connection: &mut PgConnection,
     after: CommitPosition,
     limit: usize,
+    horizon: Horizon,
     account: Option<Uuid>,
     since: Option<DateTime<Utc>>,
 ) -> sqlx::Result<Batch> {
@@ -90,7 +105,7 @@ pub async fn settled_events_after(
         None => "$4::text IS NULL",
     };
     let rows: Vec<EventRow> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM events
+        "SELECT {COLUMNS} FROM public.events
           WHERE (transaction_id, global_position) > ($1::text::xid8, $2)
             AND {account_filter}
             AND ($5::timestamptz IS NULL OR recorded_at >= $5)
@@ -107,7 +122,7 @@ pub async fn settled_events_after(
     let total = rows.len();
     let events: Vec<StoredEvent> = rows
         .into_iter()
-        .take_while(|row| row.settled)
+        .take_while(|row| row.settled || horizon == Horizon::Visible)
         .map(StoredEvent::from)
         .collect();
     Ok(Batch {
@@ -123,7 +138,7 @@ pub async fn commit_position_of(
     account: Uuid,
 ) -> sqlx::Result<Option<CommitPosition>> {
     let found: Option<(i64,)> = sqlx::query_as(
-        "SELECT transaction_id::text::bigint FROM events
+        "SELECT transaction_id::text::bigint FROM public.events
           WHERE global_position = $1 AND metadata->>'account_id' = $2",
     )
     .bind(global_position)
@@ -147,7 +162,7 @@ pub async fn stream_events(
     limit: i64,
 ) -> sqlx::Result<Vec<StoredEvent>> {
     let rows: Vec<EventRow> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM events
+        "SELECT {COLUMNS} FROM public.events
           WHERE aggregate_type = $1 AND aggregate_id = $2 AND metadata->>'account_id' = $3
             AND sequence > $4
           ORDER BY sequence

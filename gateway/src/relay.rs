@@ -24,7 +24,7 @@ use async_nats::jetstream::{self, stream::Stream};
 use futures::future::try_join_all;
 use ledger_projections::contract::{ensure_stream, header, StoredEvent, StreamConfig};
 
-use crate::event_store::{settled_events_after, CommitPosition};
+use crate::event_store::{events_after, CommitPosition, Horizon};
 use sqlx::postgres::PgListener;
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
@@ -105,9 +105,16 @@ async fn lead(
     tracing::info!(?position, stream_end, "relay resuming");
     let mut held_back_pause = HELD_BACK_FIRST_PAUSE;
     loop {
-        let batch = settled_events_after(&mut lock, position, settings.batch_size, None, None)
-            .await
-            .context("reading committed events")?;
+        let batch = events_after(
+            &mut lock,
+            position,
+            settings.batch_size,
+            Horizon::Settled,
+            None,
+            None,
+        )
+        .await
+        .context("reading committed events")?;
         if let Some(last) = batch.events.last() {
             stream_end = publish(
                 jetstream,

@@ -222,3 +222,83 @@ async fn an_account_export_is_its_events_in_commit_order_from_a_position_or_a_ti
 fn urlencode(raw: &str) -> String {
     raw.replace('+', "%2B").replace(':', "%3A")
 }
+
+#[tokio::test]
+async fn the_landing_page_and_license_list_as_of_an_instant_are_rebuilt_from_history() {
+    let app = spawn_app().await;
+    let account = Uuid::now_v7();
+    let first = activated_license(&app, account, 10).await;
+    let history = get(
+        &app,
+        &format!("/v1/accounts/{account}/licenses/{first}/history"),
+    )
+    .await;
+    let then = history.body["events"][1]["recorded_at"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let second = activated_license(&app, account, 20).await;
+    let hidden = app
+        .call_with(
+            Method::POST,
+            &format!("/v1/accounts/{account}/licenses/{first}/hide"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(hidden.status, StatusCode::OK);
+
+    let ids = |page: &Value, list: &str| -> Vec<String> {
+        page[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| item["license_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let base = format!("/v1/accounts/{account}/history");
+    let landing_then = get(
+        &app,
+        &format!("{base}/landing-page?as_of={}", urlencode(&then)),
+    )
+    .await;
+    assert_eq!(landing_then.status, StatusCode::OK, "{}", landing_then.body);
+    assert_eq!(ids(&landing_then.body, "new_licenses"), [first.as_str()]);
+    let landing_now = get(&app, &format!("{base}/landing-page")).await;
+    assert_eq!(ids(&landing_now.body, "new_licenses"), [second.as_str()]);
+
+    let list_then = get(
+        &app,
+        &format!("{base}/licenses?filter=new&as_of={}", urlencode(&then)),
+    )
+    .await;
+    assert_eq!(list_then.status, StatusCode::OK, "{}", list_then.body);
+    assert_eq!(ids(&list_then.body, "items"), [first.as_str()]);
+    assert_eq!(list_then.body["items"][0]["quantity"], 10);
+    let hidden_now = get(&app, &format!("{base}/licenses?filter=hidden")).await;
+    assert_eq!(ids(&hidden_now.body, "items"), [first.as_str()]);
+    let paged = get(&app, &format!("{base}/licenses?limit=1")).await;
+    assert_eq!(paged.body["items"].as_array().unwrap().len(), 1);
+    assert!(paged.body["next_cursor"].is_string());
+
+    // Another account's history is empty, not someone else's.
+    let elsewhere = get(
+        &app,
+        &format!("/v1/accounts/{}/history/licenses", Uuid::now_v7()),
+    )
+    .await;
+    assert_eq!(elsewhere.body["items"], json!([]));
+    for query in ["as_of=never", "filter=old", "min_position=1"] {
+        let reply = get(&app, &format!("{base}/licenses?{query}")).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{query}");
+    }
+    // The scratch schemas went with their transactions.
+    let left: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.schemata WHERE schema_name LIKE 'history\\_%'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(left, 0);
+    app.cleanup().await;
+}

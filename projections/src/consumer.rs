@@ -280,18 +280,17 @@ pub async fn project_range(
     Ok(checkpoint)
 }
 
-/// Applies events read straight from the event store, in commit order, in one
-/// transaction, through the same code as stream messages (each is encoded as the
-/// relay would publish it and decoded as a consumer would): the auditor's replay.
-/// The checkpoint's stream sequence then counts the events applied.
+/// Applies events read straight from the event store, in commit order, within the
+/// caller's transaction, through the same code as stream messages (each is encoded
+/// as the relay would publish it and decoded as a consumer would): the auditor's
+/// replay. The checkpoint's stream sequence then counts the events applied.
 pub async fn project_stored(
-    pool: &PgPool,
+    tx: &mut Transaction<'_, Postgres>,
     target: Target<'_>,
     events: &[StoredEvent],
 ) -> anyhow::Result<Checkpoint> {
-    let mut tx = pool.begin().await.context("beginning replay transaction")?;
-    writer::use_schema(&mut tx, target.schema).await?;
-    let mut checkpoint = writer::lock_checkpoint(&mut tx, target.projection).await?;
+    writer::use_schema(tx, target.schema).await?;
+    let mut checkpoint = writer::lock_checkpoint(tx, target.projection).await?;
     let mut views: HashMap<Uuid, LicenseView> = HashMap::new();
     for event in events {
         // The subject prefix does not matter to the read models.
@@ -303,7 +302,7 @@ pub async fn project_stored(
             payload: &message.payload,
         };
         apply(
-            &mut tx,
+            tx,
             target.projection,
             &mut views,
             &mut checkpoint,
@@ -312,10 +311,9 @@ pub async fn project_stored(
         .await?;
     }
     for view in views.values() {
-        writer::save_view(&mut tx, view).await?;
+        writer::save_view(tx, view).await?;
     }
-    writer::save_checkpoint(&mut tx, target.projection, &checkpoint).await?;
-    tx.commit().await.context("committing replay transaction")?;
+    writer::save_checkpoint(tx, target.projection, &checkpoint).await?;
     Ok(checkpoint)
 }
 

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy, consumer::DeliverPolicy};
 use futures::StreamExt as _;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 use crate::consumer::{project_batch, project_range, Target, LIVE_SCHEMA};
 use crate::contract::{ensure_stream, StreamConfig};
@@ -50,7 +50,9 @@ pub async fn rebuild(
     projection: &str,
     batch_size: usize,
 ) -> anyhow::Result<RebuildReport> {
-    create_empty_copy(pool, REBUILD_SCHEMA).await?;
+    let mut tx = pool.begin().await?;
+    create_empty_copy(&mut tx, REBUILD_SCHEMA).await?;
+    tx.commit().await.context("creating the rebuild schema")?;
     let mut stream = ensure_stream(jetstream, stream_config).await?;
     let target_sequence = stream
         .info()
@@ -102,22 +104,22 @@ pub async fn rebuild(
     })
 }
 
-/// `schema`, dropped if it exists, with every table of `read_model`, empty.
-pub async fn create_empty_copy(pool: &PgPool, schema: &str) -> anyhow::Result<()> {
+/// `schema`, dropped if it exists, with every table of `read_model`, empty —
+/// within the caller's transaction, so a scratch copy can vanish with a rollback.
+pub async fn create_empty_copy(connection: &mut PgConnection, schema: &str) -> anyhow::Result<()> {
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT table_name::text FROM information_schema.tables
           WHERE table_schema = $1 AND table_type = 'BASE TABLE' ORDER BY table_name",
     )
     .bind(LIVE_SCHEMA)
-    .fetch_all(pool)
+    .fetch_all(&mut *connection)
     .await
     .context("listing read-model tables")?;
-    let mut tx = pool.begin().await?;
     sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        .execute(&mut *tx)
+        .execute(&mut *connection)
         .await?;
     sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&mut *tx)
+        .execute(&mut *connection)
         .await?;
     for table in tables {
         // Names come from the catalog, quoted as identifiers.
@@ -125,12 +127,10 @@ pub async fn create_empty_copy(pool: &PgPool, schema: &str) -> anyhow::Result<()
         sqlx::query(&format!(
             "CREATE TABLE {schema}.{table} (LIKE {LIVE_SCHEMA}.{table} INCLUDING ALL)"
         ))
-        .execute(&mut *tx)
-        .await?;
-    }
-    tx.commit()
+        .execute(&mut *connection)
         .await
-        .with_context(|| format!("creating schema {schema}"))?;
+        .with_context(|| format!("creating {schema}.{table}"))?;
+    }
     Ok(())
 }
 

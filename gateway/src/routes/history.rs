@@ -1,7 +1,12 @@
 //! History for auditors, read straight from the event store (never from a read
 //! model): a license's events, a license server's usage stream for a day, an
-//! account's whole history as NDJSON, and a license's state as of any instant,
-//! folded from its events by the same domain code as the live aggregate.
+//! account's whole history as NDJSON, a license's state as of any instant (folded
+//! from its events by the same domain code as the live aggregate), and an
+//! account's landing page and license list as of any instant, rebuilt on demand:
+//! its events up to then are replayed, through the projector's own code, into a
+//! scratch schema inside a transaction that is rolled back once answered.
+
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
@@ -15,15 +20,22 @@ use ledger_domain::events::untag;
 use ledger_domain::license::LicenseState;
 use ledger_domain::usage::{ServerHost, UsageStreamId};
 use ledger_domain::{AccountId, License, LicenseEvent, LicenseId};
+use ledger_projections::consumer::{project_stored, Target};
 use ledger_projections::contract::StoredEvent;
+use ledger_projections::queries::landing_page::{self, LandingPage};
+use ledger_projections::queries::search::search_page;
+use ledger_projections::rebuild::create_empty_copy;
 use serde::Serialize;
 use serde_json::Value;
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::event_store::{self, CommitPosition};
+use crate::event_store::{self, CommitPosition, Horizon};
 use crate::extract::{date, path_param, QueryParams};
-use crate::routes::read_options;
+use crate::routes::search::Page;
+use crate::routes::{read_options, search_params};
 
 /// Most events a history page holds.
 pub const MAX_PAGE: i64 = 1_000;
@@ -31,6 +43,9 @@ pub const MAX_PAGE: i64 = 1_000;
 const DEFAULT_PAGE: i64 = 100;
 /// Events an export reads from the store at a time.
 const EXPORT_BATCH: usize = 1_000;
+/// Longest an export waits for an older running transaction before it ends
+/// (the client continues later with `from_position`).
+const SETTLE_WAIT: Duration = Duration::from_secs(5);
 
 /// The history routes.
 pub fn router() -> Router<AppState> {
@@ -43,6 +58,14 @@ pub fn router() -> Router<AppState> {
             get(usage_history),
         )
         .route("/v1/accounts/{account_id}/events.ndjson", get(export))
+        .route(
+            "/v1/accounts/{account_id}/history/landing-page",
+            get(landing_page_then),
+        )
+        .route(
+            "/v1/accounts/{account_id}/history/licenses",
+            get(licenses_then),
+        )
 }
 
 /// An event with everything recorded about it.
@@ -255,8 +278,9 @@ async fn license_state(
 
 /// `GET /events.ndjson`: every event of the account in commit order (the order
 /// of the stream), one JSON object a line, streamed as it is read. Only events no
-/// running transaction can precede are included, so continuing later from the
-/// last line's `global_position` never skips one.
+/// running transaction can precede are included (an export waits a few seconds
+/// for an older transaction to end), so continuing later from the last line's
+/// `global_position` never skips one.
 async fn export(
     State(state): State<AppState>,
     Path(account_id): Path<String>,
@@ -298,20 +322,32 @@ async fn export(
             let after = next?;
             let read = async {
                 let mut connection = pool.acquire().await?;
-                event_store::settled_events_after(
-                    &mut connection,
-                    after,
-                    EXPORT_BATCH,
-                    Some(account),
-                    since,
-                )
-                .await
+                let give_up = Instant::now() + SETTLE_WAIT;
+                let mut pause = Duration::from_millis(10);
+                loop {
+                    let batch = event_store::events_after(
+                        &mut connection,
+                        after,
+                        EXPORT_BATCH,
+                        Horizon::Settled,
+                        Some(account),
+                        since,
+                    )
+                    .await?;
+                    // Later events held back by an older transaction still running
+                    // (anywhere in the cluster): give it a moment to end.
+                    if !(batch.events.is_empty() && batch.held_back) || Instant::now() >= give_up {
+                        return Ok::<_, sqlx::Error>(batch);
+                    }
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(200));
+                }
             };
             match read.await {
                 Err(error) => Some((Err(error), None)),
                 Ok(batch) => {
                     let more = match batch.events.last() {
-                        Some(last) if batch.events.len() == EXPORT_BATCH => {
+                        Some(last) if batch.events.len() == EXPORT_BATCH || batch.held_back => {
                             Some(CommitPosition::from(last))
                         }
                         _ => None,
@@ -346,4 +382,83 @@ fn ndjson_line(event: HistoryEvent) -> String {
     let mut line = serde_json::to_string(&event).unwrap_or_default();
     line.push('\n');
     line
+}
+
+/// Replays `account`'s events recorded by `as_of` into a fresh scratch schema
+/// inside `tx`; returns the schema's name. Nothing of it outlives the transaction.
+async fn replay_account(
+    tx: &mut Transaction<'_, Postgres>,
+    account: Uuid,
+    as_of: DateTime<Utc>,
+) -> Result<String, ApiError> {
+    let schema = format!("history_{}", Uuid::now_v7().simple());
+    create_empty_copy(tx, &schema).await?;
+    let target = Target {
+        schema: &schema,
+        projection: "history",
+    };
+    let mut after = CommitPosition::default();
+    loop {
+        let batch = event_store::events_after(
+            tx,
+            after,
+            EXPORT_BATCH,
+            Horizon::Visible,
+            Some(account),
+            None,
+        )
+        .await?;
+        let Some(last) = batch.events.last() else {
+            break;
+        };
+        after = CommitPosition::from(last);
+        let full = batch.events.len() == EXPORT_BATCH;
+        let until_then: Vec<StoredEvent> = batch
+            .events
+            .into_iter()
+            .filter(|event| event.recorded_at <= as_of)
+            .collect();
+        project_stored(tx, target, &until_then).await?;
+        if !full {
+            break;
+        }
+    }
+    Ok(schema)
+}
+
+/// `GET /history/landing-page`: the landing page as it was at `as_of`.
+async fn landing_page_then(
+    State(state): State<AppState>,
+    Path(account_id): Path<String>,
+    params: QueryParams,
+) -> Result<Json<LandingPage>, ApiError> {
+    params.only(&["as_of"])?;
+    let account: AccountId = path_param("account_id", &account_id)?;
+    let as_of = read_options::as_of(&params)?;
+    let mut tx = state.pool.begin().await?;
+    let schema = replay_account(&mut tx, account.0, as_of).await?;
+    let page = landing_page::landing_page(&mut tx, &schema, account.0, as_of).await?;
+    tx.rollback().await?;
+    Ok(Json(page))
+}
+
+/// `GET /history/licenses`: a license search as it would have answered at `as_of`.
+async fn licenses_then(
+    State(state): State<AppState>,
+    Path(account_id): Path<String>,
+    params: QueryParams,
+) -> Result<Json<Page>, ApiError> {
+    let mut allowed = search_params::SEARCH_PARAMS.to_vec();
+    allowed.extend(["limit", "cursor"]);
+    params.only(&allowed)?;
+    let account: AccountId = path_param("account_id", &account_id)?;
+    let as_of = read_options::as_of(&params)?;
+    let search = search_params::search(&params, account.0, as_of)?;
+    let limit = search_params::limit(&params)?;
+    let after = search_params::after(&params, &search)?;
+    let mut tx = state.pool.begin().await?;
+    let schema = replay_account(&mut tx, account.0, as_of).await?;
+    let items = search_page(&mut tx, &schema, &search, after.as_ref(), limit).await?;
+    tx.rollback().await?;
+    Ok(Json(Page::new(&search, items, limit)))
 }

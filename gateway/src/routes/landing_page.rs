@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use ledger_domain::AccountId;
+use ledger_projections::consumer::LIVE_SCHEMA;
 use ledger_projections::queries::landing_page::{self, LandingPage};
 
 use crate::app::AppState;
@@ -26,7 +27,8 @@ async fn landing_page(
     let account: AccountId = path_param("account_id", &account_id)?;
     let as_of = read_options::as_of(&params)?;
     read_options::wait_for_min_position(&state, &params).await?;
+    let mut connection = state.pool.acquire().await?;
     Ok(Json(
-        landing_page::landing_page(&state.pool, account.0, as_of).await?,
+        landing_page::landing_page(&mut connection, LIVE_SCHEMA, account.0, as_of).await?,
     ))
 }

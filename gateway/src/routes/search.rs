@@ -8,6 +8,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Days, Utc};
 use ledger_domain::AccountId;
+use ledger_projections::consumer::LIVE_SCHEMA;
 use ledger_projections::queries::search::{
     search_page, After, LicenseLine, LicenseSearch, SortKey, TermKind,
 };
@@ -48,18 +49,26 @@ async fn page(
     let limit = search_params::limit(params)?;
     let after = search_params::after(params, search)?;
     read_options::wait_for_min_position(state, params).await?;
-    let items = search_page(&state.pool, search, after.as_ref(), limit).await?;
-    let next_cursor = match items.last() {
-        Some(last) if items.len() == limit as usize => {
-            Some(search_params::cursor_after(search, last))
+    let mut connection = state.pool.acquire().await?;
+    let items = search_page(&mut connection, LIVE_SCHEMA, search, after.as_ref(), limit).await?;
+    Ok(Page::new(search, items, limit))
+}
+
+impl Page {
+    /// A page of `search` holding `items`, with a cursor when it is full.
+    pub fn new(search: &LicenseSearch, items: Vec<LicenseLine>, limit: u32) -> Self {
+        let next_cursor = match items.last() {
+            Some(last) if items.len() == limit as usize => {
+                Some(search_params::cursor_after(search, last))
+            }
+            _ => None,
+        };
+        Self {
+            as_of: search.as_of,
+            items,
+            next_cursor,
         }
-        _ => None,
-    };
-    Ok(Page {
-        as_of: search.as_of,
-        items,
-        next_cursor,
-    })
+    }
 }
 
 fn allowed(extra: &[&'static str]) -> Vec<&'static str> {
@@ -203,7 +212,18 @@ async fn export(
         let (pool, search) = (pool.clone(), search.clone());
         async move {
             let after = next?;
-            match search_page(&pool, &search, after.as_ref(), EXPORT_PAGE).await {
+            let page = async {
+                let mut connection = pool.acquire().await?;
+                search_page(
+                    &mut connection,
+                    LIVE_SCHEMA,
+                    &search,
+                    after.as_ref(),
+                    EXPORT_PAGE,
+                )
+                .await
+            };
+            match page.await {
                 Err(error) => Some((Err(error), None)),
                 Ok(lines) => {
                     let text: String = lines.iter().map(csv_line).collect();

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
-use sqlx::PgPool;
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::time::{expiry_band, Window, LANDING_PAGE_SIZE};
@@ -71,39 +71,41 @@ struct ExpiringRow {
     purchased_at: DateTime<Utc>,
 }
 
-/// The landing page of one account as of an instant. Hidden licenses are left out.
+/// The landing page of one account as of an instant, from the read models in
+/// `schema` (the live ones, or a replay of history). Hidden licenses are left out.
 pub async fn landing_page(
-    pool: &PgPool,
+    connection: &mut PgConnection,
+    schema: &str,
     account_id: Uuid,
     as_of: DateTime<Utc>,
 ) -> sqlx::Result<LandingPage> {
     let window = Window::new(as_of);
-    let new_licenses = sqlx::query_as(
+    let new_licenses = sqlx::query_as(&format!(
         "SELECT license_id, feature, product, edition, allocated, quantity, purchased_at,
                 order_number
-           FROM read_model.licenses
+           FROM {schema}.licenses
           WHERE account_id = $1 AND NOT hidden AND purchased_at >= $2 AND purchased_at <= $3
-          ORDER BY purchased_at DESC, license_id LIMIT $4",
-    )
+          ORDER BY purchased_at DESC, license_id LIMIT $4"
+    ))
     .bind(account_id)
     .bind(window.new_since)
     .bind(as_of)
     .bind(LANDING_PAGE_SIZE)
-    .fetch_all(pool)
+    .fetch_all(&mut *connection)
     .await?;
-    let expiring: Vec<ExpiringRow> = sqlx::query_as(
+    let expiring: Vec<ExpiringRow> = sqlx::query_as(&format!(
         "SELECT license_id, feature, expires_on, allocated, quantity, purchased_at
-           FROM read_model.licenses
+           FROM {schema}.licenses
           WHERE account_id = $1 AND NOT hidden AND expires_on BETWEEN $2 AND $3
             AND purchased_at <= $4
-          ORDER BY purchased_at DESC, license_id LIMIT $5",
-    )
+          ORDER BY purchased_at DESC, license_id LIMIT $5"
+    ))
     .bind(account_id)
     .bind(window.today)
     .bind(window.expiring_until)
     .bind(as_of)
     .bind(LANDING_PAGE_SIZE)
-    .fetch_all(pool)
+    .fetch_all(&mut *connection)
     .await?;
     let expiring_licenses = expiring
         .into_iter()

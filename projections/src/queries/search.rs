@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use sqlx::{PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::time::{expiry_band, Window};
@@ -242,7 +242,12 @@ fn like_prefix(text: &str) -> String {
     escaped
 }
 
-fn push_conditions(sql: &mut QueryBuilder<'_, Postgres>, search: &LicenseSearch, window: &Window) {
+fn push_conditions(
+    sql: &mut QueryBuilder<'_, Postgres>,
+    schema: &str,
+    search: &LicenseSearch,
+    window: &Window,
+) {
     sql.push(" WHERE account_id = ")
         .push_bind(search.account_id);
     sql.push(" AND purchased_at <= ").push_bind(window.as_of);
@@ -262,10 +267,10 @@ fn push_conditions(sql: &mut QueryBuilder<'_, Postgres>, search: &LicenseSearch,
                 .push_bind(like_prefix(prefix));
         }
         Some(FindBy::ServerHost(host)) => {
-            sql.push(
-                " AND license_id IN (SELECT license_id FROM read_model.license_allocations
-                    WHERE status = 'live' AND account_id = ",
-            )
+            sql.push(format_args!(
+                " AND license_id IN (SELECT license_id FROM {schema}.license_allocations
+                    WHERE status = 'live' AND account_id = "
+            ))
             .push_bind(search.account_id)
             .push(" AND host = ")
             .push_bind(host.clone())
@@ -363,16 +368,18 @@ fn push_after(sql: &mut QueryBuilder<'_, Postgres>, search: &LicenseSearch, afte
     sql.push(", ").push_bind(after.license_id).push(")");
 }
 
-/// One page of results: at most `limit` lines after `after`.
+/// One page of results: at most `limit` lines after `after`, from the read models
+/// in `schema` (the live ones, or a replay of history).
 pub async fn search_page(
-    pool: &PgPool,
+    connection: &mut PgConnection,
+    schema: &str,
     search: &LicenseSearch,
     after: Option<&After>,
     limit: u32,
 ) -> sqlx::Result<Vec<LicenseLine>> {
     let window = Window::new(search.as_of);
-    let mut sql = QueryBuilder::new(format!("SELECT {COLUMNS} FROM read_model.licenses"));
-    push_conditions(&mut sql, search, &window);
+    let mut sql = QueryBuilder::new(format!("SELECT {COLUMNS} FROM {schema}.licenses"));
+    push_conditions(&mut sql, schema, search, &window);
     if let Some(after) = after {
         push_after(&mut sql, search, after);
     }
@@ -382,7 +389,7 @@ pub async fn search_page(
         search.sort.expression()
     ))
     .push_bind(i64::from(limit));
-    let rows: Vec<LicenseSummary> = sql.build_query_as().fetch_all(pool).await?;
+    let rows: Vec<LicenseSummary> = sql.build_query_as().fetch_all(&mut *connection).await?;
     Ok(rows
         .into_iter()
         .map(|row| LicenseLine::new(row, &window))
