@@ -309,6 +309,61 @@ pub fn purchase_body(expires_on: Option<chrono::NaiveDate>) -> Value {
     })
 }
 
+/// Noon (UTC) on `date`: a purchase placed there is half a day from either midnight.
+pub fn noon(date: chrono::NaiveDate) -> chrono::DateTime<chrono::Utc> {
+    date.and_time(chrono::NaiveTime::from_hms_opt(12, 0, 0).expect("noon is a time"))
+        .and_utc()
+}
+
+/// Purchases a [`purchase_body`] license with its own order number, purchase
+/// instant and expiry; returns its id.
+pub async fn buy(
+    api: &Api,
+    order: &str,
+    purchased_at: chrono::DateTime<chrono::Utc>,
+    expires_on: Option<chrono::NaiveDate>,
+) -> String {
+    let mut body = purchase_body(expires_on);
+    body["order_number"] = serde_json::json!(order);
+    body["purchased_at"] = serde_json::json!(purchased_at);
+    let answer = api.post("/licenses", body).await.expect("purchasing");
+    assert_eq!(answer.status, 201, "{order}: {}", answer.body);
+    answer.body["license_id"]
+        .as_str()
+        .expect("a license id")
+        .to_owned()
+}
+
+/// One license on each side of every boundary of the portal's time rules, as of
+/// `today` (a past day, so that `as_of` alone decides): purchased 30 (`NEW-30`)
+/// and 31 (`OLD-31`) days before; expiring in 0, 30, 31, 90 and 91 days
+/// (`EXP-<days>`); expired yesterday (`EXPIRED-1`). Keys are the order numbers,
+/// values the license ids.
+pub async fn buy_boundary_licenses(
+    api: &Api,
+    today: chrono::NaiveDate,
+) -> BTreeMap<&'static str, String> {
+    let days_ago = |n: u64| noon(today - chrono::Days::new(n));
+    let mut ids = BTreeMap::new();
+    ids.insert("NEW-30", buy(api, "NEW-30", days_ago(30), None).await);
+    ids.insert("OLD-31", buy(api, "OLD-31", days_ago(31), None).await);
+    for (order, days_left) in [
+        ("EXP-0", 0),
+        ("EXP-30", 30),
+        ("EXP-31", 31),
+        ("EXP-90", 90),
+        ("EXP-91", 91),
+    ] {
+        let expires_on = today + chrono::Days::new(days_left);
+        let id = buy(api, order, days_ago(200 + days_left), Some(expires_on)).await;
+        ids.insert(order, id);
+    }
+    let yesterday = today - chrono::Days::new(1);
+    let expired = buy(api, "EXPIRED-1", days_ago(300), Some(yesterday)).await;
+    ids.insert("EXPIRED-1", expired);
+    ids
+}
+
 /// A row of the event store.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct StoredRow {

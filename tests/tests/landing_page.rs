@@ -6,24 +6,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chrono::{DateTime, Days, NaiveDate, NaiveTime, Utc};
-use ledger_tests::{ledger_bin, purchase_body, wait_until_projected, Api, Ledger, TestEnv};
+use chrono::{Days, NaiveDate, Utc};
+use ledger_tests::{
+    buy, buy_boundary_licenses, ledger_bin, wait_until_projected, Api, Ledger, TestEnv,
+};
 use serde_json::{json, Value};
-
-/// Purchases a license with a given purchase instant and expiry, returning its id.
-async fn buy(
-    api: &Api,
-    order: &str,
-    purchased_at: DateTime<Utc>,
-    expires_on: Option<NaiveDate>,
-) -> String {
-    let mut body = purchase_body(expires_on);
-    body["order_number"] = json!(order);
-    body["purchased_at"] = json!(purchased_at);
-    let answer = api.post("/licenses", body).await.unwrap();
-    assert_eq!(answer.status, 201, "{}", answer.body);
-    answer.body["license_id"].as_str().unwrap().to_owned()
-}
 
 fn orders(section: &Value) -> Vec<String> {
     section
@@ -41,33 +28,7 @@ async fn new_and_expiring_follow_the_portals_boundaries_as_of_any_day() {
     let api = Api::new(&ledger);
     // A fixed day in the past, so every purchase is in the past and `as_of` decides.
     let today = NaiveDate::from_ymd_opt(2026, 6, 15).unwrap();
-    let noon = |date: NaiveDate| {
-        date.and_time(NaiveTime::from_hms_opt(12, 0, 0).unwrap())
-            .and_utc()
-    };
-    let days_ago = |n: u64| noon(today - Days::new(n));
-    let in_days = |n: u64| today + Days::new(n);
-
-    buy(&api, "NEW-30", days_ago(30), None).await;
-    buy(&api, "OLD-31", days_ago(31), None).await;
-    let mut expiring = BTreeMap::new();
-    for (order, days_left) in [
-        ("EXP-0", 0),
-        ("EXP-30", 30),
-        ("EXP-31", 31),
-        ("EXP-90", 90),
-        ("EXP-91", 91),
-    ] {
-        let id = buy(
-            &api,
-            order,
-            days_ago(200 + days_left),
-            Some(in_days(days_left)),
-        )
-        .await;
-        expiring.insert(order, id);
-    }
-    buy(&api, "EXPIRED-1", days_ago(300), Some(today - Days::new(1))).await;
+    let ids = buy_boundary_licenses(&api, today).await;
 
     wait_until_projected(&env, Duration::from_secs(30))
         .await
@@ -88,7 +49,7 @@ async fn new_and_expiring_follow_the_portals_boundaries_as_of_any_day() {
         .unwrap()
         .iter()
         .map(|line| {
-            let order = expiring
+            let order = ids
                 .iter()
                 .find(|(_, id)| line["license_id"] == id.as_str())
                 .map(|(order, _)| order.to_string())

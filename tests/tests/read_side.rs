@@ -7,7 +7,9 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use chrono::{Days, NaiveDate, NaiveTime};
-use ledger_tests::{ledger_bin, purchase_body, wait_until_projected, Api, Ledger, TestEnv};
+use ledger_tests::{
+    buy_boundary_licenses, ledger_bin, purchase_body, wait_until_projected, Api, Ledger, TestEnv,
+};
 use serde_json::{json, Value};
 
 /// The day every `as_of` below is; purchases are placed relative to it. Today for
@@ -129,6 +131,101 @@ fn ids_of(page: &Value) -> BTreeSet<String> {
         .iter()
         .map(|item| item["license_id"].as_str().unwrap().to_owned())
         .collect()
+}
+
+/// The licenses CSV's header line, as the README documents it.
+const CSV_COLUMNS: [&str; 22] = [
+    "license_id",
+    "product",
+    "edition",
+    "version",
+    "feature",
+    "license_model",
+    "binding_type",
+    "quantity",
+    "allocated",
+    "available",
+    "term",
+    "expires_on",
+    "days_to_expiry",
+    "expiry_band",
+    "maintenance_until",
+    "order_number",
+    "access_code",
+    "trial",
+    "hidden",
+    "new",
+    "purchased_at",
+    "activated_at",
+];
+
+/// What the CSV holds for a JSON value: nothing for null, text as it is, numbers
+/// and booleans as JSON writes them; a cell a spreadsheet would run as a formula
+/// (starting `=`, `+`, `-`, `@`, tab or CR) with a leading `'`.
+fn csv_cell(value: &Value) -> String {
+    let text = match value {
+        Value::Null => String::new(),
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text
+    }
+}
+
+/// Runs the search `query` as JSON and as the CSV export, parses the CSV with a
+/// CSV parser and checks that it holds the JSON's lines in the same order, cell by
+/// cell. Returns the JSON lines.
+async fn csv_matches_json(api: &Api, query: &str) -> Vec<Value> {
+    let json = api
+        .get(&format!("/licenses?limit=500&{query}"))
+        .await
+        .unwrap();
+    assert_eq!(json.status, 200, "{query}: {}", json.body);
+    let response = api
+        .request(
+            reqwest::Method::GET,
+            &format!("/exports/licenses.csv?{query}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{query}");
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/csv; charset=utf-8"
+    );
+    let text = response.text().await.unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    assert_eq!(headers.iter().collect::<Vec<_>>(), CSV_COLUMNS);
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let items = json.body["items"].as_array().unwrap().clone();
+    assert_eq!(rows.len(), items.len(), "{query}");
+    for (row, item) in rows.iter().zip(&items) {
+        for (name, cell) in headers.iter().zip(row) {
+            match name {
+                "term" => {
+                    let term = if item["expires_on"].is_null() {
+                        "perpetual"
+                    } else {
+                        "term"
+                    };
+                    assert_eq!(cell, term, "{query}");
+                }
+                // RFC 3339 both, not necessarily spelled alike (`Z` or `+00:00`).
+                "purchased_at" | "activated_at" => {
+                    let instant = |text: &str| chrono::DateTime::parse_from_rfc3339(text).ok();
+                    let json_instant = item[name].as_str().and_then(instant);
+                    assert_eq!(instant(cell), json_instant, "{query}: {name}");
+                }
+                _ => assert_eq!(cell, csv_cell(&item[name]), "{query}: {name}"),
+            }
+        }
+    }
+    items
 }
 
 #[tokio::test]
@@ -284,68 +381,121 @@ async fn the_csv_export_parses_back_to_the_json_answer_with_formulas_neutralised
         .await
         .unwrap();
     for query in ["", "filter=hidden", "filter=expiring&sort=expires_on"] {
-        let json = api
-            .get(&format!("/licenses?as_of={}&limit=500&{query}", today()))
-            .await
-            .unwrap();
-        let response = api
-            .request(
-                reqwest::Method::GET,
-                &format!("/exports/licenses.csv?as_of={}&{query}", today()),
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        assert_eq!(
-            response.headers()["content-type"],
-            "text/csv; charset=utf-8"
-        );
-        let text = response.text().await.unwrap();
-        let mut reader = csv::Reader::from_reader(text.as_bytes());
-        let headers = reader.headers().unwrap().clone();
-        let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
-        let items = json.body["items"].as_array().unwrap();
-        assert_eq!(rows.len(), items.len(), "{query}");
-        for (row, item) in rows.iter().zip(items) {
-            let cell = |name: &str| {
-                row.get(headers.iter().position(|h| h == name).unwrap())
-                    .unwrap()
-            };
-            assert_eq!(cell("license_id"), item["license_id"].as_str().unwrap());
-            assert_eq!(cell("quantity"), item["quantity"].to_string());
-            assert_eq!(cell("available"), item["available"].to_string());
-            assert_eq!(
-                cell("expires_on"),
-                item["expires_on"].as_str().unwrap_or("")
-            );
-            assert_eq!(
-                cell("expiry_band"),
-                item["expiry_band"].as_str().unwrap_or("")
-            );
-            assert_eq!(cell("order_number"), item["order_number"].as_str().unwrap());
-            let code = item["access_code"].as_str().unwrap();
-            if code.starts_with('=') {
-                assert_eq!(
-                    cell("access_code"),
-                    format!("'{code}"),
-                    "a formula is shown as text"
-                );
-            } else {
-                assert_eq!(cell("access_code"), code);
-            }
-        }
+        let items = csv_matches_json(&api, &format!("as_of={}&{query}", today())).await;
+        assert!(!items.is_empty(), "{query}");
     }
-    let hidden = &ids["hidden"];
-    let text = api
-        .request(reqwest::Method::GET, "/exports/licenses.csv?filter=hidden")
-        .send()
-        .await
-        .unwrap()
-        .text()
+    // Without `as_of` (now), and with a formula in the access code.
+    let hidden = csv_matches_json(&api, "filter=hidden").await;
+    assert_eq!(hidden[0]["license_id"], ids["hidden"].as_str());
+    assert_eq!(
+        hidden[0]["access_code"], "=HYPERLINK(\"x\")",
+        "the JSON keeps the text as it is; the CSV cell starts with '"
+    );
+    drop(ledger);
+    env.cleanup().await;
+}
+
+/// A line a boundary search must show: order number, `new`, `days_to_expiry`,
+/// `expiry_band`.
+type BoundaryLine = (&'static str, bool, Option<i64>, Option<&'static str>);
+
+#[tokio::test]
+async fn new_expiring_and_expired_filters_draw_their_lines_on_the_portals_boundary_days() {
+    let env = TestEnv::fresh();
+    let ledger = Ledger::start(ledger_bin!(), &env, &[]).await.unwrap();
+    let api = Api::new(&ledger);
+    // A fixed day in the past, so every purchase is in the past and `as_of` alone
+    // decides: the answers cannot change at midnight.
+    let ids = buy_boundary_licenses(&api, NaiveDate::from_ymd_opt(2026, 6, 15).unwrap()).await;
+    wait_until_projected(&env, Duration::from_secs(30))
         .await
         .unwrap();
-    assert!(text.contains(hidden.as_str()));
+    let perpetual = |order| (order, false, None, None);
+    let cases: [(&str, &str, &[BoundaryLine]); 8] = [
+        // 30 days ago is new, 31 is not.
+        ("2026-06-15", "new", &[("NEW-30", true, None, None)]),
+        // 0 to 90 days left, red through 30; 91 and expired yesterday are out.
+        (
+            "2026-06-15",
+            "expiring",
+            &[
+                ("EXP-0", false, Some(0), Some("red")),
+                ("EXP-30", false, Some(30), Some("red")),
+                ("EXP-31", false, Some(31), Some("orange")),
+                ("EXP-90", false, Some(90), Some("orange")),
+            ],
+        ),
+        // Valid through the expiry day: expiring today is not expired.
+        (
+            "2026-06-15",
+            "expired",
+            &[("EXPIRED-1", false, Some(-1), Some("expired"))],
+        ),
+        (
+            "2026-06-15",
+            "active",
+            &[
+                ("NEW-30", true, None, None),
+                perpetual("OLD-31"),
+                ("EXP-0", false, Some(0), Some("red")),
+                ("EXP-30", false, Some(30), Some("red")),
+                ("EXP-31", false, Some(31), Some("orange")),
+                ("EXP-90", false, Some(90), Some("orange")),
+                ("EXP-91", false, Some(91), None),
+            ],
+        ),
+        // An instant counts by its UTC day: the day's first second is that day.
+        (
+            "2026-06-15T00:00:00Z",
+            "expired",
+            &[("EXPIRED-1", false, Some(-1), Some("expired"))],
+        ),
+        // The next day's first second: nothing is new, EXP-0 has expired, 91 came in.
+        ("2026-06-16T00:00:00Z", "new", &[]),
+        (
+            "2026-06-16T00:00:00Z",
+            "expired",
+            &[
+                ("EXP-0", false, Some(-1), Some("expired")),
+                ("EXPIRED-1", false, Some(-2), Some("expired")),
+            ],
+        ),
+        (
+            "2026-06-16T00:00:00Z",
+            "expiring",
+            &[
+                ("EXP-30", false, Some(29), Some("red")),
+                ("EXP-31", false, Some(30), Some("red")),
+                ("EXP-90", false, Some(89), Some("orange")),
+                ("EXP-91", false, Some(90), Some("orange")),
+            ],
+        ),
+    ];
+    let order_of = |id: &Value| -> &'static str {
+        ids.iter()
+            .find(|(_, known)| id == known.as_str())
+            .map(|(order, _)| *order)
+            .unwrap()
+    };
+    for (as_of, filter, expected) in cases {
+        let query = format!("as_of={as_of}&filter={filter}");
+        let items = csv_matches_json(&api, &query).await;
+        let mut lines: Vec<(&str, bool, Option<i64>, Option<&str>)> = items
+            .iter()
+            .map(|item| {
+                (
+                    order_of(&item["license_id"]),
+                    item["new"].as_bool().unwrap(),
+                    item["days_to_expiry"].as_i64(),
+                    item["expiry_band"].as_str(),
+                )
+            })
+            .collect();
+        lines.sort();
+        let mut expected = expected.to_vec();
+        expected.sort();
+        assert_eq!(lines, expected, "{query}");
+    }
     drop(ledger);
     env.cleanup().await;
 }
