@@ -272,7 +272,9 @@ pub struct HostId(String);
 
 impl HostId {
     /// Checks `raw` against the rules of `binding`. Host names are kept exactly as
-    /// given (license servers compare them case-sensitively).
+    /// given (license servers compare them case-sensitively); a MAC address is
+    /// written in lower case, as FlexNet writes `ETHERNET=` ids, so `0A1B…` and
+    /// `0a1b…` name one server.
     pub fn parse(binding: BindingType, raw: &str) -> Result<Self, ValueError> {
         let ok = match binding {
             BindingType::HostName => is_host_name(raw),
@@ -289,14 +291,16 @@ impl HostId {
                 (1..=64).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_graphic())
             }
         };
-        if ok {
-            Ok(Self(raw.to_owned()))
-        } else {
-            Err(ValueError(format!(
+        if !ok {
+            return Err(ValueError(format!(
                 "`{raw}` is not a valid {} id",
                 binding.as_str().replace('_', " ")
-            )))
+            )));
         }
+        Ok(Self(match binding {
+            BindingType::MacAddress => raw.to_ascii_lowercase(),
+            _ => raw.to_owned(),
+        }))
     }
 
     /// The id as text.

@@ -718,9 +718,38 @@ fn allocating_to_a_mac_address_of_12_hex_digits_is_accepted() {
         .when(command(allocate(allocation(1), "0a1B2c3D4e5F", 10)))
         .then_expect_events(vec![LicenseEvent::Allocated(Allocated {
             allocation_id: allocation(1),
-            host: HostId::parse(BindingType::MacAddress, "0a1B2c3D4e5F").unwrap(),
+            host: HostId::parse(BindingType::MacAddress, "0a1b2c3d4e5f").unwrap(),
             quantity: 10,
         })]);
+}
+
+#[test]
+fn a_mac_address_in_another_case_is_the_same_server() {
+    let mac_bound = Purchase {
+        binding_type: BindingType::MacAddress,
+        ..purchase()
+    };
+    let mut events = active(mac_bound);
+    events.push(LicenseEvent::Allocated(Allocated {
+        allocation_id: allocation(1),
+        host: HostId::parse(BindingType::MacAddress, "0a1b2c3d4e5f").unwrap(),
+        quantity: 10,
+    }));
+    assert_eq!(
+        HostId::parse(BindingType::MacAddress, "0A1B2C3D4E5F")
+            .unwrap()
+            .as_str(),
+        "0a1b2c3d4e5f"
+    );
+    given(events)
+        .when(command(modify(
+            allocation(1),
+            allocation(2),
+            "0A1B2C3D4E5F",
+        )))
+        .then_expect_error(LicenseError::SameHost {
+            host: "0a1b2c3d4e5f".to_owned(),
+        });
 }
 
 #[test]

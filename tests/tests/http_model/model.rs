@@ -53,6 +53,15 @@ impl Host {
             Binding::MacAddress => self.valid_mac,
         }
     }
+
+    /// The id as recorded: host names exactly as given, MAC addresses in lower
+    /// case (one server, whatever case it was written in).
+    pub fn recorded(self, binding: Binding) -> String {
+        match binding {
+            Binding::HostName => self.id.to_owned(),
+            Binding::MacAddress => self.id.to_ascii_lowercase(),
+        }
+    }
 }
 
 /// Where an allocation stands; only live ones hold seats.
@@ -77,7 +86,7 @@ impl Status {
 /// One allocation of seats to one server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Allocation {
-    pub host: &'static str,
+    pub host: String,
     pub quantity: u32,
     pub status: Status,
     /// The allocation that replaced it, once moved.
@@ -342,7 +351,7 @@ pub fn decide(
                 Refusal::rule("invalid-host-id"),
             );
             refuse(
-                allocation.is_some_and(|a| a.host == new_host.id),
+                allocation.is_some_and(|a| a.host == new_host.recorded(l.terms.binding)),
                 Refusal::rule("same-host"),
             );
             refuse(
@@ -439,7 +448,8 @@ pub fn apply(license: Option<License>, command: &Command, new_allocation: Option
         };
     };
     l.events += 1;
-    let add = |l: &mut License, host: &'static str, quantity: u32| {
+    let add = |l: &mut License, host: Host, quantity: u32| {
+        let host = host.recorded(l.terms.binding);
         let id = new_allocation.expect("the new allocation's id");
         l.allocations.insert(
             id,
@@ -463,7 +473,7 @@ pub fn apply(license: Option<License>, command: &Command, new_allocation: Option
     match command {
         Command::Purchase(_) => panic!("a license is purchased once"),
         Command::Activate { .. } => l.activated = true,
-        Command::Allocate { host, quantity, .. } => add(&mut l, host.id, *quantity),
+        Command::Allocate { host, quantity, .. } => add(&mut l, *host, *quantity),
         Command::Modify {
             allocation_id,
             new_host,
@@ -476,7 +486,7 @@ pub fn apply(license: Option<License>, command: &Command, new_allocation: Option
             old.status = Status::Moved;
             old.replaced_by = new_allocation;
             let quantity = old.quantity;
-            add(&mut l, new_host.id, quantity);
+            add(&mut l, *new_host, quantity);
         }
         Command::Return { allocation_id } => {
             l.allocations
