@@ -1,7 +1,8 @@
 //! Writing CSV (RFC 4180) that spreadsheets open safely: fields with commas,
 //! quotes or line breaks are quoted, quotes doubled, and a cell that a spreadsheet
 //! would run as a formula (starting `=`, `+`, `-`, `@`, tab or carriage return) is
-//! prefixed with `'` so it shows as text.
+//! prefixed with `'` so it shows as text — except a negative number such as a past
+//! expiry's `-3` days, which no spreadsheet runs.
 
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderValue};
@@ -54,8 +55,18 @@ where
     out
 }
 
+/// A negative whole or decimal number (`-1`, `-2.5`): a spreadsheet reads it as
+/// a number, never as a formula, so it stays a number.
+fn is_negative_number(raw: &str) -> bool {
+    raw.strip_prefix('-').is_some_and(|digits| {
+        !digits.is_empty()
+            && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+            && digits.bytes().filter(|b| *b == b'.').count() <= 1
+    })
+}
+
 fn push_cell(out: &mut String, raw: &str) {
-    let neutralised = raw.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let neutralised = raw.starts_with(['=', '+', '-', '@', '\t', '\r']) && !is_negative_number(raw);
     let quoted = neutralised || raw.contains([',', '"', '\n', '\r']);
     if quoted {
         out.push('"');
@@ -90,8 +101,13 @@ mod tests {
     #[test]
     fn formulas_are_shown_as_text() {
         assert_eq!(
-            line(["=1+2", "+A1", "-3", "@SUM(A1)"]),
-            "\"'=1+2\",\"'+A1\",\"'-3\",\"'@SUM(A1)\"\r\n"
+            line(["=1+2", "+A1", "-3+A1", "@SUM(A1)", "-"]),
+            "\"'=1+2\",\"'+A1\",\"'-3+A1\",\"'@SUM(A1)\",\"'-\"\r\n"
         );
+    }
+
+    #[test]
+    fn negative_numbers_stay_numbers() {
+        assert_eq!(line(["-1", "-2.5", "-1.2.3"]), "-1,-2.5,\"'-1.2.3\"\r\n");
     }
 }

@@ -161,14 +161,16 @@ const CSV_COLUMNS: [&str; 22] = [
 
 /// What the CSV holds for a JSON value: nothing for null, text as it is, numbers
 /// and booleans as JSON writes them; a cell a spreadsheet would run as a formula
-/// (starting `=`, `+`, `-`, `@`, tab or CR) with a leading `'`.
+/// (starting `=`, `+`, `-`, `@`, tab or CR, but not a negative number) with a
+/// leading `'`.
 fn csv_cell(value: &Value) -> String {
     let text = match value {
         Value::Null => String::new(),
         Value::String(text) => text.clone(),
         other => other.to_string(),
     };
-    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    let negative_number = value.as_i64().is_some_and(|n| n < 0);
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) && !negative_number {
         format!("'{text}")
     } else {
         text
