@@ -8,6 +8,7 @@
 //!   [`csv`]: spreadsheet-safe CSV.
 //! - [`commands`]: load, decide, append — with bounded retries on conflict;
 //!   [`idempotency`]: `Idempotency-Key`, answers kept in PostgreSQL.
+//! - [`integrity`]: tamper evidence — the event hash chains, verified.
 //! - [`relay`]: store → JetStream, in commit order, exactly once in effect;
 //!   [`event_store`]: reading the store in commit order or one stream at a time.
 //! - [`audit`]: `ledger audit`, the read models replayed from the store and compared.
@@ -27,6 +28,7 @@ pub mod error;
 pub mod event_store;
 pub mod extract;
 pub mod idempotency;
+pub mod integrity;
 pub mod relay;
 pub mod routes;
 pub mod run;
