@@ -52,6 +52,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::licenses::router())
         .merge(routes::bulk::router())
         .merge(routes::history::router())
+        .merge(routes::integrity::router())
         .merge(routes::landing_page::router())
         .merge(routes::search::router())
         .merge(routes::asset_components::router())

@@ -84,6 +84,23 @@ async fn an_untouched_store_verifies_and_the_database_and_verifier_agree() {
     let one = verify_chains(&app.pool, Some(account)).await.unwrap();
     assert_eq!((one.events, one.streams), (10, 2));
     assert!(one.breaks.is_empty());
+    let answer = app
+        .call_with(
+            Method::GET,
+            &format!("/v1/accounts/{account}/integrity"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(
+        (&answer.body["intact"], &answer.body["events"]),
+        (&json!(true), &json!(10))
+    );
+    let bad = app
+        .call_with(Method::GET, "/v1/accounts/nope/integrity?x=1", None, &[])
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     app.cleanup().await;
 }
 

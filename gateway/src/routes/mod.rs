@@ -4,6 +4,7 @@ pub mod asset_components;
 pub mod bulk;
 pub mod health;
 pub mod history;
+pub mod integrity;
 pub mod key_cursor;
 pub mod landing_page;
 pub mod license_servers;
