@@ -103,10 +103,10 @@ fn purchased(command: &LicenseCommand, p: &Purchase) -> Result<Vec<LicenseEvent>
             });
         }
     }
-    Ok(vec![LicenseEvent::Purchased(Purchased {
-        account_id: command.account_id,
-        terms: p.clone(),
-    })])
+    Ok(vec![LicenseEvent::Purchased(Purchased::new(
+        command.account_id,
+        p.clone(),
+    ))])
 }
 
 /// Order numbers and access codes end up in license files and CSV exports.

@@ -40,8 +40,9 @@ pub enum LicenseEvent {
     Upgraded(Upgraded),
 }
 
-/// Body of `Purchased` v1: the owning account and the terms, in one flat object.
-/// (serde cannot deny unknown fields next to `flatten`; this body alone is lenient.)
+/// Body of `Purchased` v2: the owning account, the terms and the feature name, in
+/// one flat object. (v1 had no `feature`; [`crate::upcast`] derives it.) serde
+/// cannot deny unknown fields next to `flatten`; this body alone is lenient.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Purchased {
     /// The owning account.
@@ -49,6 +50,20 @@ pub struct Purchased {
     /// What was purchased.
     #[serde(flatten)]
     pub terms: LicenseTerms,
+    /// The feature name in license files, e.g. `XDT_ENT_UD` (since v2), so a
+    /// consumer of the stream need not know how it is formed.
+    pub feature: String,
+}
+
+impl Purchased {
+    /// The event for `terms` bought by `account_id`.
+    pub fn new(account_id: AccountId, terms: LicenseTerms) -> Self {
+        Self {
+            account_id,
+            feature: terms.feature(),
+            terms,
+        }
+    }
 }
 
 /// Body of `Activated` v1.
@@ -155,7 +170,8 @@ pub enum EventDecodeError {
     },
 }
 
-/// The one version every event is at today.
+/// The version events are written at, unless [`LicenseEvent::version_of`] says
+/// otherwise for one.
 pub const CURRENT_VERSION: &str = "1";
 
 impl LicenseEvent {
@@ -187,6 +203,19 @@ impl LicenseEvent {
         }
     }
 
+    /// The version `event_type` is written at now.
+    pub fn version_of(event_type: &str) -> &'static str {
+        match event_type {
+            "Purchased" => "2",
+            _ => CURRENT_VERSION,
+        }
+    }
+
+    /// The version this event is written at.
+    pub fn version(&self) -> &'static str {
+        Self::version_of(self.name())
+    }
+
     /// The body alone, as it travels on the stream.
     pub fn body(&self) -> Result<Value, serde_json::Error> {
         let tagged = serde_json::to_value(self)?;
@@ -196,22 +225,29 @@ impl LicenseEvent {
     /// Reads an event from its name, version and body (stream form), upcasting older
     /// versions to the current shape.
     pub fn decode(event_type: &str, version: &str, body: Value) -> Result<Self, EventDecodeError> {
-        decode_tagged(&Self::TYPES, event_type, version, body)
+        if !Self::TYPES.contains(&event_type) {
+            return Err(EventDecodeError::UnknownType(event_type.to_owned()));
+        }
+        let current = Self::version_of(event_type);
+        let body = crate::upcast::to_current(event_type, version, body)?;
+        decode_tagged(&Self::TYPES, event_type, current, current, body)
     }
 }
 
 /// Reads an event of an enum whose variants are named in `types` from its name,
-/// version and body: the body is re-tagged `{"Name": body}` as the store keeps it.
+/// version (which must be `expected`) and body: the body is re-tagged
+/// `{"Name": body}` as the store keeps it.
 pub fn decode_tagged<E: serde::de::DeserializeOwned>(
     types: &[&str],
     event_type: &str,
     version: &str,
+    expected: &str,
     body: Value,
 ) -> Result<E, EventDecodeError> {
     if !types.contains(&event_type) {
         return Err(EventDecodeError::UnknownType(event_type.to_owned()));
     }
-    if version != CURRENT_VERSION {
+    if version != expected {
         return Err(EventDecodeError::UnknownVersion {
             event_type: event_type.to_owned(),
             version: version.to_owned(),
@@ -243,7 +279,7 @@ impl DomainEvent for LicenseEvent {
     }
 
     fn event_version(&self) -> String {
-        CURRENT_VERSION.to_owned()
+        self.version().to_owned()
     }
 }
 

@@ -11,6 +11,7 @@
 //! - [`events`]: what happened, in the past tense, with explicit persisted names.
 //! - [`license`]: the aggregate state and how events change it (`apply`).
 //! - [`decide`]: the rules; a command becomes events or a [`LicenseError`].
+//! - [`upcast`]: older stored event versions brought to the current shape.
 //! - [`errors`]: every broken rule, each carrying the facts a caller needs.
 //! - [`bulk`]: which selections of licenses can take an action together.
 //! - [`usage`]: the `ServerUsage` aggregate: license servers' daily usage reports.
@@ -22,6 +23,7 @@ pub mod errors;
 pub mod events;
 pub mod license;
 pub mod terms;
+pub mod upcast;
 pub mod usage;
 pub mod values;
 

@@ -16,9 +16,9 @@ fn id(n: u128) -> LicenseId {
 }
 
 fn purchase(binding_type: BindingType, expires_on: Option<NaiveDate>) -> LicenseEvent {
-    LicenseEvent::Purchased(Purchased {
-        account_id: AccountId(Uuid::from_u128(1)),
-        terms: Purchase {
+    LicenseEvent::Purchased(Purchased::new(
+        AccountId(Uuid::from_u128(1)),
+        Purchase {
             product: ProductCode::parse("XDT").unwrap(),
             edition: Edition::Enterprise,
             version: ProductVersion::parse("7.15").unwrap(),
@@ -33,7 +33,7 @@ fn purchase(binding_type: BindingType, expires_on: Option<NaiveDate>) -> License
             partial_allocation: true,
             purchased_at: Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap(),
         },
-    })
+    ))
 }
 
 fn allocated_to(host: &str) -> Vec<LicenseEvent> {

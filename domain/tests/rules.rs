@@ -110,10 +110,7 @@ fn term_purchase(expires_on: NaiveDate) -> Purchase {
 // ---------------------------------------------------------------------------
 
 fn purchased(p: &Purchase) -> LicenseEvent {
-    LicenseEvent::Purchased(Purchased {
-        account_id: account(),
-        terms: p.clone(),
-    })
+    LicenseEvent::Purchased(Purchased::new(account(), p.clone()))
 }
 
 fn activated_at() -> DateTime<Utc> {

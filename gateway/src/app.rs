@@ -13,6 +13,7 @@ use sqlx::PgPool;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use ledger_domain::upcast::LicenseEventUpcaster;
 use ledger_domain::usage::ServerUsage;
 use ledger_domain::License;
 use ledger_projections::queries::overdraft::AllowancePolicy;
@@ -110,8 +111,10 @@ impl AppState {
     ) -> Self {
         let retries = settings.command_conflict_retries;
         Self {
-            commands: Arc::new(CommandService::new(pool.clone(), retries)),
-            usage: Arc::new(CommandService::new(pool.clone(), retries)),
+            commands: Arc::new(CommandService::new(pool.clone(), retries, || {
+                vec![Box::new(LicenseEventUpcaster)]
+            })),
+            usage: Arc::new(CommandService::new(pool.clone(), retries, Vec::new)),
             allowance: settings.allowance_policy(),
             read_wait_timeout: settings.read_wait_timeout(),
             nats,

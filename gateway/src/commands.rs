@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::persist::PersistedEventStore;
+use cqrs_es::persist::{EventUpcaster, PersistedEventStore, SerializedEvent};
 use cqrs_es::{Aggregate, AggregateContext, AggregateError, EventStore};
 use ledger_domain::usage::ReportUsage;
 use ledger_domain::{AccountId, LicenseAction, LicenseCommand};
@@ -169,11 +169,15 @@ pub enum CommandError<R: std::error::Error> {
     Store(String),
 }
 
+/// Makes the upcasters of `A`'s older event versions (none for most aggregates).
+pub type Upcasters = fn() -> Vec<Box<dyn EventUpcaster>>;
+
 /// Executes commands of aggregate `A` against the event store.
 pub struct CommandService<A: Aggregate> {
     store: PersistedEventStore<PostgresEventRepository, A>,
     pool: PgPool,
     conflict_retries: u32,
+    upcasters: Vec<Box<dyn EventUpcaster>>,
 }
 
 impl<A> CommandService<A>
@@ -181,13 +185,15 @@ where
     A: Aggregate<Services = ()>,
     A::Command: Command + Clone,
 {
-    /// A service over `pool`.
-    pub fn new(pool: PgPool, conflict_retries: u32) -> Self {
+    /// A service over `pool`; stored events are brought to their current version
+    /// by `upcasters` as they are read.
+    pub fn new(pool: PgPool, conflict_retries: u32, upcasters: Upcasters) -> Self {
         let repository = PostgresEventRepository::new(pool.clone());
         Self {
-            store: PersistedEventStore::new_event_store(repository),
+            store: PersistedEventStore::new_event_store(repository).with_upcasters(upcasters()),
             pool,
             conflict_retries,
+            upcasters: upcasters(),
         }
     }
 
@@ -288,8 +294,8 @@ where
         key: &str,
         item: &str,
     ) -> Result<Option<Recorded<A::Event>>, CommandError<A::Error>> {
-        let rows: Vec<(i64, serde_json::Value, i64)> = sqlx::query_as(
-            "SELECT sequence, payload, global_position FROM events
+        let rows: Vec<(i64, String, String, serde_json::Value, i64)> = sqlx::query_as(
+            "SELECT sequence, event_type, event_version, payload, global_position FROM events
               WHERE aggregate_type = $1 AND aggregate_id = $2
                 AND metadata->>'idempotency_key' = $3
                 AND COALESCE(metadata->>'idempotency_item', '') = $4
@@ -302,12 +308,28 @@ where
         .fetch_all(&self.pool)
         .await
         .map_err(|error| CommandError::Store(error.to_string()))?;
-        let Some(&(version, _, position)) = rows.last() else {
+        let Some(&(version, _, _, _, position)) = rows.last() else {
             return Ok(None);
         };
         let events = rows
             .into_iter()
-            .map(|(_, payload, _)| serde_json::from_value(payload))
+            .map(|(sequence, event_type, event_version, payload, _)| {
+                let mut stored = SerializedEvent {
+                    aggregate_id: aggregate_id.to_owned(),
+                    sequence: usize::try_from(sequence).unwrap_or_default(),
+                    aggregate_type: A::TYPE.to_owned(),
+                    event_type,
+                    event_version,
+                    payload,
+                    metadata: serde_json::Value::Null,
+                };
+                for upcaster in &self.upcasters {
+                    if upcaster.can_upcast(&stored.event_type, &stored.event_version) {
+                        stored = upcaster.upcast(stored);
+                    }
+                }
+                serde_json::from_value(stored.payload)
+            })
             .collect::<Result<Vec<A::Event>, _>>()
             .map_err(|error| {
                 CommandError::Store(format!("a stored event does not read: {error}"))

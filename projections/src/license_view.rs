@@ -333,9 +333,9 @@ mod tests {
     }
 
     fn purchased() -> LicenseEvent {
-        LicenseEvent::Purchased(Purchased {
-            account_id: ACCOUNT.parse().unwrap(),
-            terms: LicenseTerms {
+        LicenseEvent::Purchased(Purchased::new(
+            ACCOUNT.parse().unwrap(),
+            LicenseTerms {
                 product: ProductCode::parse("XDT").unwrap(),
                 edition: Edition::Advanced,
                 version: ProductVersion::parse("7.15").unwrap(),
@@ -350,7 +350,7 @@ mod tests {
                 partial_allocation: true,
                 purchased_at: "2026-11-22T09:00:00Z".parse().unwrap(),
             },
-        })
+        ))
     }
 
     fn allocation(n: u128) -> AllocationId {

@@ -249,6 +249,11 @@ impl Api {
         }
     }
 
+    /// The same client acting for `account`.
+    pub fn for_account(self, account: Uuid) -> Self {
+        Self { account, ..self }
+    }
+
     /// The same account, talking to another (e.g. restarted) process.
     pub fn at(&self, ledger: &Ledger) -> Self {
         Self {

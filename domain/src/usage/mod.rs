@@ -138,7 +138,13 @@ impl UsageEvent {
         version: &str,
         body: serde_json::Value,
     ) -> Result<Self, crate::events::EventDecodeError> {
-        crate::events::decode_tagged(&Self::TYPES, event_type, version, body)
+        crate::events::decode_tagged(
+            &Self::TYPES,
+            event_type,
+            version,
+            crate::events::CURRENT_VERSION,
+            body,
+        )
     }
 }
 

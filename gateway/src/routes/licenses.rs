@@ -88,7 +88,7 @@ fn respond(
         .map(|event| {
             Ok(RecordedEvent {
                 event_type: event.name(),
-                version: ledger_domain::events::CURRENT_VERSION,
+                version: event.version(),
                 body: event.body().map_err(anyhow::Error::from)?,
             })
         })
