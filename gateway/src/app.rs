@@ -1,5 +1,6 @@
 //! The HTTP application: shared state, the router and its middleware. `app(state)`
-//! is what the binary serves and what tests drive with `oneshot`.
+//! is what the binary serves and what tests drive with `oneshot`. Its routes come
+//! from [`crate::openapi::api`], which also makes their OpenAPI document.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,17 +50,7 @@ pub struct AppState {
 
 /// The router with all routes and middleware.
 pub fn app(state: AppState) -> Router {
-    Router::new()
-        .merge(routes::licenses::router())
-        .merge(routes::bulk::router())
-        .merge(routes::history::router())
-        .merge(routes::integrity::router())
-        .merge(routes::landing_page::router())
-        .merge(routes::search::router())
-        .merge(routes::asset_components::router())
-        .merge(routes::license_servers::router())
-        .merge(routes::usage::router())
-        .merge(routes::health::router())
+    Router::from(crate::openapi::api())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(axum::middleware::from_fn_with_state(
@@ -99,7 +90,7 @@ pub fn app(state: AppState) -> Router {
 
 /// Only the health probes, for processes that run no gateway role.
 pub fn health_only(state: AppState) -> Router {
-    routes::health::router().with_state(state)
+    Router::from(routes::health::router()).with_state(state)
 }
 
 impl AppState {

@@ -106,6 +106,10 @@ impl QueryParams {
     /// Refuses any parameter not in `known`.
     pub fn only(&self, known: &[&str]) -> Result<(), ApiError> {
         match self.0.keys().find(|name| !known.contains(&name.as_str())) {
+            Some(name) if known.is_empty() => Err(ApiError::bad_request(
+                format!("query.{name}"),
+                "unknown parameter; this endpoint takes no query parameters",
+            )),
             Some(name) => Err(ApiError::bad_request(
                 format!("query.{name}"),
                 format!("unknown parameter; expected one of: {}", known.join(", ")),

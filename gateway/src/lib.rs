@@ -4,8 +4,9 @@
 //!
 //! # Layout
 //! - [`app`]: the axum router, middleware and shared state; [`routes`]: one module
-//!   per resource; [`extract`] and [`error`]: input checking and problem+json;
-//!   [`csv`]: spreadsheet-safe CSV.
+//!   per resource; [`openapi`]: the OpenAPI document generated from the routes;
+//!   [`extract`] and [`error`]: input checking and problem+json; [`csv`]:
+//!   spreadsheet-safe CSV.
 //! - [`commands`]: load, decide, append — with bounded retries on conflict;
 //!   [`idempotency`]: `Idempotency-Key`, answers kept in PostgreSQL.
 //! - [`integrity`]: tamper evidence — the event hash chains, verified.
@@ -29,6 +30,7 @@ pub mod event_store;
 pub mod extract;
 pub mod idempotency;
 pub mod integrity;
+pub mod openapi;
 pub mod relay;
 pub mod routes;
 pub mod run;

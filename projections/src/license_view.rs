@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::contract::StreamedEvent;
 
 /// A row of `read_model.licenses`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct LicenseRow {
     /// The license.
     pub license_id: Uuid,
@@ -64,7 +64,7 @@ pub struct LicenseRow {
 }
 
 /// A row of `read_model.license_allocations`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct AllocationRow {
     /// The allocation.
     pub allocation_id: Uuid,

@@ -56,7 +56,7 @@ pub fn event_hash(previous: Option<&[u8]>, event: &ChainedEvent) -> Vec<u8> {
 }
 
 /// What is wrong with an event, found walking its stream.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(tag = "problem", rename_all = "snake_case")]
 pub enum Break {
     /// The event's content or its place no longer matches its hash: altered,

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use chain::{Break, ChainedEvent, StreamWalk};
 
 /// A break, with the stream it is in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct StreamBreak {
     /// e.g. `License`.
     pub aggregate_type: String,

@@ -2,26 +2,30 @@
 //! and allocations, grouped by order number or license access code.
 
 use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use ledger_domain::AccountId;
 use ledger_projections::queries::asset_components::{asset_components, Group, GroupBy};
 use serde::Serialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{path_param, QueryParams};
+use crate::openapi::{AccountPath, MinPosition, QueryErrors};
 use crate::routes::{key_cursor, read_options};
 
 /// The asset-components route.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/accounts/{account_id}/asset-components", get(list))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list))
 }
 
 /// A page of groups.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Groups {
     /// `order_number` or `access_code`.
+    #[schema(value_type = String)]
     pub group_by: &'static str,
     /// The groups, by key.
     pub groups: Vec<Group>,
@@ -29,10 +33,52 @@ pub struct Groups {
     pub next_cursor: Option<String>,
 }
 
+/// How `GET /asset-components` groups and pages.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GroupsQuery {
+    /// What licenses are grouped by.
+    #[param(inline)]
+    pub group_by: Option<GroupByName>,
+    /// Only the group with this key (then there is no next page).
+    #[param(min_length = 1, max_length = 64)]
+    pub key: Option<String>,
+    /// Include hidden licenses.
+    #[param(default = false)]
+    pub include_hidden: Option<bool>,
+    /// Groups per page.
+    #[param(minimum = 1, maximum = 100, default = 20)]
+    pub limit: Option<u32>,
+    /// The previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}
+
+/// What asset components are grouped by.
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupByName {
+    /// The order a license came on (the default).
+    OrderNumber,
+    /// The license access code.
+    AccessCode,
+}
+
 /// Groups per page when `limit` is absent, and the most a page may hold.
 const DEFAULT_GROUPS: u32 = 20;
 const MAX_GROUPS: u32 = 100;
 
+/// Licenses with their allocations, grouped by order number or access code.
+///
+/// Each group has its key, total `quantity` and `allocated`, and its licenses, oldest
+/// purchase first.
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}/asset-components",
+    operation_id = "list_asset_components",
+    tag = "asset-components",
+    params(AccountPath, GroupsQuery, MinPosition),
+    responses((status = 200, description = "A page of groups", body = Groups), QueryErrors),
+)]
 async fn list(
     State(state): State<AppState>,
     Path(account_id): Path<String>,

@@ -14,8 +14,7 @@ use std::collections::BTreeSet;
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{NaiveDate, Utc};
 use ledger_domain::bulk::{incompatibilities, BulkAction};
 use ledger_domain::license::LicenseState;
@@ -25,74 +24,88 @@ use ledger_domain::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::commands::CommandContext;
 use crate::error::{ApiError, Transient};
 use crate::extract::{path_param, ApiJson};
+use crate::openapi::{AccountPath, BulkDone, CommandErrors, CommandHeaders, Problem};
 
 /// Most licenses one bulk request may select.
 pub const MAX_SELECTION: usize = 500;
 
 /// The bulk routes.
-pub fn router() -> Router<AppState> {
-    const BULK: &str = "/v1/accounts/{account_id}/bulk";
-    Router::new()
-        .route(&format!("{BULK}/allocate"), post(allocate))
-        .route(&format!("{BULK}/return"), post(return_allocations))
-        .route(&format!("{BULK}/hide"), post(hide))
-        .route(&format!("{BULK}/unhide"), post(unhide))
-        .route(&format!("{BULK}/renew"), post(renew))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(allocate))
+        .routes(routes!(return_allocations))
+        .routes(routes!(hide))
+        .routes(routes!(unhide))
+        .routes(routes!(renew))
 }
 
 /// Body of `POST …/bulk/allocate`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkAllocateRequest {
-    /// The licenses, the first being the reference.
+    /// The licenses, the first being the reference; no repeats.
+    #[schema(min_items = 1, max_items = 500)]
     pub license_ids: Vec<Uuid>,
-    /// Only say what would happen.
+    /// Only say what would happen; record nothing.
     #[serde(default)]
+    #[schema(default = false)]
     pub dry_run: bool,
     /// The license server every license is allocated to.
+    #[schema(min_length = 1, max_length = 253)]
     pub host: String,
     /// Seats from each license; absent: all of each license's unallocated seats.
+    #[schema(minimum = 1, maximum = 100_000_000)]
     pub quantity: Option<u32>,
 }
 
 /// Body of `POST …/bulk/return`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkReturnRequest {
-    /// The licenses, the first being the reference.
+    /// The licenses, the first being the reference; no repeats.
+    #[schema(min_items = 1, max_items = 500)]
     pub license_ids: Vec<Uuid>,
-    /// Only say what would happen.
+    /// Only say what would happen; record nothing.
     #[serde(default)]
+    #[schema(default = false)]
     pub dry_run: bool,
     /// Only the allocations on this license server; absent: every live allocation.
+    #[schema(min_length = 1, max_length = 253)]
     pub host: Option<String>,
 }
 
 /// Body of `POST …/bulk/hide` and `…/bulk/unhide`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkSelection {
-    /// The licenses, the first being the reference.
+    /// The licenses, the first being the reference; no repeats.
+    #[schema(min_items = 1, max_items = 500)]
     pub license_ids: Vec<Uuid>,
-    /// Only say what would happen.
+    /// Only say what would happen; record nothing.
     #[serde(default)]
+    #[schema(default = false)]
     pub dry_run: bool,
 }
 
 /// Body of `POST …/bulk/renew`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkRenewRequest {
-    /// The licenses, the first being the reference.
+    /// The licenses, the first being the reference; no repeats.
+    #[schema(min_items = 1, max_items = 500)]
     pub license_ids: Vec<Uuid>,
-    /// Only say what would happen.
+    /// Only say what would happen; record nothing.
     #[serde(default)]
+    #[schema(default = false)]
     pub dry_run: bool,
     /// New last valid day (term licenses only).
     pub expires_on: Option<NaiveDate>,
@@ -101,40 +114,49 @@ pub struct BulkRenewRequest {
 }
 
 /// The answer to a bulk request.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct BulkAnswer {
     /// `allocate`, `return`, `hide`, `unhide` or `renew`.
+    #[schema(value_type = String)]
     pub action: &'static str,
     /// Whether nothing was recorded on purpose.
     pub dry_run: bool,
     /// `success` (every command), `partial_failure` or `failure` (none); for a dry
     /// run, what would be.
+    #[schema(value_type = String)]
     pub outcome: &'static str,
     /// The highest global position recorded, for `min_position`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub position: Option<i64>,
     /// One result per command, in selection order.
     pub results: Vec<ItemResult>,
 }
 
 /// What became of one command of a bulk request.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ItemResult {
     /// The license.
+    #[schema(value_type = Uuid)]
     pub license_id: LicenseId,
     /// The allocation made or returned, for allocate and return.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Uuid>, nullable = false)]
     pub allocation_id: Option<AllocationId>,
     /// `succeeded`, `failed`, `would_succeed` or `would_fail`.
+    #[schema(value_type = String)]
     pub result: &'static str,
     /// The license's version after the command.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub version: Option<i64>,
     /// Global position of the command's last event.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub position: Option<i64>,
     /// Why it failed (or would), as problem+json.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Problem>, nullable = false)]
     pub problem: Option<Value>,
 }
 
@@ -147,6 +169,18 @@ struct Item {
     action: LicenseAction,
 }
 
+/// Allocates every selected license to one license server.
+///
+/// Every license must have the first one's binding type.
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{account_id}/bulk/allocate",
+    operation_id = "bulk_allocate",
+    tag = "bulk",
+    params(AccountPath, CommandHeaders),
+    request_body = BulkAllocateRequest,
+    responses((status = 200, response = BulkDone), CommandErrors),
+)]
 async fn allocate(
     State(state): State<AppState>,
     context: CommandContext,
@@ -189,6 +223,18 @@ async fn allocate(
     .await
 }
 
+/// Returns the live allocations of every selected license (on `host`, if given).
+///
+/// Every license must have such an allocation.
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{account_id}/bulk/return",
+    operation_id = "bulk_return",
+    tag = "bulk",
+    params(AccountPath, CommandHeaders),
+    request_body = BulkReturnRequest,
+    responses((status = 200, response = BulkDone), CommandErrors),
+)]
 async fn return_allocations(
     State(state): State<AppState>,
     context: CommandContext,
@@ -218,6 +264,16 @@ async fn return_allocations(
     run(&state, &context, &account_id, "return", body.dry_run, items).await
 }
 
+/// Hides every selected license (each must be visible).
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{account_id}/bulk/hide",
+    operation_id = "bulk_hide",
+    tag = "bulk",
+    params(AccountPath, CommandHeaders),
+    request_body = BulkSelection,
+    responses((status = 200, response = BulkDone), CommandErrors),
+)]
 async fn hide(
     State(state): State<AppState>,
     context: CommandContext,
@@ -227,6 +283,16 @@ async fn hide(
     visibility(state, context, account_id, body, BulkAction::Hide).await
 }
 
+/// Shows every selected license again (each must be hidden).
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{account_id}/bulk/unhide",
+    operation_id = "bulk_unhide",
+    tag = "bulk",
+    params(AccountPath, CommandHeaders),
+    request_body = BulkSelection,
+    responses((status = 200, response = BulkDone), CommandErrors),
+)]
 async fn unhide(
     State(state): State<AppState>,
     context: CommandContext,
@@ -252,6 +318,18 @@ async fn visibility(
     run(&state, &context, &account_id, name, body.dry_run, items).await
 }
 
+/// Renews every selected license.
+///
+/// With `expires_on`, every license must be a term license.
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{account_id}/bulk/renew",
+    operation_id = "bulk_renew",
+    tag = "bulk",
+    params(AccountPath, CommandHeaders),
+    request_body = BulkRenewRequest,
+    responses((status = 200, response = BulkDone), CommandErrors),
+)]
 async fn renew(
     State(state): State<AppState>,
     context: CommandContext,

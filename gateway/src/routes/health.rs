@@ -2,24 +2,64 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::{json, Value};
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::AppState;
 
 /// `/health/live` and `/health/ready`.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/health/live",
-            get(|| async { Json(json!({"status": "live"})) }),
-        )
-        .route("/health/ready", get(ready))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(live))
+        .routes(routes!(ready))
+}
+
+/// The liveness answer.
+#[derive(Serialize, ToSchema)]
+pub struct Liveness {
+    /// Always `live`.
+    #[schema(value_type = String, example = "live")]
+    pub status: &'static str,
+}
+
+/// The readiness answer.
+#[derive(Serialize, ToSchema)]
+pub struct Readiness {
+    /// PostgreSQL answers.
+    pub database: bool,
+    /// NATS is connected (or not used by this process).
+    pub nats: bool,
+    /// Both.
+    pub ready: bool,
+}
+
+/// Live while the process serves HTTP.
+#[utoipa::path(
+    get,
+    path = "/health/live",
+    operation_id = "live",
+    tag = "health",
+    responses((status = 200, description = "Live", body = Liveness)),
+)]
+async fn live() -> Json<Liveness> {
+    Json(Liveness { status: "live" })
 }
 
 /// Ready when PostgreSQL answers and NATS (if this process uses it) is connected.
-async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+#[utoipa::path(
+    get,
+    path = "/health/ready",
+    operation_id = "ready",
+    tag = "health",
+    responses(
+        (status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "Not ready: what is down", body = Readiness),
+    ),
+)]
+async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let database = sqlx::query("SELECT 1").execute(&state.pool).await.is_ok();
     let nats = state
         .nats
@@ -32,6 +72,10 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     };
     (
         status,
-        Json(json!({"database": database, "nats": nats, "ready": database && nats})),
+        Json(Readiness {
+            database,
+            nats,
+            ready: database && nats,
+        }),
     )
 }

@@ -12,8 +12,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
 use ledger_domain::events::untag;
@@ -28,13 +27,18 @@ use ledger_projections::rebuild::create_empty_copy;
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::{Postgres, Transaction};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::event_store::{self, CommitPosition, Horizon};
 use crate::extract::{date, path_param, QueryParams};
+use crate::openapi::{AccountPath, AsOf, HistoryErrors, LicensePath, Paging, ReplayErrors};
 use crate::routes::search::Page;
+use crate::routes::search_params::SearchQuery;
 use crate::routes::{read_options, search_params};
 
 /// Most events a history page holds.
@@ -48,28 +52,54 @@ const EXPORT_BATCH: usize = 1_000;
 const SETTLE_WAIT: Duration = Duration::from_secs(5);
 
 /// The history routes.
-pub fn router() -> Router<AppState> {
-    const LICENSE: &str = "/v1/accounts/{account_id}/licenses/{license_id}";
-    Router::new()
-        .route(&format!("{LICENSE}/history"), get(license_history))
-        .route(&format!("{LICENSE}/state"), get(license_state))
-        .route(
-            "/v1/accounts/{account_id}/license-servers/{host}/usage/{day}/history",
-            get(usage_history),
-        )
-        .route("/v1/accounts/{account_id}/events.ndjson", get(export))
-        .route(
-            "/v1/accounts/{account_id}/history/landing-page",
-            get(landing_page_then),
-        )
-        .route(
-            "/v1/accounts/{account_id}/history/licenses",
-            get(licenses_then),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(license_history))
+        .routes(routes!(license_state))
+        .routes(routes!(usage_history))
+        .routes(routes!(export))
+        .routes(routes!(landing_page_then))
+        .routes(routes!(licenses_then))
+}
+
+/// A page of one stream's history.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryPaging {
+    /// Events after this sequence (0: from the start).
+    #[param(minimum = 0, default = 0)]
+    pub after_sequence: Option<i64>,
+    /// Events per page.
+    #[param(minimum = 1, maximum = 1000, default = 100)]
+    pub limit: Option<i64>,
+}
+
+/// A license server's usage stream for one day, in the path.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct UsageDayPath {
+    /// The account.
+    pub account_id: Uuid,
+    /// The license server's host id.
+    #[param(min_length = 1, max_length = 253)]
+    pub host: String,
+    /// The day (`YYYY-MM-DD`).
+    pub day: chrono::NaiveDate,
+}
+
+/// Where an account's export starts.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportStart {
+    /// Start after the event at this global position (an event of this account).
+    #[param(minimum = 1)]
+    pub from_position: Option<i64>,
+    /// Only events recorded at or after this instant (RFC 3339).
+    pub from_time: Option<DateTime<Utc>>,
 }
 
 /// An event with everything recorded about it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct HistoryEvent {
     /// `License` or `ServerUsage`.
     pub aggregate_type: String,
@@ -88,8 +118,10 @@ pub struct HistoryEvent {
     pub recorded_at: DateTime<Utc>,
     /// Who and what caused it: actor, occurred_at, request_id, traceparent,
     /// idempotency key — as recorded.
+    #[schema(value_type = Object)]
     pub metadata: Value,
-    /// The event body, as on the stream.
+    /// The event body, as on the stream, in the version it was stored at.
+    #[schema(value_type = Object)]
     pub body: Value,
 }
 
@@ -110,7 +142,7 @@ impl From<StoredEvent> for HistoryEvent {
 }
 
 /// A page of one stream's history.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct HistoryPage {
     /// Oldest first.
     pub events: Vec<HistoryEvent>,
@@ -119,6 +151,15 @@ pub struct HistoryPage {
     pub next_after_sequence: Option<i64>,
 }
 
+/// A license's events, oldest first, each with its metadata.
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}/licenses/{license_id}/history",
+    operation_id = "get_license_history",
+    tag = "history",
+    params(LicensePath, HistoryPaging),
+    responses((status = 200, description = "A page of events", body = HistoryPage), HistoryErrors),
+)]
 async fn license_history(
     State(state): State<AppState>,
     Path((account_id, license_id)): Path<(String, String)>,
@@ -129,6 +170,15 @@ async fn license_history(
     stream_page(&state, &params, account, "License", &license.to_string()).await
 }
 
+/// A license server's usage reports for one day: every report, corrections included.
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}/license-servers/{host}/usage/{day}/history",
+    operation_id = "get_usage_history",
+    tag = "history",
+    params(UsageDayPath, HistoryPaging),
+    responses((status = 200, description = "A page of events", body = HistoryPage), HistoryErrors),
+)]
 async fn usage_history(
     State(state): State<AppState>,
     Path((account_id, host, day)): Path<(String, String, String)>,
@@ -203,9 +253,10 @@ async fn stream_page(
 }
 
 /// A license as it was at an instant.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct LicenseAsOf {
     /// The license.
+    #[schema(value_type = Uuid)]
     pub license_id: LicenseId,
     /// The instant.
     pub as_of: DateTime<Utc>,
@@ -213,10 +264,21 @@ pub struct LicenseAsOf {
     pub version: i64,
     /// Global position of that event.
     pub position: i64,
-    /// Its state then, folded from its events by the domain's own `apply`.
+    /// Its state then, folded from its events by the domain's own `apply`: the
+    /// account, the terms, `activated_at`, `hidden` and every allocation by id.
+    #[schema(value_type = Object)]
     pub state: LicenseState,
 }
 
+/// A license as it was at an instant, folded from the events recorded by then.
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}/licenses/{license_id}/state",
+    operation_id = "get_license_state_as_of",
+    tag = "history",
+    params(LicensePath, AsOf),
+    responses((status = 200, description = "The license then", body = LicenseAsOf), HistoryErrors),
+)]
 async fn license_state(
     State(state): State<AppState>,
     Path((account_id, license_id)): Path<(String, String)>,
@@ -276,11 +338,25 @@ async fn license_state(
     }
 }
 
-/// `GET /events.ndjson`: every event of the account in commit order (the order
+/// Every event of the account as NDJSON, in commit order.
+///
+/// Every event of the account in commit order (the order
 /// of the stream), one JSON object a line, streamed as it is read. Only events no
 /// running transaction can precede are included (an export waits a few seconds
 /// for an older transaction to end), so continuing later from the last line's
 /// `global_position` never skips one.
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}/events.ndjson",
+    operation_id = "export_account_events",
+    tag = "history",
+    params(AccountPath, ExportStart),
+    responses(
+        (status = 200, description = "One event (as in a history page) a line", body = HistoryEvent,
+            content_type = "application/x-ndjson"),
+        ReplayErrors,
+    ),
+)]
 async fn export(
     State(state): State<AppState>,
     Path(account_id): Path<String>,
@@ -426,7 +502,15 @@ async fn replay_account(
     Ok(schema)
 }
 
-/// `GET /history/landing-page`: the landing page as it was at `as_of`.
+/// The landing page as it was at an instant, rebuilt from the account's events.
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}/history/landing-page",
+    operation_id = "get_landing_page_as_of",
+    tag = "history",
+    params(AccountPath, AsOf),
+    responses((status = 200, description = "The landing page then", body = LandingPage), ReplayErrors),
+)]
 async fn landing_page_then(
     State(state): State<AppState>,
     Path(account_id): Path<String>,
@@ -442,7 +526,16 @@ async fn landing_page_then(
     Ok(Json(page))
 }
 
-/// `GET /history/licenses`: a license search as it would have answered at `as_of`.
+/// A license search as it would have answered at an instant, rebuilt from the
+/// account's events.
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}/history/licenses",
+    operation_id = "search_licenses_as_of",
+    tag = "history",
+    params(AccountPath, SearchQuery, AsOf, Paging),
+    responses((status = 200, description = "A page of lines", body = Page), ReplayErrors),
+)]
 async fn licenses_then(
     State(state): State<AppState>,
     Path(account_id): Path<String>,

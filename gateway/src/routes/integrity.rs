@@ -3,23 +3,26 @@
 //! event when there is one.
 
 use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use ledger_domain::AccountId;
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{path_param, QueryParams};
 use crate::integrity::{verify_chains, StreamBreak};
+use crate::openapi::{AccountPath, ReplayErrors};
 
 /// The integrity route.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/accounts/{account_id}/integrity", get(integrity))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(integrity))
 }
 
 /// What the check found.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct IntegrityAnswer {
     /// Whether every chain links.
     pub intact: bool,
@@ -34,6 +37,15 @@ pub struct IntegrityAnswer {
     pub breaks: Vec<StreamBreak>,
 }
 
+/// The account's hash chains, verified from the stored bytes.
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}/integrity",
+    operation_id = "verify_account_integrity",
+    tag = "integrity",
+    params(AccountPath),
+    responses((status = 200, description = "What the check found", body = IntegrityAnswer), ReplayErrors),
+)]
 async fn integrity(
     State(state): State<AppState>,
     Path(account_id): Path<String>,

@@ -2,22 +2,38 @@
 //! last 30 days and five term licenses expiring within 90 days, as of an instant.
 
 use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use ledger_domain::AccountId;
 use ledger_projections::consumer::LIVE_SCHEMA;
 use ledger_projections::queries::landing_page::{self, LandingPage};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{path_param, QueryParams};
+use crate::openapi::{AccountPath, AsOf, MinPosition, QueryErrors};
 use crate::routes::read_options;
 
 /// The landing-page route.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/accounts/{account_id}/landing-page", get(landing_page))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(landing_page))
 }
 
+/// The portal's landing page as of an instant.
+///
+/// `new_licenses`: the five most recent purchases of the last 30 days;
+/// `expiring_licenses`: among term licenses with 0–90 days left, the five most
+/// recent purchases, with `days_left` and `band` (`red` 0–30, `orange` 31–90).
+/// Hidden licenses are left out.
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}/landing-page",
+    operation_id = "get_landing_page",
+    tag = "landing-page",
+    params(AccountPath, AsOf, MinPosition),
+    responses((status = 200, description = "The landing page", body = LandingPage), QueryErrors),
+)]
 async fn landing_page(
     State(state): State<AppState>,
     Path(account_id): Path<String>,

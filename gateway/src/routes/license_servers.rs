@@ -2,28 +2,31 @@
 //! what is allocated on each license server and its current license files.
 
 use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use ledger_domain::AccountId;
 use ledger_projections::queries::license_servers::{
     server_allocations, servers, ServerAllocation, ServerSummary,
 };
 use serde::Serialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{path_param, QueryParams};
+use crate::openapi::{AccountPath, LookupErrors, MinPosition, Paging, QueryErrors};
 use crate::routes::{key_cursor, read_options};
 
 /// The license-server routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/accounts/{account_id}/license-servers", get(list))
-        .route("/v1/accounts/{account_id}/license-servers/{host}", get(one))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(one))
 }
 
 /// A page of servers.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Servers {
     /// The servers, by host.
     pub servers: Vec<ServerSummary>,
@@ -31,6 +34,17 @@ pub struct Servers {
     pub next_cursor: Option<String>,
 }
 
+/// The account's license servers, by host.
+///
+/// Per host: seats allocated, live files (one per live allocation) and features.
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}/license-servers",
+    operation_id = "list_license_servers",
+    tag = "license-servers",
+    params(AccountPath, Paging, MinPosition),
+    responses((status = 200, description = "A page of servers", body = Servers), QueryErrors),
+)]
 async fn list(
     State(state): State<AppState>,
     Path(account_id): Path<String>,
@@ -53,7 +67,7 @@ async fn list(
 }
 
 /// One server's live allocations.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Server {
     /// The host id.
     pub host: String,
@@ -63,6 +77,29 @@ pub struct Server {
     pub allocations: Vec<ServerAllocation>,
 }
 
+/// The license server in the path.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct HostPath {
+    /// The account.
+    pub account_id: uuid::Uuid,
+    /// The host id, exactly as allocated (case-sensitive).
+    #[param(min_length = 1, max_length = 253)]
+    pub host: String,
+}
+
+/// The live allocations on one license server.
+///
+/// Each with its license, feature, quantity and `file_revision`; 404 if there are
+/// none.
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}/license-servers/{host}",
+    operation_id = "get_license_server",
+    tag = "license-servers",
+    params(HostPath, MinPosition),
+    responses((status = 200, description = "The server's live allocations", body = Server), LookupErrors),
+)]
 async fn one(
     State(state): State<AppState>,
     Path((account_id, host)): Path<(String, String)>,

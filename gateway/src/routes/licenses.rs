@@ -6,8 +6,7 @@
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
 use ledger_domain::{
     AccountId, Activate, Allocate, AllocationId, BindingType, Edition, LicenseAction,
@@ -17,41 +16,42 @@ use ledger_domain::{
 use ledger_projections::queries::{self, LicenseDetails};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::commands::{CommandContext, ExpectedVersion, Recorded};
 use crate::error::ApiError;
 use crate::extract::{path_param, version_etag, ApiJson, IfMatch, QueryParams};
+use crate::openapi::{
+    AccountPath, AllocationPath, BindingTypeName, CommandHeaders, EditionCode, IfMatchHeader,
+    LicenseActionErrors, LicenseCommandErrors, LicenseModelName, LicensePath, LicensePurchased,
+    LicenseRecorded, LookupErrors, MinPosition, PurchaseErrors,
+};
 use crate::routes::read_options;
 
-const LICENSE: &str = "/v1/accounts/{account_id}/licenses/{license_id}";
-
 /// The license routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/accounts/{account_id}/licenses", post(purchase))
-        .route(LICENSE, get(get_license))
-        .route(&format!("{LICENSE}/activate"), post(activate))
-        .route(&format!("{LICENSE}/allocations"), post(allocate))
-        .route(
-            &format!("{LICENSE}/allocations/{{allocation_id}}/modify"),
-            post(modify_allocation),
-        )
-        .route(
-            &format!("{LICENSE}/allocations/{{allocation_id}}/return"),
-            post(return_allocation),
-        )
-        .route(&format!("{LICENSE}/hide"), post(hide))
-        .route(&format!("{LICENSE}/unhide"), post(unhide))
-        .route(&format!("{LICENSE}/renew"), post(renew))
-        .route(&format!("{LICENSE}/upgrade"), post(upgrade))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(purchase))
+        .routes(routes!(get_license))
+        .routes(routes!(activate))
+        .routes(routes!(allocate))
+        .routes(routes!(modify_allocation))
+        .routes(routes!(return_allocation))
+        .routes(routes!(hide))
+        .routes(routes!(unhide))
+        .routes(routes!(renew))
+        .routes(routes!(upgrade))
 }
 
 /// What a successful command answers.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CommandResponse {
     /// The license.
+    #[schema(value_type = Uuid)]
     pub license_id: LicenseId,
     /// The license's version (its last event's sequence); pass it back as `If-Match` later.
     pub version: i64,
@@ -59,20 +59,24 @@ pub struct CommandResponse {
     pub position: i64,
     /// The events recorded, in stream form.
     pub events: Vec<RecordedEvent>,
-    /// The allocation a command created, if any.
+    /// The allocation a command created (allocate; modify: the replacement).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Uuid>, nullable = false)]
     pub allocation_id: Option<AllocationId>,
 }
 
 /// An event as the answer shows it: name, version and body.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct RecordedEvent {
-    /// Event name.
+    /// Event name, e.g. `Allocated`.
     #[serde(rename = "type")]
+    #[schema(value_type = String)]
     pub event_type: &'static str,
-    /// Event version.
+    /// Event version, e.g. `1`.
+    #[schema(value_type = String)]
     pub version: &'static str,
-    /// Event body, as on the stream.
+    /// Event body, as on the stream (see the README's event table).
+    #[schema(value_type = Object)]
     pub body: Value,
 }
 
@@ -139,41 +143,73 @@ fn field<T>(name: &str, parsed: Result<T, ValueError>) -> Result<T, ApiError> {
     parsed.map_err(|error| ApiError::bad_request(name, error.to_string()))
 }
 
-/// Body of `POST /licenses`.
-#[derive(Debug, Deserialize)]
+/// Body of `POST /licenses`. Dates are from 1970-01-01 to 9999-12-31 (else 422).
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PurchaseRequest {
     /// Optional: a client-chosen id makes a retried purchase safe (409 the second time).
     pub license_id: Option<Uuid>,
     /// Product code, e.g. `XDT`.
+    #[schema(
+        min_length = 2,
+        max_length = 16,
+        pattern = "^[A-Z0-9]+$",
+        example = "XDT"
+    )]
     pub product: String,
-    /// `STD`, `ADV`, `ENT` or `PLT`.
+    /// The edition.
+    #[schema(value_type = EditionCode)]
     pub edition: String,
-    /// e.g. `7.15`.
+    /// Up to four dot-separated numbers of at most 9 digits, e.g. `7.15`.
+    #[schema(
+        max_length = 39,
+        pattern = "^[0-9]{1,9}(\\.[0-9]{1,9}){0,3}$",
+        example = "7.15"
+    )]
     pub version: String,
-    /// `user_device`, `concurrent_user`, …
+    /// How seats are counted.
+    #[schema(value_type = LicenseModelName)]
     pub license_model: String,
-    /// `host_name`, `mac_address`, `hardware_serial` or `other_id`.
+    /// What license servers are identified by.
+    #[schema(value_type = BindingTypeName)]
     pub binding_type: String,
-    /// Seats.
+    /// Seats (outside 1 to 100,000,000: 422).
+    #[schema(minimum = 1, maximum = 100_000_000)]
     pub quantity: u32,
-    /// Last valid day; absent for perpetual.
+    /// Last valid day, after the purchase day; absent for perpetual.
     pub expires_on: Option<NaiveDate>,
     /// Last day of maintenance.
     pub maintenance_until: NaiveDate,
-    /// Order number.
+    /// Order number: 1 to 64 printable characters (else 422).
+    #[schema(min_length = 1, max_length = 64, pattern = "^[!-~]+$")]
     pub order_number: String,
-    /// License access code.
+    /// License access code: 1 to 64 printable characters (else 422).
+    #[schema(min_length = 1, max_length = 64, pattern = "^[!-~]+$")]
     pub access_code: String,
-    /// Default false.
+    /// A trial license (it needs `expires_on`).
     #[serde(default)]
+    #[schema(default = false)]
     pub trial: bool,
-    /// Default true.
+    /// Whether the quantity may be allocated in parts; default true.
+    #[schema(default = true)]
     pub partial_allocation: Option<bool>,
     /// Default now; never in the future.
     pub purchased_at: Option<DateTime<Utc>>,
 }
 
+/// Purchases a license.
+///
+/// Records `Purchased`. With `license_id` (or an `Idempotency-Key`) a retried
+/// purchase cannot buy twice.
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{account_id}/licenses",
+    operation_id = "purchase_license",
+    tag = "licenses",
+    params(AccountPath, CommandHeaders, IfMatchHeader),
+    request_body = PurchaseRequest,
+    responses((status = 201, response = LicensePurchased), PurchaseErrors),
+)]
 async fn purchase(
     State(state): State<AppState>,
     context: CommandContext,
@@ -225,13 +261,23 @@ async fn purchase(
 }
 
 /// Body of `POST …/activate`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActivateRequest {
-    /// The license access code.
+    /// The license access code; it must match the purchase's.
     pub access_code: String,
 }
 
+/// Activates a license with its access code (once).
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{account_id}/licenses/{license_id}/activate",
+    operation_id = "activate_license",
+    tag = "licenses",
+    params(LicensePath, CommandHeaders, IfMatchHeader),
+    request_body = ActivateRequest,
+    responses((status = 200, response = LicenseRecorded), LicenseCommandErrors),
+)]
 async fn activate(
     State(state): State<AppState>,
     context: CommandContext,
@@ -248,18 +294,34 @@ async fn activate(
 }
 
 /// Body of `POST …/allocations`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AllocateRequest {
     /// Optional: a client-chosen id makes a retried allocation safe (the second
     /// attempt is refused as a duplicate instead of allocating twice).
     pub allocation_id: Option<Uuid>,
-    /// The license server's id (host name, MAC, … per the license's binding type).
+    /// The license server's id, valid for the license's binding type (host name:
+    /// RFC 1123, at most 253 characters; MAC: 12 hex digits; else 1–64 characters).
+    #[schema(min_length = 1, max_length = 253)]
     pub host: String,
-    /// Seats.
+    /// Seats, at most the unallocated quantity (else 422).
+    #[schema(minimum = 1, maximum = 100_000_000)]
     pub quantity: u32,
 }
 
+/// Allocates seats of a license to a license server.
+///
+/// Needs an activated, unexpired license; with partial allocation off, the whole
+/// quantity at once.
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{account_id}/licenses/{license_id}/allocations",
+    operation_id = "allocate",
+    tag = "allocations",
+    params(LicensePath, CommandHeaders, IfMatchHeader),
+    request_body = AllocateRequest,
+    responses((status = 201, response = LicenseRecorded), LicenseCommandErrors),
+)]
 async fn allocate(
     State(state): State<AppState>,
     context: CommandContext,
@@ -287,15 +349,30 @@ async fn allocate(
 }
 
 /// Body of `POST …/allocations/{allocation_id}/modify`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModifyRequest {
     /// Optional: the replacement allocation's id, chosen by the client for safe retries.
     pub new_allocation_id: Option<Uuid>,
-    /// The license server the allocation moves to.
+    /// The license server the allocation moves to (another one, valid for the
+    /// binding type).
+    #[schema(min_length = 1, max_length = 253)]
     pub new_host: String,
 }
 
+/// Moves a live allocation, whole, to another license server.
+///
+/// The old allocation's file is void; the answer's `allocation_id` is the
+/// replacement.
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{account_id}/licenses/{license_id}/allocations/{allocation_id}/modify",
+    operation_id = "modify_allocation",
+    tag = "allocations",
+    params(AllocationPath, CommandHeaders, IfMatchHeader),
+    request_body = ModifyRequest,
+    responses((status = 200, response = LicenseRecorded), LicenseCommandErrors),
+)]
 async fn modify_allocation(
     State(state): State<AppState>,
     context: CommandContext,
@@ -322,6 +399,15 @@ async fn modify_allocation(
     )
 }
 
+/// Returns a live allocation's seats to the license (cannot be undone).
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{account_id}/licenses/{license_id}/allocations/{allocation_id}/return",
+    operation_id = "return_allocation",
+    tag = "allocations",
+    params(AllocationPath, CommandHeaders, IfMatchHeader),
+    responses((status = 200, response = LicenseRecorded), LicenseActionErrors),
+)]
 async fn return_allocation(
     State(state): State<AppState>,
     context: CommandContext,
@@ -336,6 +422,15 @@ async fn return_allocation(
     respond(StatusCode::OK, target.license, recorded, None)
 }
 
+/// Hides a license from default views.
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{account_id}/licenses/{license_id}/hide",
+    operation_id = "hide_license",
+    tag = "licenses",
+    params(LicensePath, CommandHeaders, IfMatchHeader),
+    responses((status = 200, response = LicenseRecorded), LicenseActionErrors),
+)]
 async fn hide(
     State(state): State<AppState>,
     context: CommandContext,
@@ -347,6 +442,15 @@ async fn hide(
     respond(StatusCode::OK, target.license, recorded, None)
 }
 
+/// Shows a hidden license again.
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{account_id}/licenses/{license_id}/unhide",
+    operation_id = "unhide_license",
+    tag = "licenses",
+    params(LicensePath, CommandHeaders, IfMatchHeader),
+    responses((status = 200, response = LicenseRecorded), LicenseActionErrors),
+)]
 async fn unhide(
     State(state): State<AppState>,
     context: CommandContext,
@@ -358,8 +462,8 @@ async fn unhide(
     respond(StatusCode::OK, target.license, recorded, None)
 }
 
-/// Body of `POST …/renew`.
-#[derive(Debug, Deserialize)]
+/// Body of `POST …/renew`: at least one date; dates only move forward.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RenewRequest {
     /// New last valid day (term licenses).
@@ -368,6 +472,18 @@ pub struct RenewRequest {
     pub maintenance_until: Option<NaiveDate>,
 }
 
+/// Renews a license's term and/or maintenance.
+///
+/// A perpetual license renews maintenance only.
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{account_id}/licenses/{license_id}/renew",
+    operation_id = "renew_license",
+    tag = "licenses",
+    params(LicensePath, CommandHeaders, IfMatchHeader),
+    request_body = RenewRequest,
+    responses((status = 200, response = LicenseRecorded), LicenseCommandErrors),
+)]
 async fn renew(
     State(state): State<AppState>,
     context: CommandContext,
@@ -384,16 +500,32 @@ async fn renew(
     respond(StatusCode::OK, target.license, recorded, None)
 }
 
-/// Body of `POST …/upgrade`.
-#[derive(Debug, Deserialize)]
+/// Body of `POST …/upgrade`: at least one of `edition` and `version`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpgradeRequest {
     /// The higher edition.
+    #[schema(value_type = Option<EditionCode>)]
     pub edition: Option<String>,
-    /// The newer version.
+    /// The newer version (it needs maintenance through today).
+    #[schema(
+        max_length = 39,
+        pattern = "^[0-9]{1,9}(\\.[0-9]{1,9}){0,3}$",
+        example = "7.16"
+    )]
     pub version: Option<String>,
 }
 
+/// Upgrades a license's edition and/or version; live allocations get new files.
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{account_id}/licenses/{license_id}/upgrade",
+    operation_id = "upgrade_license",
+    tag = "licenses",
+    params(LicensePath, CommandHeaders, IfMatchHeader),
+    request_body = UpgradeRequest,
+    responses((status = 200, response = LicenseRecorded), LicenseCommandErrors),
+)]
 async fn upgrade(
     State(state): State<AppState>,
     context: CommandContext,
@@ -416,7 +548,23 @@ async fn upgrade(
     respond(StatusCode::OK, target.license, recorded, None)
 }
 
-/// The license read model, with its version as a strong `ETag` for `If-Match`.
+/// Reads a license and its allocations.
+///
+/// Allocations are live, moved or returned, each with the `file_revision` (license
+/// version) its current file was issued at. The license's version is the `ETag`.
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}/licenses/{license_id}",
+    operation_id = "get_license",
+    tag = "licenses",
+    params(LicensePath, MinPosition),
+    responses(
+        (status = 200, description = "The license", body = LicenseDetails, headers(
+            ("ETag" = String, description = "The license's version: pass it as `If-Match`")
+        )),
+        LookupErrors,
+    ),
+)]
 async fn get_license(
     State(state): State<AppState>,
     Path((account_id, license_id)): Path<(String, String)>,

@@ -1,4 +1,7 @@
-//! HTTP routes, one module per resource, each exposing `router()`.
+//! HTTP routes, one module per resource, each exposing `router()`: an
+//! `OpenApiRouter` whose every route is registered with `routes!(handler)` from the
+//! handler's `#[utoipa::path]`, so it is documented (see [`crate::openapi`], where
+//! a new module's router is merged in).
 
 pub mod asset_components;
 pub mod bulk;

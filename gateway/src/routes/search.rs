@@ -4,8 +4,7 @@
 
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Days, Utc};
 use ledger_domain::AccountId;
 use ledger_projections::consumer::LIVE_SCHEMA;
@@ -13,25 +12,27 @@ use ledger_projections::queries::search::{
     search_page, After, LicenseLine, LicenseSearch, SortKey, TermKind,
 };
 use serde::Serialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{path_param, QueryParams};
+use crate::openapi::{AccountPath, AsOf, MinPosition, Paging, QueryErrors};
+use crate::routes::search_params::SearchQuery;
 use crate::routes::{read_options, search_params};
 
 /// The search routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/accounts/{account_id}/licenses", get(list))
-        .route("/v1/accounts/{account_id}/expiry", get(expiry))
-        .route(
-            "/v1/accounts/{account_id}/exports/licenses.csv",
-            get(export),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(expiry))
+        .routes(routes!(export))
 }
 
 /// A page of lines.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Page {
     /// The instant time-dependent fields were computed for.
     pub as_of: DateTime<Utc>,
@@ -77,6 +78,18 @@ fn allowed(extra: &[&'static str]) -> Vec<&'static str> {
     names
 }
 
+/// Finds licenses: search, filters, sorting, pages.
+///
+/// Each line is the license with `available`, `new`, `days_to_expiry` and
+/// `expiry_band` as of `as_of`.
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}/licenses",
+    operation_id = "search_licenses",
+    tag = "licenses",
+    params(AccountPath, SearchQuery, AsOf, Paging, MinPosition),
+    responses((status = 200, description = "A page of lines", body = Page), QueryErrors),
+)]
 async fn list(
     State(state): State<AppState>,
     Path(account_id): Path<String>,
@@ -88,9 +101,30 @@ async fn list(
     Ok(Json(page(&state, &params, &search).await?))
 }
 
-/// Term licenses expiring within `within_days` (default 90) of `as_of`, soonest
-/// first, with days left, band and maintenance date; `include_expired` adds those
-/// already past their date.
+/// Which term licenses `GET /expiry` lists.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExpiryQuery {
+    /// How many days ahead of `as_of` to look.
+    #[param(minimum = 0, maximum = 3650, default = 90)]
+    pub within_days: Option<u32>,
+    /// Also list licenses already past their date.
+    #[param(default = false)]
+    pub include_expired: Option<bool>,
+}
+
+/// Term licenses by days to expiry, soonest first.
+///
+/// Those expiring within `within_days` (default 90) of `as_of`, with days left,
+/// band and maintenance date; `include_expired` adds those already past their date.
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}/expiry",
+    operation_id = "list_expiring_licenses",
+    tag = "expiry",
+    params(AccountPath, AsOf, ExpiryQuery, Paging, MinPosition),
+    responses((status = 200, description = "A page of lines", body = Page), QueryErrors),
+)]
 async fn expiry(
     State(state): State<AppState>,
     Path(account_id): Path<String>,
@@ -195,8 +229,23 @@ fn csv_line(line: &LicenseLine) -> String {
 /// Lines fetched per round trip while exporting.
 const EXPORT_PAGE: u32 = 1_000;
 
-/// Every line of a search as CSV, fetched a page at a time and streamed, so
-/// neither the ledger nor the database holds the whole file.
+/// Every line of a search as CSV, streamed.
+///
+/// Fetched a page at a time, so neither the ledger nor the database holds the whole
+/// file; if the database fails part-way the download fails rather than ending short.
+/// RFC 4180, CRLF line ends, one header line; see the README for the columns.
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}/exports/licenses.csv",
+    operation_id = "export_licenses_csv",
+    tag = "exports",
+    params(AccountPath, SearchQuery, AsOf, MinPosition),
+    responses(
+        (status = 200, description = "The CSV file (UTF-8)", body = String, content_type = "text/csv",
+            headers(("Content-Disposition" = String, description = "attachment; filename=\"licenses.csv\""))),
+        QueryErrors,
+    ),
+)]
 async fn export(
     State(state): State<AppState>,
     Path(account_id): Path<String>,

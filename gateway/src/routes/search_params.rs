@@ -9,12 +9,14 @@ use ledger_projections::queries::search::{
     After, Filter, FindBy, LicenseLine, LicenseSearch, SortKey, SortValue, TermKind,
 };
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::extract::QueryParams;
+use crate::openapi::{BindingTypeName, EditionCode, LicenseModelName};
 
-/// Parameters a license search accepts.
+/// Parameters a license search accepts (besides `as_of`, [`crate::openapi::AsOf`]).
 pub const SEARCH_PARAMS: [&str; 14] = [
     "find_by",
     "q",
@@ -31,6 +33,122 @@ pub const SEARCH_PARAMS: [&str; 14] = [
     "order",
     "as_of",
 ];
+
+/// The search parameters as documented: all optional, combined with AND. An unknown
+/// parameter, a bad value, or a `*_to` before its `*_from` is a 400 naming it.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchQuery {
+    /// What `q` is matched against (both or neither).
+    #[param(inline)]
+    pub find_by: Option<FindByName>,
+    /// The text to find: exact for `product`, `feature` and `server_host`, a prefix
+    /// for `order_number` and `access_code`.
+    #[param(min_length = 1, max_length = 128)]
+    pub q: Option<String>,
+    /// This edition only.
+    #[param(inline)]
+    pub edition: Option<EditionCode>,
+    /// This license model only.
+    #[param(inline)]
+    pub license_model: Option<LicenseModelName>,
+    /// This binding type only.
+    #[param(inline)]
+    pub binding_type: Option<BindingTypeName>,
+    /// Term or perpetual licenses only.
+    #[param(inline)]
+    pub term: Option<TermName>,
+    /// Purchased on or after this day.
+    pub purchased_from: Option<NaiveDate>,
+    /// Purchased on or before this day.
+    pub purchased_to: Option<NaiveDate>,
+    /// Expiring on or after this day.
+    pub expires_from: Option<NaiveDate>,
+    /// Expiring on or before this day.
+    pub expires_to: Option<NaiveDate>,
+    /// The portal's filter. Every filter but `hidden` leaves hidden licenses out; with
+    /// none, every license that is not hidden.
+    #[param(inline)]
+    pub filter: Option<FilterName>,
+    /// The order (default `purchased_at`; perpetual licenses sort last by `expires_on`).
+    #[param(inline)]
+    pub sort: Option<SortName>,
+    /// Default `desc` for `purchased_at`, else `asc`.
+    #[param(inline)]
+    pub order: Option<OrderName>,
+}
+
+/// What a search's `q` is matched against.
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FindByName {
+    /// Product code, exact.
+    Product,
+    /// Feature name, exact.
+    Feature,
+    /// Order number prefix.
+    OrderNumber,
+    /// Access code prefix.
+    AccessCode,
+    /// A live allocation on this host (exact, case-sensitive).
+    ServerHost,
+}
+
+/// Term or perpetual.
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TermName {
+    /// With an expiry date.
+    Term,
+    /// Without one.
+    Perpetual,
+}
+
+/// The portal's filters.
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FilterName {
+    /// Purchased in the 30 days before `as_of`.
+    New,
+    /// 0–90 days left.
+    Expiring,
+    /// Past its expiry day.
+    Expired,
+    /// Activated, not expired, seats left.
+    Available,
+    /// Trial licenses.
+    Trial,
+    /// Hidden licenses.
+    Hidden,
+    /// Not expired.
+    Active,
+}
+
+/// Sort keys.
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SortName {
+    /// Purchase instant.
+    PurchasedAt,
+    /// Expiry day.
+    ExpiresOn,
+    /// Order number.
+    OrderNumber,
+    /// Product code.
+    Product,
+    /// Seats purchased.
+    Quantity,
+}
+
+/// Sort directions.
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderName {
+    /// Ascending.
+    Asc,
+    /// Descending.
+    Desc,
+}
 
 /// Most lines a page may hold.
 pub const MAX_LIMIT: u32 = 500;

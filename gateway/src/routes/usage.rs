@@ -7,8 +7,7 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use chrono::{Days, NaiveDate, Utc};
@@ -19,64 +18,73 @@ use ledger_projections::queries::overdraft::{
     OverdraftQuery,
 };
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::AppState;
 use crate::commands::CommandContext;
 use crate::error::ApiError;
 use crate::extract::{path_param, ApiJson, QueryParams};
+use crate::openapi::{
+    AccountPath, CommandErrors, CommandHeaders, MinPosition, QueryErrors, UsageBatchRecorded,
+    UsageRecorded,
+};
 use crate::routes::{key_cursor, read_options};
 
 /// The usage routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/accounts/{account_id}/usage-reports", post(report))
-        .route(
-            "/v1/accounts/{account_id}/usage-reports/batch",
-            post(report_batch),
-        )
-        .route("/v1/accounts/{account_id}/usage/overdraft", get(overdraft))
-        .route("/v1/accounts/{account_id}/usage/daily-totals", get(totals))
-        .route("/v1/accounts/{account_id}/exports/usage.csv", get(export))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(report))
+        .routes(routes!(report_batch))
+        .routes(routes!(overdraft))
+        .routes(routes!(totals))
+        .routes(routes!(export))
 }
 
 /// One server's peaks for one day.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UsageReportBody {
-    /// The license server's id.
+    /// The license server's id: 1 to 253 printable characters.
+    #[schema(min_length = 1, max_length = 253, pattern = "^[!-~]+$")]
     pub host: String,
-    /// The day reported (not after today, UTC).
+    /// The day reported (not after today, UTC, else 422).
     pub day: NaiveDate,
-    /// Peak in use per feature.
+    /// Peak in use per feature, each feature once (empty: 422 `nothing-reported`).
     pub peaks: Vec<PeakBody>,
 }
 
 /// One feature's peak.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PeakBody {
-    /// Feature name, e.g. `XDT_ENT_UD`.
+    /// Feature name, e.g. `XDT_ENT_UD`; one the account holds a license for (else 422).
+    #[schema(min_length = 3, max_length = 64, pattern = "^[A-Z0-9_]+$")]
     pub feature: String,
     /// Peak seats in use that day.
     pub peak_in_use: u32,
 }
 
 /// Many reports, recorded only if every one is acceptable.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchBody {
     /// 1 to 1,000 reports.
+    #[schema(min_items = 1, max_items = 1000)]
     pub reports: Vec<UsageReportBody>,
 }
 
 /// A recorded report.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = UsageRecord)]
 pub struct Recorded {
     /// The server.
     pub host: String,
     /// The day.
     pub day: NaiveDate,
     /// The server-day usage stream.
+    #[schema(value_type = uuid::Uuid)]
     pub stream_id: UsageStreamId,
     /// Reports in that stream so far (1: first report; more: corrections).
     pub version: i64,
@@ -149,6 +157,19 @@ async fn record(
     })
 }
 
+/// Records one license server's daily peaks.
+///
+/// A later report for the same server and day supersedes the earlier one's peaks,
+/// feature by feature.
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{account_id}/usage-reports",
+    operation_id = "report_usage",
+    tag = "usage",
+    params(AccountPath, CommandHeaders),
+    request_body = UsageReportBody,
+    responses((status = 201, response = UsageRecorded), CommandErrors),
+)]
 async fn report(
     State(state): State<AppState>,
     context: CommandContext,
@@ -163,7 +184,7 @@ async fn report(
 }
 
 /// The answer to a batch.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct BatchRecorded {
     /// Each report, in the order sent.
     pub reports: Vec<Recorded>,
@@ -171,6 +192,19 @@ pub struct BatchRecorded {
     pub position: i64,
 }
 
+/// Records many usage reports, all or none.
+///
+/// Every report is decided before any is recorded: one bad report refuses the
+/// batch (422 with `field: reports[i]`).
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{account_id}/usage-reports/batch",
+    operation_id = "report_usage_batch",
+    tag = "usage",
+    params(AccountPath, CommandHeaders),
+    request_body = BatchBody,
+    responses((status = 201, response = UsageBatchRecorded), CommandErrors),
+)]
 async fn report_batch(
     State(state): State<AppState>,
     context: CommandContext,
@@ -269,8 +303,35 @@ fn overdraft_query(params: &QueryParams, account: AccountId) -> Result<Overdraft
     })
 }
 
+/// Which days, servers and features a usage query covers.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UsageRange {
+    /// First day; default 29 days before `to`. At most 366 days before `to`.
+    pub from: Option<NaiveDate>,
+    /// Last day; default today (UTC).
+    pub to: Option<NaiveDate>,
+    /// One license server only.
+    #[param(min_length = 1, max_length = 253)]
+    pub host: Option<String>,
+    /// One feature only.
+    #[param(min_length = 1, max_length = 253)]
+    pub feature: Option<String>,
+}
+
 /// A page of overdraft lines.
-#[derive(Debug, Serialize)]
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OverdraftPaging {
+    /// Lines per page.
+    #[param(minimum = 1, maximum = 1000, default = 200)]
+    pub limit: Option<u32>,
+    /// The previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}
+
+/// A page of overdraft lines.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct OverdraftPage {
     /// First day.
     pub from: NaiveDate,
@@ -303,6 +364,18 @@ fn line_after(params: &QueryParams) -> Result<Option<LineKey>, ApiError> {
     })
 }
 
+/// Overdraft per day, license server and feature.
+///
+/// `installed` is what was allocated there at the end of the day, `in_use` the
+/// reported peak; `allowance_exceeded` lines are to be bought.
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}/usage/overdraft",
+    operation_id = "get_overdraft",
+    tag = "usage",
+    params(AccountPath, UsageRange, OverdraftPaging, MinPosition),
+    responses((status = 200, description = "A page of lines", body = OverdraftPage), QueryErrors),
+)]
 async fn overdraft(
     State(state): State<AppState>,
     Path(account_id): Path<String>,
@@ -337,7 +410,7 @@ async fn overdraft(
 }
 
 /// Account-wide daily totals.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Totals {
     /// First day.
     pub from: NaiveDate,
@@ -347,6 +420,15 @@ pub struct Totals {
     pub days: Vec<DailyTotal>,
 }
 
+/// Account-wide usage totals per day.
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}/usage/daily-totals",
+    operation_id = "get_daily_totals",
+    tag = "usage",
+    params(AccountPath, UsageRange, MinPosition),
+    responses((status = 200, description = "One entry per day with reports", body = Totals), QueryErrors),
+)]
 async fn totals(
     State(state): State<AppState>,
     Path(account_id): Path<String>,
@@ -379,7 +461,22 @@ pub const CSV_COLUMNS: [&str; 8] = [
 /// Lines fetched per round trip while exporting.
 const EXPORT_PAGE: u32 = 5_000;
 
-/// Daily usage with overdraft, as CSV, streamed a page at a time.
+/// The overdraft lines as CSV, streamed a page at a time.
+///
+/// Columns: `day, host, feature, installed, in_use, overdraft, allowance,
+/// allowance_exceeded`; RFC 4180, CRLF line ends, one header line.
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}/exports/usage.csv",
+    operation_id = "export_usage_csv",
+    tag = "exports",
+    params(AccountPath, UsageRange, MinPosition),
+    responses(
+        (status = 200, description = "The CSV file (UTF-8)", body = String, content_type = "text/csv",
+            headers(("Content-Disposition" = String, description = "attachment; filename=\"usage.csv\""))),
+        QueryErrors,
+    ),
+)]
 async fn export(
     State(state): State<AppState>,
     Path(account_id): Path<String>,

@@ -29,7 +29,7 @@ impl GroupBy {
 }
 
 /// One group: its key and its licenses with their allocations.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Group {
     /// The order number or access code.
     pub key: String,

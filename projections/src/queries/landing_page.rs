@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::time::{expiry_band, Window, LANDING_PAGE_SIZE};
 
 /// The portal's landing page.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct LandingPage {
     /// The instant "new" and "expiring" were computed for.
     pub as_of: DateTime<Utc>,
@@ -20,7 +20,7 @@ pub struct LandingPage {
 }
 
 /// A landing-page line for a new license.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct NewLicense {
     /// The license.
     pub license_id: Uuid,
@@ -41,7 +41,7 @@ pub struct NewLicense {
 }
 
 /// A landing-page line for an expiring term license.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ExpiringLicense {
     /// The license.
     pub license_id: Uuid,

@@ -7,7 +7,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 /// A license server and what it holds.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct ServerSummary {
     /// The host id, exactly as allocated.
     pub host: String,
@@ -20,7 +20,7 @@ pub struct ServerSummary {
 }
 
 /// One live allocation on a server, with its current license file.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct ServerAllocation {
     /// The allocation; with `file_revision`, names its current license file.
     pub allocation_id: Uuid,

@@ -18,7 +18,7 @@ use uuid::Uuid;
 use crate::license_view::{AllocationRow, LicenseRow};
 
 /// A license and its allocations.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct LicenseDetails {
     /// The license row.
     #[serde(flatten)]

@@ -31,7 +31,7 @@ impl AllowancePolicy {
 }
 
 /// One day, feature and server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct OverdraftLine {
     /// The day.
     pub day: NaiveDate,
@@ -52,7 +52,7 @@ pub struct OverdraftLine {
 }
 
 /// Account-wide figures for one day.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct DailyTotal {
     /// The day.
     pub day: NaiveDate,

@@ -138,7 +138,7 @@ pub struct LicenseSearch {
 }
 
 /// A license as search results and exports show it.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct LicenseSummary {
     /// The license.
     pub license_id: Uuid,
@@ -179,7 +179,7 @@ pub struct LicenseSummary {
 }
 
 /// A search result line: the license and what `as_of` makes of it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct LicenseLine {
     /// The license.
     #[serde(flatten)]
