@@ -13,12 +13,14 @@
 //! - [`decide`]: the rules; a command becomes events or a [`LicenseError`].
 //! - [`errors`]: every broken rule, each carrying the facts a caller needs.
 //! - [`usage`]: the `ServerUsage` aggregate: license servers' daily usage reports.
+//! - [`license_file`]: the signed FlexNet-style license file of an allocation.
 
 pub mod commands;
 pub mod decide;
 pub mod errors;
 pub mod events;
 pub mod license;
+pub mod license_file;
 pub mod terms;
 pub mod usage;
 pub mod values;
