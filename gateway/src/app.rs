@@ -20,6 +20,7 @@ use ledger_projections::queries::overdraft::AllowancePolicy;
 use crate::commands::{CommandContext, CommandService};
 use crate::error::ApiError;
 use crate::routes;
+use crate::routes::license_files::LicenseFiles;
 
 /// Largest request body accepted; license commands are small.
 pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub read_wait_timeout: Duration,
     /// Whether the NATS connection is up, for readiness.
     pub nats: Option<async_nats::Client>,
+    /// Keys and vendor name for license files.
+    pub license_files: LicenseFiles,
 }
 
 /// The router with all routes and middleware.
@@ -53,6 +56,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::search::router())
         .merge(routes::asset_components::router())
         .merge(routes::license_servers::router())
+        .merge(routes::license_files::router())
         .merge(routes::usage::router())
         .merge(routes::health::router())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
@@ -101,6 +105,10 @@ impl AppState {
             usage: Arc::new(CommandService::new(pool.clone(), retries)),
             allowance: settings.allowance_policy(),
             read_wait_timeout: settings.read_wait_timeout(),
+            license_files: LicenseFiles {
+                keyring: Arc::new(settings.license_signing_keys.0.clone()),
+                vendor: settings.license_vendor.clone(),
+            },
             nats,
             pool,
         }

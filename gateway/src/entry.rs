@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, KeyFormat, LicenseKeyCommand, VerifyCommand};
 use crate::config::Settings;
 use crate::run::{run, Role};
 use anyhow::Context as _;
@@ -79,6 +79,34 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
                 report.rate()
             );
             pool.close().await;
+            Ok(())
+        }
+        Command::LicenseKey {
+            command:
+                LicenseKeyCommand::Generate {
+                    key_id,
+                    active_from,
+                    format,
+                },
+        } => {
+            let active_from = active_from.unwrap_or_else(chrono::Utc::now);
+            let key = crate::license_keys::generate(&key_id, active_from)?;
+            match format {
+                KeyFormat::Env => println!("{}", crate::license_keys::compact_entry(&key)),
+                KeyFormat::Toml => print!("{}", crate::license_keys::toml_entry(&key)),
+            }
+            eprintln!(
+                "ledger: new signing key `{key_id}` (public key {}); keep the private key \
+                 secret and out of version control",
+                key.public_key_base64()
+            );
+            Ok(())
+        }
+        Command::Verify {
+            command: VerifyCommand::LicenseFile { path, keys },
+        } => {
+            let report = crate::verify::license_file(&path, keys.as_deref(), &settings)?;
+            print!("{report}");
             Ok(())
         }
         Command::Serve { roles } => {

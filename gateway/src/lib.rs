@@ -11,6 +11,8 @@
 //! - [`run`]: which roles a process runs; [`db`]: database start-up and migrations.
 //! - [`entry`], [`config`], [`telemetry`], [`cli`]: the binary: entry point,
 //!   settings, tracing, arguments.
+//! - [`license_keys`]: license-file signing keys from configuration, generated,
+//!   published; [`verify`]: the offline `ledger verify` subcommands.
 
 pub mod app;
 pub mod cli;
@@ -21,7 +23,9 @@ pub mod db;
 pub mod entry;
 pub mod error;
 pub mod extract;
+pub mod license_keys;
 pub mod relay;
 pub mod routes;
 pub mod run;
 pub mod telemetry;
+pub mod verify;

@@ -195,9 +195,6 @@ impl Keyring {
     pub fn signing_key_for(&self, issued_at: DateTime<Utc>) -> Option<&FileKey> {
         let mut signing = self.keys.iter().filter(|k| k.can_sign());
         let oldest = signing.clone().next();
-        signing
-            .filter(|k| k.active_from <= issued_at)
-            .next_back()
-            .or(oldest)
+        signing.rfind(|k| k.active_from <= issued_at).or(oldest)
     }
 }

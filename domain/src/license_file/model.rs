@@ -2,6 +2,7 @@
 //! file, the tokens of its signed lines, and the text around them.
 
 use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Utc};
+use serde::Deserialize;
 
 use crate::license_file::tokens::quote;
 use crate::values::{AccountId, AllocationId, BindingType, HostId, LicenseId, ValueError};
@@ -10,8 +11,23 @@ use crate::values::{AccountId, AllocationId, BindingType, HostId, LicenseId, Val
 pub const HEADER_COMMENT: &str = "# licensing-ledger license file";
 
 /// The vendor daemon name written on `VENDOR` and `INCREMENT` lines.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
 pub struct VendorName(String);
+
+/// `CITRIX`: the vendor daemon of the portal this ledger serves (DOMAIN.md).
+impl Default for VendorName {
+    fn default() -> Self {
+        Self("CITRIX".to_owned())
+    }
+}
+
+impl TryFrom<String> for VendorName {
+    type Error = ValueError;
+    fn try_from(raw: String) -> Result<Self, ValueError> {
+        Self::parse(&raw)
+    }
+}
 
 impl VendorName {
     /// Accepts 1 to 10 letters, digits or `_`, as FlexNet vendor daemon names are.
