@@ -34,6 +34,16 @@ async fn main_async() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Offline subcommands answer on stdout and stderr alone, without log lines.
+    if let Some(outcome) = offline(&cli.command, &settings) {
+        return match outcome {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("ledger: {error:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let _telemetry = match crate::telemetry::init(&settings) {
         Ok(guard) => guard,
         Err(error) => {
@@ -49,6 +59,46 @@ async fn main_async() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs a subcommand that needs neither the database nor NATS; `None` for the others.
+fn offline(command: &Command, settings: &Settings) -> Option<anyhow::Result<()>> {
+    match command {
+        Command::LicenseKey {
+            command:
+                LicenseKeyCommand::Generate {
+                    key_id,
+                    active_from,
+                    format,
+                },
+        } => Some(generate_key(key_id, *active_from, *format)),
+        Command::Verify {
+            command: VerifyCommand::LicenseFile { path, keys },
+        } => Some(
+            crate::verify::license_file(path, keys.as_deref(), settings)
+                .map(|report| print!("{report}")),
+        ),
+        Command::Serve { .. } | Command::Migrate | Command::Rebuild => None,
+    }
+}
+
+/// Prints a new signing key on stdout, ready to paste into configuration.
+fn generate_key(
+    key_id: &str,
+    active_from: Option<chrono::DateTime<chrono::Utc>>,
+    format: KeyFormat,
+) -> anyhow::Result<()> {
+    let key = crate::license_keys::generate(key_id, active_from.unwrap_or_else(chrono::Utc::now))?;
+    match format {
+        KeyFormat::Env => println!("{}", crate::license_keys::compact_entry(&key)),
+        KeyFormat::Toml => print!("{}", crate::license_keys::toml_entry(&key)),
+    }
+    eprintln!(
+        "ledger: new signing key `{key_id}` (public key {}); keep the private key \
+         secret and out of version control",
+        key.public_key_base64()
+    );
+    Ok(())
 }
 
 async fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
@@ -81,34 +131,6 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
             pool.close().await;
             Ok(())
         }
-        Command::LicenseKey {
-            command:
-                LicenseKeyCommand::Generate {
-                    key_id,
-                    active_from,
-                    format,
-                },
-        } => {
-            let active_from = active_from.unwrap_or_else(chrono::Utc::now);
-            let key = crate::license_keys::generate(&key_id, active_from)?;
-            match format {
-                KeyFormat::Env => println!("{}", crate::license_keys::compact_entry(&key)),
-                KeyFormat::Toml => print!("{}", crate::license_keys::toml_entry(&key)),
-            }
-            eprintln!(
-                "ledger: new signing key `{key_id}` (public key {}); keep the private key \
-                 secret and out of version control",
-                key.public_key_base64()
-            );
-            Ok(())
-        }
-        Command::Verify {
-            command: VerifyCommand::LicenseFile { path, keys },
-        } => {
-            let report = crate::verify::license_file(&path, keys.as_deref(), &settings)?;
-            print!("{report}");
-            Ok(())
-        }
         Command::Serve { roles } => {
             let roles: BTreeSet<Role> = roles.into_iter().collect();
             let listener = tokio::net::TcpListener::bind(settings.listen_addr)
@@ -119,6 +141,8 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
             tokio::spawn(stop_on_signal(shutdown.clone()));
             run(settings, roles, listener, shutdown).await
         }
+        // Handled by `offline` before telemetry starts.
+        Command::LicenseKey { .. } | Command::Verify { .. } => Ok(()),
     }
 }
 
