@@ -7,6 +7,8 @@
 #   LEDGER_DATABASE_URL   default postgres://postgres@127.0.0.1:5432/$LEDGER_DB_NAME
 #   LEDGER_DB_NAME        default ledger (only used to build the default URL)
 #   LEDGER_NATS_URL       default nats://127.0.0.1:4222
+#   LEDGER_LICENSE_SIGNING_KEYS  default: a key generated once for this machine, in
+#                         ${XDG_STATE_HOME:-~/.local/state}/licensing-ledger/license-signing-key
 #   other LEDGER_* settings: see the README's "Configuration"
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,5 +40,27 @@ export LEDGER_NATS_URL=${LEDGER_NATS_URL:-nats://${LEDGER_NATS_HOST:-127.0.0.1}:
 # The ledger stops on any LEDGER_* variable that is not one of its settings:
 # drop the ones that only these scripts read.
 unset LEDGER_PG_HOST LEDGER_PG_PORT LEDGER_NATS_HOST LEDGER_NATS_PORT LEDGER_NATS_STORE_DIR LEDGER_DB_NAME
+
+# License files need a signing key, and keys come from configuration only, never
+# from the code. When none is configured (LEDGER_LICENSE_SIGNING_KEYS unset, no
+# config file), this machine gets a key of its own: generated once, kept outside
+# the repository, readable by this user alone. An empty
+# LEDGER_LICENSE_SIGNING_KEYS means "no key": downloads then answer 503.
+if [ -z "${LEDGER_LICENSE_SIGNING_KEYS+set}" ] && [ -z "${LEDGER_CONFIG:-}" ] &&
+  [[ " $* " != *" --config"* ]]; then
+  key_file="${XDG_STATE_HOME:-$HOME/.local/state}/licensing-ledger/license-signing-key"
+  if [ ! -s "$key_file" ]; then
+    (
+      umask 077
+      mkdir -p "$(dirname "$key_file")"
+      cargo run --release -q -p ledger-gateway --bin ledger -- \
+        license-key generate --key-id "local-$(date -u +%Y%m%d)" >"$key_file.new"
+    )
+    mv "$key_file.new" "$key_file"
+    echo "run: generated a license signing key in $key_file"
+  fi
+  LEDGER_LICENSE_SIGNING_KEYS=$(cat "$key_file")
+  export LEDGER_LICENSE_SIGNING_KEYS
+fi
 
 exec cargo run --release -p ledger-gateway --bin ledger -- serve "$@"

@@ -15,6 +15,7 @@
 //! - [`errors`]: every broken rule, each carrying the facts a caller needs.
 //! - [`bulk`]: which selections of licenses can take an action together.
 //! - [`usage`]: the `ServerUsage` aggregate: license servers' daily usage reports.
+//! - [`license_file`]: the signed FlexNet-style license file of an allocation.
 
 pub mod bulk;
 pub mod commands;
@@ -22,6 +23,7 @@ pub mod decide;
 pub mod errors;
 pub mod events;
 pub mod license;
+pub mod license_file;
 pub mod terms;
 pub mod upcast;
 pub mod usage;

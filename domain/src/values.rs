@@ -303,6 +303,12 @@ impl HostId {
         }))
     }
 
+    /// A host id read back from history (a read-model row): kept exactly as it was
+    /// recorded, since it was checked against the rules of its day when decided.
+    pub fn recorded(raw: &str) -> Self {
+        Self(raw.to_owned())
+    }
+
     /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0

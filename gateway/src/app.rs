@@ -23,6 +23,7 @@ use crate::commands::{CommandContext, CommandService};
 use crate::error::ApiError;
 use crate::idempotency::IdempotencyKey;
 use crate::routes;
+use crate::routes::license_files::LicenseFiles;
 
 /// Largest request body accepted; license commands are small.
 pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub read_wait_timeout: Duration,
     /// Whether the NATS connection is up, for readiness.
     pub nats: Option<async_nats::Client>,
+    /// Keys and vendor name for license files.
+    pub license_files: LicenseFiles,
 }
 
 /// The router with all routes and middleware.
@@ -108,6 +111,10 @@ impl AppState {
             usage: Arc::new(CommandService::new(pool.clone(), retries, Vec::new)),
             allowance: settings.allowance_policy(),
             read_wait_timeout: settings.read_wait_timeout(),
+            license_files: LicenseFiles {
+                keyring: Arc::new(settings.license_signing_keys.0.clone()),
+                vendor: settings.license_vendor.clone(),
+            },
             nats,
             pool,
         }

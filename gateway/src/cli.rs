@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::run::Role;
 
@@ -37,4 +38,58 @@ pub enum Command {
     /// schema and compare them with the live ones, listing every difference as a
     /// JSON line. Exit status 0 when they agree, 1 when they differ.
     Audit,
+    /// License-file signing keys.
+    LicenseKey {
+        /// What to do with them.
+        #[command(subcommand)]
+        command: LicenseKeyCommand,
+    },
+    /// Offline checks: no database or NATS needed.
+    Verify {
+        /// What to check.
+        #[command(subcommand)]
+        command: VerifyCommand,
+    },
+}
+
+/// `ledger license-key …`.
+#[derive(Debug, Subcommand)]
+pub enum LicenseKeyCommand {
+    /// Print a new Ed25519 signing key, from the OS's randomness, as a
+    /// configuration entry to add to `license_signing_keys`.
+    Generate {
+        /// Its id, written into every file it signs (letters, digits, `.`, `_`, `-`).
+        #[arg(long)]
+        key_id: String,
+        /// From when it signs new files (RFC 3339); default: now.
+        #[arg(long)]
+        active_from: Option<DateTime<Utc>>,
+        /// `env`: one entry of `LEDGER_LICENSE_SIGNING_KEYS`; `toml`: a table.
+        #[arg(long, value_enum, default_value_t = KeyFormat::Env)]
+        format: KeyFormat,
+    },
+}
+
+/// How a generated key is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeyFormat {
+    /// `<key id>=<base64 seed>@<active_from>`.
+    Env,
+    /// A `[[license_signing_keys]]` table.
+    Toml,
+}
+
+/// `ledger verify …`.
+#[derive(Debug, Subcommand)]
+pub enum VerifyCommand {
+    /// Check a license file's signatures offline. Exits 0 when every INCREMENT
+    /// line is signed by a known key and unchanged, 1 otherwise.
+    LicenseFile {
+        /// The license file.
+        path: PathBuf,
+        /// Public keys as `GET /v1/license-file-keys` answers them (a JSON file);
+        /// default: the configured `license_signing_keys`.
+        #[arg(long)]
+        keys: Option<PathBuf>,
+    },
 }

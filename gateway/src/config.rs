@@ -9,8 +9,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
+use ledger_domain::license_file::VendorName;
 use ledger_projections::contract::StreamConfig;
 use serde::Deserialize;
+
+use crate::license_keys::SigningKeys;
 
 /// Everything the binary can be told. Keys are the lower-case names of the
 /// `LEDGER_*` variables (`LEDGER_LISTEN_ADDR` sets `listen_addr`).
@@ -53,6 +56,10 @@ pub struct Settings {
     pub log_format: String,
     /// Log filter in `tracing` syntax (`RUST_LOG` overrides it).
     pub log_filter: String,
+    /// The vendor daemon named in license files.
+    pub license_vendor: VendorName,
+    /// Keys that sign and verify license files (see [`crate::license_keys`]).
+    pub license_signing_keys: SigningKeys,
 }
 
 impl Default for Settings {
@@ -76,6 +83,8 @@ impl Default for Settings {
             otlp_endpoint: String::new(),
             log_format: "text".into(),
             log_filter: "info".into(),
+            license_vendor: VendorName::default(),
+            license_signing_keys: SigningKeys::default(),
         }
     }
 }
@@ -89,6 +98,9 @@ impl fmt::Debug for Settings {
             .field("listen_addr", &self.listen_addr)
             .field("stream_name", &self.stream_name)
             .field("subject_prefix", &self.subject_prefix)
+            .field("license_vendor", &self.license_vendor)
+            // Key ids and public keys only: `SigningKeys` never prints private keys.
+            .field("license_signing_keys", &self.license_signing_keys)
             .finish_non_exhaustive()
     }
 }
@@ -333,5 +345,67 @@ mod tests {
         let printed = format!("{settings:?}");
         assert!(!printed.contains("s3cret"), "{printed}");
         assert!(printed.contains("ledger:***@db"));
+    }
+
+    #[test]
+    fn signing_keys_come_from_a_toml_table_or_one_environment_string() {
+        let old =
+            crate::license_keys::generate("k1", "2026-01-01T00:00:00Z".parse().unwrap()).unwrap();
+        let new =
+            crate::license_keys::generate("k2", "2027-01-01T00:00:00Z".parse().unwrap()).unwrap();
+        let dir = std::env::temp_dir().join(format!("ledger-config-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("ledger.toml");
+        let retired = format!(
+            "[[license_signing_keys]]\nkey_id = \"k1\"\nactive_from = \"2026-01-01T00:00:00Z\"\n\
+             public_key = \"{}\"\n",
+            old.public_key_base64()
+        );
+        let text = format!(
+            "license_vendor = \"ACME_1\"\n{}{retired}",
+            crate::license_keys::toml_entry(&new)
+        );
+        std::fs::write(&file, text).unwrap();
+        let from_file = Settings::load(Some(&file), env(&[])).unwrap();
+        assert_eq!(from_file.license_vendor.as_str(), "ACME_1");
+        let keys: Vec<(&str, bool)> = from_file
+            .license_signing_keys
+            .0
+            .keys()
+            .iter()
+            .map(|k| (k.key_id(), k.can_sign()))
+            .collect();
+        assert_eq!(keys, [("k1", false), ("k2", true)]);
+
+        let line = crate::license_keys::compact_entry(&old);
+        let from_env =
+            Settings::load(Some(&file), env(&[("LEDGER_LICENSE_SIGNING_KEYS", &line)])).unwrap();
+        let keyring = &from_env.license_signing_keys.0;
+        assert_eq!(keyring.keys().len(), 1);
+        assert!(keyring.can_sign());
+        let printed = format!("{from_env:?}");
+        let seed = old.private_key_base64().unwrap();
+        assert!(!printed.contains(&seed), "{printed}");
+        assert!(printed.contains("k1"), "{printed}");
+        assert!(!Settings::default().license_signing_keys.0.can_sign());
+    }
+
+    #[test]
+    fn bad_signing_keys_or_vendor_name_the_setting_and_never_the_secret() {
+        let seed = "bm90LTMyLWJ5dGVzLW9mLXNlZWQ=";
+        let bad_key = Settings::load(
+            None,
+            env(&[(
+                "LEDGER_LICENSE_SIGNING_KEYS",
+                &format!("k1={seed}@2026-01-01T00:00:00Z"),
+            )]),
+        )
+        .unwrap_err();
+        let message = format!("{bad_key:#}");
+        assert!(message.contains("license_signing_keys"), "{message}");
+        assert!(!message.contains(seed), "{message}");
+        let bad_vendor =
+            Settings::load(None, env(&[("LEDGER_LICENSE_VENDOR", "NOT A NAME")])).unwrap_err();
+        assert!(format!("{bad_vendor:#}").contains("license_vendor"));
     }
 }

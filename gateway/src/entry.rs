@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, KeyFormat, LicenseKeyCommand, VerifyCommand};
 use crate::config::Settings;
 use crate::run::{run, Role};
 use anyhow::Context as _;
@@ -34,6 +34,16 @@ async fn main_async() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Offline subcommands answer on stdout and stderr alone, without log lines.
+    if let Some(outcome) = offline(&cli.command, &settings) {
+        return match outcome {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("ledger: {error:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let _telemetry = match crate::telemetry::init(&settings) {
         Ok(guard) => guard,
         Err(error) => {
@@ -49,6 +59,46 @@ async fn main_async() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs a subcommand that needs neither the database nor NATS; `None` for the others.
+fn offline(command: &Command, settings: &Settings) -> Option<anyhow::Result<()>> {
+    match command {
+        Command::LicenseKey {
+            command:
+                LicenseKeyCommand::Generate {
+                    key_id,
+                    active_from,
+                    format,
+                },
+        } => Some(generate_key(key_id, *active_from, *format)),
+        Command::Verify {
+            command: VerifyCommand::LicenseFile { path, keys },
+        } => Some(
+            crate::verify::license_file(path, keys.as_deref(), settings)
+                .map(|report| print!("{report}")),
+        ),
+        Command::Serve { .. } | Command::Migrate | Command::Rebuild | Command::Audit => None,
+    }
+}
+
+/// Prints a new signing key on stdout, ready to paste into configuration.
+fn generate_key(
+    key_id: &str,
+    active_from: Option<chrono::DateTime<chrono::Utc>>,
+    format: KeyFormat,
+) -> anyhow::Result<()> {
+    let key = crate::license_keys::generate(key_id, active_from.unwrap_or_else(chrono::Utc::now))?;
+    match format {
+        KeyFormat::Env => println!("{}", crate::license_keys::compact_entry(&key)),
+        KeyFormat::Toml => print!("{}", crate::license_keys::toml_entry(&key)),
+    }
+    eprintln!(
+        "ledger: new signing key `{key_id}` (public key {}); keep the private key \
+         secret and out of version control",
+        key.public_key_base64()
+    );
+    Ok(())
 }
 
 async fn execute(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
@@ -123,6 +173,8 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<ExitCod
             run(settings, roles, listener, shutdown).await?;
             Ok(ExitCode::SUCCESS)
         }
+        // Handled by `offline` before telemetry starts.
+        Command::LicenseKey { .. } | Command::Verify { .. } => Ok(ExitCode::SUCCESS),
     }
 }
 

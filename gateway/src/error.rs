@@ -1,6 +1,7 @@
 //! The one error type of the HTTP API. Every failure becomes an RFC 9457
 //! `application/problem+json` answer: 400 bad input (naming the field), 404, 409,
-//! 415, 422 (naming the broken rule, with its facts), 503, and an opaque 500 whose
+//! 410 (with a successor link), 415, 422 (naming the broken rule, with its facts),
+//! 503, and an opaque 500 whose
 //! cause is logged once, here, and never sent to the caller.
 
 use axum::http::{header, HeaderValue, StatusCode};
@@ -87,6 +88,23 @@ pub enum ApiError {
     /// The read model has not caught up with the requested position yet.
     #[error("{0}")]
     NotCaughtUp(String),
+    /// The resource existed and is void now (e.g. a license file replaced by a newer
+    /// one); the caller should follow `successor` when there is one.
+    #[error("{detail}")]
+    Gone {
+        /// The problem type, e.g. `license-file-void`.
+        code: &'static str,
+        /// What happened to it.
+        detail: String,
+        /// Extra problem members, e.g. `replaced_by`.
+        members: serde_json::Map<String, Value>,
+        /// Its replacement, sent as `Link: <…>; rel="successor-version"`.
+        successor: Option<String>,
+    },
+    /// License files cannot be signed here: no signing key is configured. Retrying
+    /// does not help until an operator configures `license_signing_keys`.
+    #[error("no license-file signing key is configured (setting `license_signing_keys`)")]
+    SigningUnavailable,
     /// Anything else. Logged; the caller sees only that it happened.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -195,6 +213,8 @@ pub struct Problem {
     pub retry_after: Option<u64>,
     /// Whether retrying may succeed (not kept as an idempotent answer).
     pub transient: bool,
+    /// A `Link` header (a void license file's successor).
+    pub link: Option<HeaderValue>,
 }
 
 impl IntoResponse for ApiError {
@@ -213,6 +233,9 @@ impl IntoResponse for ApiError {
         if problem.transient {
             response.extensions_mut().insert(Transient);
         }
+        if let Some(link) = problem.link {
+            response.headers_mut().insert(header::LINK, link);
+        }
         response
     }
 }
@@ -227,6 +250,7 @@ impl ApiError {
             Self::Conflict(_) | Self::NotCaughtUp(_) | Self::Internal(_) | Self::TimedOut { .. }
         );
         let mut retry_after = None;
+        let mut link = None;
         let (status, body) = match self {
             Self::BadRequest { field, .. } => {
                 let mut body = problem(
@@ -367,6 +391,30 @@ impl ApiError {
                     ),
                 )
             }
+            Self::Gone {
+                code,
+                members,
+                successor,
+                ..
+            } => {
+                let mut body = problem(StatusCode::GONE, code, "Gone", detail);
+                if let Value::Object(fields) = &mut body {
+                    fields.extend(members);
+                }
+                link = successor.and_then(|url| {
+                    HeaderValue::try_from(format!("<{url}>; rel=\"successor-version\"")).ok()
+                });
+                (StatusCode::GONE, body)
+            }
+            Self::SigningUnavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                problem(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "license-signing-unconfigured",
+                    "License files cannot be signed",
+                    detail,
+                ),
+            ),
             Self::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "internal error");
                 (
@@ -385,6 +433,7 @@ impl ApiError {
             body,
             retry_after,
             transient,
+            link,
         }
     }
 }

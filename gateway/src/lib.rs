@@ -16,6 +16,8 @@
 //! - [`run`]: which roles a process runs; [`db`]: database start-up and migrations.
 //! - [`entry`], [`config`], [`telemetry`], [`cli`]: the binary: entry point,
 //!   settings, tracing, arguments.
+//! - [`license_keys`]: license-file signing keys from configuration, generated,
+//!   published; [`verify`]: the offline `ledger verify` subcommands.
 
 pub mod app;
 pub mod audit;
@@ -30,8 +32,10 @@ pub mod event_store;
 pub mod extract;
 pub mod idempotency;
 pub mod integrity;
+pub mod license_keys;
 pub mod openapi;
 pub mod relay;
 pub mod routes;
 pub mod run;
 pub mod telemetry;
+pub mod verify;

@@ -51,6 +51,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(routes::search::router())
         .merge(routes::asset_components::router())
         .merge(routes::license_servers::router())
+        .merge(routes::license_files::router())
         .merge(routes::usage::router())
         .merge(routes::history::router())
         .merge(routes::integrity::router())
@@ -101,6 +102,7 @@ async fn openapi_json() -> Json<&'static OpenApi> {
         (name = "exports", description = "CSV downloads, streamed"),
         (name = "asset-components", description = "Licenses grouped by order number or access code"),
         (name = "license-servers", description = "What is allocated on each license server"),
+        (name = "license-files", description = "Signed license files of live allocations, and the public keys to verify them"),
         (name = "usage", description = "Usage reports from license servers, and overdraft"),
         (name = "history", description = "Auditors: events with their metadata, state as of an instant, NDJSON export, read from the event store"),
         (name = "integrity", description = "Auditors: the event hash chains verified"),
@@ -110,7 +112,7 @@ async fn openapi_json() -> Json<&'static OpenApi> {
     components(
         schemas(Problem, CommandResponse, BulkAnswer, UsageRecord, BatchRecorded),
         responses(
-            BadRequest, NotFound, Conflict, PreconditionFailed, PayloadTooLarge,
+            BadRequest, NotFound, Conflict, PreconditionFailed, Gone, PayloadTooLarge,
             UnsupportedMediaType, Unprocessable, NotCaughtUp,
             LicenseRecorded, LicensePurchased, BulkDone, UsageRecorded, UsageBatchRecorded,
         ),
@@ -244,6 +246,11 @@ problems! {
     PreconditionFailed = 412, retry: false,
         "`If-Match` names another version than the license's; nothing was recorded. \
          `facts` has `expected` and `current`.";
+    /// 410.
+    Gone = 410, retry: false,
+        "The license file is void (its allocation moved or was returned, or a renewal or \
+         upgrade re-issued it): `replaced_by` names its successor, also in a \
+         `Link: <…>; rel=\"successor-version\"` header, or is null.";
     /// 413.
     PayloadTooLarge = 413, retry: false, "The body is over 64 KiB.";
     /// 415.
@@ -258,7 +265,8 @@ problems! {
     /// 503.
     NotCaughtUp = 503, retry: true,
         "The read model had not applied `min_position` within `read_wait_timeout_ms`; \
-         retry after `Retry-After`.";
+         retry after `Retry-After`. (A license file download also answers 503 when no \
+         signing key is configured.)";
 }
 
 /// References to the error components of `statuses`.
@@ -304,6 +312,8 @@ error_groups! {
     QueryErrors: [400, 503];
     /// A query of one thing, which may not exist.
     LookupErrors: [400, 404, 503];
+    /// A license file download.
+    LicenseFileErrors: [400, 404, 410, 503];
     /// A read of history from the event store, of one thing that may not exist.
     HistoryErrors: [400, 404];
     /// A read of history from the event store.

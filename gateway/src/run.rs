@@ -84,6 +84,18 @@ pub async fn run(
             shutdown.clone(),
         ));
     }
+    if roles.contains(&Role::Gateway) {
+        let keyring = &settings.license_signing_keys.0;
+        if keyring.can_sign() {
+            let key_ids: Vec<&str> = keyring.keys().iter().map(|k| k.key_id()).collect();
+            tracing::info!(?key_ids, "license file signing keys");
+        } else {
+            tracing::warn!(
+                "no license file signing key is configured (license_signing_keys): \
+                 license file downloads answer 503"
+            );
+        }
+    }
     // Every process serves the health probes; only the gateway role serves the API.
     let state = AppState::new(pool.clone(), &settings, nats.clone());
     let router = if roles.contains(&Role::Gateway) {

@@ -362,7 +362,10 @@ async fn each_query_takes_exactly_the_parameters_documented_for_it() {
     let mut checked = 0;
     for operation in queries {
         let uri = concrete(&operation.path);
-        let parameters = operation.spec["parameters"].as_array().unwrap();
+        // An operation without parameters has no `parameters` member.
+        let parameters = operation.spec["parameters"]
+            .as_array()
+            .map_or(&[][..], Vec::as_slice);
         for parameter in parameters.iter().filter(|p| p["in"] == "query") {
             let name = parameter["name"].as_str().unwrap();
             let schema = resolve(&document, &parameter["schema"]);

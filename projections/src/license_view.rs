@@ -86,6 +86,20 @@ pub struct AllocationRow {
     pub ended_at: Option<DateTime<Utc>>,
     /// The license version at which its current license file was issued.
     pub file_revision: i64,
+    /// When that file was issued: its ISSUED date, and what picks its signing key.
+    pub file_issued_at: DateTime<Utc>,
+    /// Every revision of its license file ever issued, oldest first; the last is
+    /// `file_revision`. An earlier one is a void file, not an unknown one.
+    pub file_revisions: Vec<i64>,
+}
+
+impl AllocationRow {
+    /// A new license file for this allocation, at license version `revision`.
+    fn issue_file(&mut self, revision: i64, at: DateTime<Utc>) {
+        self.file_revision = revision;
+        self.file_issued_at = at;
+        self.file_revisions.push(revision);
+    }
 }
 
 /// One license's rows, as loaded, and which of them an event batch changed.
@@ -251,6 +265,8 @@ impl LicenseView {
             allocated_at: at,
             ended_at: None,
             file_revision: streamed.sequence,
+            file_issued_at: at,
+            file_revisions: vec![streamed.sequence],
         };
         match &streamed.event {
             LicenseEvent::Allocated(a) => {
@@ -273,7 +289,7 @@ impl LicenseView {
             LicenseEvent::Renewed(_) | LicenseEvent::Upgraded(_) => {
                 for allocation in self.allocations.values_mut() {
                     if allocation.status == "live" {
-                        allocation.file_revision = streamed.sequence;
+                        allocation.issue_file(streamed.sequence, at);
                         self.changed_allocations.insert(allocation.allocation_id);
                     }
                 }
@@ -312,7 +328,9 @@ fn clamp(quantity: u32) -> i32 {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use ledger_domain::events::{Allocated, Hidden, Modified, Purchased, Returned, Upgraded};
+    use ledger_domain::events::{
+        Allocated, Hidden, Modified, Purchased, Renewed, Returned, Upgraded,
+    };
     use ledger_domain::values::*;
     use ledger_domain::LicenseTerms;
 
@@ -320,6 +338,10 @@ mod tests {
     const ACCOUNT: &str = "0190f4c2-0000-7000-8000-0000000000aa";
 
     fn streamed(sequence: i64, event: LicenseEvent) -> StreamedEvent {
+        streamed_at("2026-11-22T10:00:00Z", sequence, event)
+    }
+
+    fn streamed_at(occurred_at: &str, sequence: i64, event: LicenseEvent) -> StreamedEvent {
         StreamedEvent {
             stream_sequence: sequence as u64,
             license_id: LICENSE.parse().unwrap(),
@@ -327,7 +349,7 @@ mod tests {
             sequence,
             global_position: 100 + sequence,
             transaction_id: 1,
-            occurred_at: "2026-11-22T10:00:00Z".parse().unwrap(),
+            occurred_at: occurred_at.parse().unwrap(),
             event,
         }
     }
@@ -468,5 +490,61 @@ mod tests {
         .unwrap();
         assert_eq!(view.allocations[&Uuid::from_u128(1)].file_revision, 3);
         assert_eq!(view.license.unwrap().feature, "XDT_PLT_UD");
+    }
+
+    #[test]
+    fn renewals_reissue_live_files_at_their_instant_and_keep_every_revision() {
+        let mut view = LicenseView::default();
+        let events = [
+            ("2026-11-22T10:00:00Z", purchased()),
+            (
+                "2026-11-23T08:00:00Z",
+                LicenseEvent::Allocated(Allocated {
+                    allocation_id: allocation(1),
+                    host: host("A"),
+                    quantity: 5,
+                }),
+            ),
+            (
+                "2026-11-24T08:00:00Z",
+                LicenseEvent::Allocated(Allocated {
+                    allocation_id: allocation(2),
+                    host: host("B"),
+                    quantity: 5,
+                }),
+            ),
+            (
+                "2026-11-25T08:00:00Z",
+                LicenseEvent::Modified(Modified {
+                    allocation_id: allocation(2),
+                    new_allocation_id: allocation(3),
+                    from_host: host("B"),
+                    to_host: host("C"),
+                    quantity: 5,
+                }),
+            ),
+            (
+                "2027-02-01T12:00:00Z",
+                LicenseEvent::Renewed(Renewed {
+                    expires_on: None,
+                    maintenance_until: NaiveDate::from_ymd_opt(2028, 11, 22),
+                }),
+            ),
+            ("2027-02-02T12:00:00Z", LicenseEvent::Hidden(Hidden {})),
+        ];
+        for (i, (at, event)) in events.into_iter().enumerate() {
+            view.apply(&streamed_at(at, i as i64 + 1, event)).unwrap();
+        }
+        let file = |n: u128| {
+            let row = &view.allocations[&Uuid::from_u128(n)];
+            (
+                row.file_revision,
+                row.file_issued_at.to_rfc3339(),
+                row.file_revisions.clone(),
+            )
+        };
+        assert_eq!(file(1), (5, "2027-02-01T12:00:00+00:00".into(), vec![2, 5]));
+        assert_eq!(file(2), (3, "2026-11-24T08:00:00+00:00".into(), vec![3]));
+        assert_eq!(file(3), (5, "2027-02-01T12:00:00+00:00".into(), vec![4, 5]));
     }
 }

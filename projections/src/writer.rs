@@ -159,11 +159,13 @@ async fn upsert_license(conn: &mut PgConnection, row: &LicenseRow) -> sqlx::Resu
 async fn upsert_allocation(conn: &mut PgConnection, row: &AllocationRow) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO license_allocations (allocation_id, license_id, account_id, host,
-            quantity, status, replaced_by, allocated_at, ended_at, file_revision)
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)
+            quantity, status, replaced_by, allocated_at, ended_at, file_revision,
+            file_issued_at, file_revisions)
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)
          ON CONFLICT (allocation_id) DO UPDATE SET
             status = EXCLUDED.status, replaced_by = EXCLUDED.replaced_by,
-            ended_at = EXCLUDED.ended_at, file_revision = EXCLUDED.file_revision",
+            ended_at = EXCLUDED.ended_at, file_revision = EXCLUDED.file_revision,
+            file_issued_at = EXCLUDED.file_issued_at, file_revisions = EXCLUDED.file_revisions",
     )
     .bind(row.allocation_id)
     .bind(row.license_id)
@@ -175,6 +177,8 @@ async fn upsert_allocation(conn: &mut PgConnection, row: &AllocationRow) -> sqlx
     .bind(row.allocated_at)
     .bind(row.ended_at)
     .bind(row.file_revision)
+    .bind(row.file_issued_at)
+    .bind(&row.file_revisions)
     .execute(conn)
     .await?;
     Ok(())

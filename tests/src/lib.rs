@@ -40,6 +40,8 @@ pub struct TestEnv {
     pub prefix: String,
     /// NATS server URL.
     pub nats_url: String,
+    /// `LEDGER_LICENSE_SIGNING_KEYS`: a signing key generated for this test alone.
+    pub license_signing_keys: String,
 }
 
 impl TestEnv {
@@ -53,6 +55,7 @@ impl TestEnv {
             stream: format!("LEDGER_TEST_{id}"),
             prefix: format!("t{id}.events"),
             nats_url: nats_server(),
+            license_signing_keys: generated_signing_key("test-key", "2000-01-01T00:00:00Z"),
         }
     }
 
@@ -74,6 +77,10 @@ impl TestEnv {
             ("LEDGER_SUBJECT_PREFIX".into(), self.prefix.clone()),
             ("LEDGER_DATABASE_MAX_CONNECTIONS".into(), "8".into()),
             ("LEDGER_RELAY_POLL_INTERVAL_MS".into(), "50".into()),
+            (
+                "LEDGER_LICENSE_SIGNING_KEYS".into(),
+                self.license_signing_keys.clone(),
+            ),
             ("RUST_LOG".into(), "info".into()),
         ]
     }
@@ -113,6 +120,15 @@ impl TestEnv {
             .await;
         }
     }
+}
+
+/// A new Ed25519 signing key from the OS's randomness, as one entry of
+/// `LEDGER_LICENSE_SIGNING_KEYS` (`<key id>=<base64 seed>@<active_from>`).
+pub fn generated_signing_key(key_id: &str, active_from: &str) -> String {
+    let active_from = active_from.parse().expect("an RFC 3339 instant");
+    let key = ledger_gateway::license_keys::generate(key_id, active_from)
+        .expect("generating a signing key");
+    ledger_gateway::license_keys::compact_entry(&key)
 }
 
 /// Path of the `ledger` binary built for this package's tests. A macro, because

@@ -10,6 +10,7 @@ pub mod history;
 pub mod integrity;
 pub mod key_cursor;
 pub mod landing_page;
+pub mod license_files;
 pub mod license_servers;
 pub mod licenses;
 pub mod read_options;

@@ -19,14 +19,19 @@ pub struct AllowancePolicy {
 }
 
 impl AllowancePolicy {
-    /// Extra seats allowed over `installed` for `feature`.
-    pub fn allowance(&self, feature: &str, installed: i64) -> i64 {
-        let percent = if feature.ends_with("_UD") {
+    /// The allowance of `feature`, in percent of installed seats (the `ODP=` of its
+    /// license files).
+    pub fn percent(&self, feature: &str) -> u32 {
+        if feature.ends_with("_UD") {
             self.user_device_percent
         } else {
             self.other_percent
-        };
-        installed * i64::from(percent) / 100
+        }
+    }
+
+    /// Extra seats allowed over `installed` for `feature`.
+    pub fn allowance(&self, feature: &str, installed: i64) -> i64 {
+        installed * i64::from(self.percent(feature)) / 100
     }
 }
 

@@ -1,0 +1,84 @@
+//! What can go wrong with license files: configuring keys, signing, verifying.
+
+/// A signing or verifying key that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// Key ids go into files and URLs.
+    #[error("`{0}` is not a key id: 1 to 64 letters, digits, `.`, `_` or `-`")]
+    InvalidKeyId(String),
+    /// Key material must be the base64 (standard alphabet) of exactly 32 bytes.
+    /// The material itself is never repeated: it may be a secret.
+    #[error("the {what} of key `{key_id}` is not base64 of 32 bytes")]
+    BadMaterial {
+        /// The key.
+        key_id: String,
+        /// `private key` or `public key`.
+        what: &'static str,
+    },
+    /// 32 bytes that are not an Ed25519 public key.
+    #[error("the public key of key `{0}` is not a valid Ed25519 point")]
+    InvalidPublicKey(String),
+    /// Both halves given, and they do not belong together.
+    #[error("the public key of key `{0}` does not match its private key")]
+    PublicKeyMismatch(String),
+    /// Each id names one key, so a file names its key unambiguously.
+    #[error("key id `{0}` is configured twice")]
+    DuplicateKeyId(String),
+}
+
+/// Why a file could not be signed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignError {
+    /// No key with private material is configured.
+    #[error("no license-file signing key is configured")]
+    NoSigningKey,
+    /// A value would break the file's lines (the domain never produces one).
+    #[error("`{0}` holds a control character and cannot be written into a license file")]
+    Unprintable(&'static str),
+}
+
+/// Why a file does not verify. Any change to a signed field ends in
+/// [`VerifyError::SignatureMismatch`]; the others say the file is not even a
+/// well-formed, signed license file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    /// The text is not in the license file format.
+    #[error("line {line}: {reason}")]
+    Malformed {
+        /// 1-based physical line where the logical line starts.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// No `SERVER` line, so no host id to check.
+    #[error("no SERVER line with a host id")]
+    NoServerLine,
+    /// More than one `SERVER` line (redundant server triads are not issued).
+    #[error("more than one SERVER line")]
+    SeveralServerLines,
+    /// No `INCREMENT` line: nothing is licensed.
+    #[error("no INCREMENT line")]
+    NoIncrement,
+    /// An `INCREMENT` line without `SIGN=`.
+    #[error("line {line}: the INCREMENT line has no SIGN")]
+    Unsigned {
+        /// Where the line starts.
+        line: usize,
+    },
+    /// Signed by a key that is not among the keys given.
+    #[error("line {line}: signed with key `{key_id}`, which is not a known key")]
+    UnknownKey {
+        /// Where the line starts.
+        line: usize,
+        /// The key id the file names.
+        key_id: String,
+    },
+    /// The signature does not cover this content: something signed was changed.
+    #[error("line {line}: the signature of key `{key_id}` does not match the file's content")]
+    SignatureMismatch {
+        /// Where the line starts.
+        line: usize,
+        /// The key id the file names.
+        key_id: String,
+    },
+}
