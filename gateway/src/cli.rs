@@ -44,7 +44,7 @@ pub enum Command {
         #[command(subcommand)]
         command: LicenseKeyCommand,
     },
-    /// Offline checks: no database or NATS needed.
+    /// Checks: of a license file (offline) or of the event store's history.
     Verify {
         /// What to check.
         #[command(subcommand)]
@@ -91,5 +91,13 @@ pub enum VerifyCommand {
         /// default: the configured `license_signing_keys`.
         #[arg(long)]
         keys: Option<PathBuf>,
+    },
+    /// Check the event store's hash chains (the whole store, or one account's
+    /// streams), naming every bad event and the first by global position, as JSON
+    /// lines. Needs the database. Exits 0 when every chain links, 1 otherwise.
+    History {
+        /// Only this account's streams.
+        #[arg(long)]
+        account: Option<uuid::Uuid>,
     },
 }

@@ -78,7 +78,13 @@ fn offline(command: &Command, settings: &Settings) -> Option<anyhow::Result<()>>
             crate::verify::license_file(path, keys.as_deref(), settings)
                 .map(|report| print!("{report}")),
         ),
-        Command::Serve { .. } | Command::Migrate | Command::Rebuild | Command::Audit => None,
+        Command::Verify {
+            command: VerifyCommand::History { .. },
+        }
+        | Command::Serve { .. }
+        | Command::Migrate
+        | Command::Rebuild
+        | Command::Audit => None,
     }
 }
 
@@ -172,6 +178,37 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<ExitCod
             tokio::spawn(stop_on_signal(shutdown.clone()));
             run(settings, roles, listener, shutdown).await?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Verify {
+            command: VerifyCommand::History { account },
+        } => {
+            let pool = crate::db::connect_and_migrate(&settings.database_url, 2).await?;
+            let report = crate::integrity::verify_chains(&pool, account).await?;
+            pool.close().await;
+            for found in &report.breaks {
+                println!("{}", serde_json::to_string(found)?);
+            }
+            match report.first_break() {
+                None => {
+                    println!(
+                        "verify: {} events in {} streams; every chain links",
+                        report.events, report.streams
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some(first) => {
+                    println!(
+                        "verify: {} bad events in {} events; the first is {} {} sequence {} at global position {}",
+                        report.breaks.len(),
+                        report.events,
+                        first.aggregate_type,
+                        first.aggregate_id,
+                        first.sequence,
+                        first.global_position()
+                    );
+                    Ok(ExitCode::from(1))
+                }
+            }
         }
         // Handled by `offline` before telemetry starts.
         Command::LicenseKey { .. } | Command::Verify { .. } => Ok(ExitCode::SUCCESS),

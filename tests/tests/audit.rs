@@ -1,6 +1,7 @@
 //! `ledger audit` replays the read models from the event store (not from NATS)
 //! and compares them with the live ones: it agrees on an honest ledger (exit 0),
-//! and finds a hand-edited row and a deleted row (exit 1), naming table and row.
+//! and finds a hand-edited row and a deleted row (exit 1), naming table and row;
+//! `ledger verify history` checks the store's own hash chains the same way.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use std::time::Duration;
@@ -94,6 +95,41 @@ async fn the_audit_agrees_with_an_honest_ledger_and_names_every_tampered_row() {
     assert_eq!(deleted.len(), 1, "{found:?}");
     assert_eq!(deleted[0]["only_in"], "replay");
     assert_eq!(deleted[0]["row"]["license_id"], licenses[1].as_str());
+
+    // The event store itself is intact: its chains link.
+    let intact = run_ledger(ledger_bin!(), &env, &["verify", "history"]).await;
+    let said = String::from_utf8_lossy(&intact.stdout);
+    assert_eq!(intact.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("9 events in 3 streams; every chain links"),
+        "{said}"
+    );
+    // An event altered in place is named.
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("ALTER TABLE events DISABLE TRIGGER events_append_only_rows")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query(
+        r#"UPDATE events SET metadata = '{"actor": "someone else"}'
+            WHERE aggregate_id = $1 AND sequence = 2"#,
+    )
+    .bind(&licenses[2])
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    sqlx::query("ALTER TABLE events ENABLE TRIGGER events_append_only_rows")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let altered = run_ledger(ledger_bin!(), &env, &["verify", "history"]).await;
+    let said = String::from_utf8_lossy(&altered.stdout);
+    assert_eq!(altered.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains(&format!("the first is License {} sequence 2", licenses[2])),
+        "{said}"
+    );
 
     // The scratch schema is gone either way.
     let schemas: i64 = sqlx::query_scalar(
