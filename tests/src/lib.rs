@@ -3,6 +3,8 @@
 //! so tests run in parallel without seeing each other's data.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+pub mod analytics;
+
 use std::collections::{BTreeMap, HashSet};
 use std::process::Stdio;
 use std::time::Duration;
