@@ -43,6 +43,7 @@ pub enum LicenseEvent {
 /// Body of `Purchased` v2: the owning account, the terms and the feature name, in
 /// one flat object. (v1 had no `feature`; [`crate::upcast`] derives it.) serde
 /// cannot deny unknown fields next to `flatten`; this body alone is lenient.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Purchased {
     /// The owning account.
@@ -67,6 +68,7 @@ impl Purchased {
 }
 
 /// Body of `Activated` v1.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Activated {
@@ -75,6 +77,7 @@ pub struct Activated {
 }
 
 /// Body of `Allocated` v1.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Allocated {
@@ -87,6 +90,7 @@ pub struct Allocated {
 }
 
 /// Body of `Modified` v1.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Modified {
@@ -103,6 +107,7 @@ pub struct Modified {
 }
 
 /// Body of `Returned` v1.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Returned {
@@ -115,16 +120,19 @@ pub struct Returned {
 }
 
 /// Body of `Hidden` v1.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Hidden {}
 
 /// Body of `Unhidden` v1.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Unhidden {}
 
 /// Body of `Renewed` v1. A date is present only when it changed.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Renewed {
@@ -135,6 +143,7 @@ pub struct Renewed {
 }
 
 /// Body of `Upgraded` v1. Each `to_` is present only when it changed.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Upgraded {

@@ -8,6 +8,7 @@ use crate::values::{BindingType, Edition, LicenseModel, ProductCode, ProductVers
 
 /// One order line's terms. Edition, version, expiry and maintenance change later
 /// (upgrade, renew); the rest never does.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LicenseTerms {
     /// Product code, e.g. `XDT`.

@@ -20,6 +20,7 @@ pub struct ValueError(pub String);
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
+        #[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(transparent)]
         pub struct $name(pub Uuid);
@@ -62,6 +63,7 @@ uuid_id!(
 );
 
 /// A product code such as `XDT`: the first part of a feature name (`XDT_ENT_UD`).
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ProductCode(String);
@@ -110,6 +112,7 @@ impl fmt::Display for ProductCode {
 
 /// A product edition. Editions rank, and upgrades only go up the ranking:
 /// Standard < Advanced < Enterprise < Platinum (declaration order is the rank).
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Edition {
     /// `STD`
@@ -158,6 +161,7 @@ impl fmt::Display for Edition {
 }
 
 /// How seats are counted. Only user/device licenses carry an overdraft allowance.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LicenseModel {
@@ -222,6 +226,7 @@ impl LicenseModel {
 }
 
 /// What a license file is bound to on the license server.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BindingType {
@@ -266,6 +271,7 @@ impl BindingType {
 }
 
 /// The id of a license server a license is bound to, valid for its binding type.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct HostId(String);
@@ -335,6 +341,7 @@ fn is_host_name(raw: &str) -> bool {
 }
 
 /// A product version such as `7.15` or `2403.1`, compared part by part as numbers.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ProductVersion(String);

@@ -46,6 +46,7 @@ impl std::fmt::Display for UsageStreamId {
 
 /// A reporting license server's id: whatever its licenses are bound to (host name,
 /// MAC address, serial or other id), so 1 to 253 printable ASCII characters.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ServerHost(String);
@@ -106,6 +107,7 @@ pub enum UsageEvent {
 }
 
 /// Body of `UsageReported` v1.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UsageReported {
