@@ -9,6 +9,8 @@
 #   LEDGER_NATS_URL       default nats://127.0.0.1:4222
 #   LEDGER_LICENSE_SIGNING_KEYS  default: a key generated once for this machine, in
 #                         ${XDG_STATE_HOME:-~/.local/state}/licensing-ledger/license-signing-key
+#   LEDGER_AUTH_SIGNING_KEYS     default: likewise, in …/licensing-ledger/auth-signing-key
+# Before serving it prints an admin token, valid 24 hours.
 #   other LEDGER_* settings: see the README's "Configuration"
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,26 +43,42 @@ export LEDGER_NATS_URL=${LEDGER_NATS_URL:-nats://${LEDGER_NATS_HOST:-127.0.0.1}:
 # drop the ones that only these scripts read.
 unset LEDGER_PG_HOST LEDGER_PG_PORT LEDGER_NATS_HOST LEDGER_NATS_PORT LEDGER_NATS_STORE_DIR LEDGER_DB_NAME
 
-# License files need a signing key, and keys come from configuration only, never
-# from the code. When none is configured (LEDGER_LICENSE_SIGNING_KEYS unset, no
-# config file), this machine gets a key of its own: generated once, kept outside
-# the repository, readable by this user alone. An empty
-# LEDGER_LICENSE_SIGNING_KEYS means "no key": downloads then answer 503.
-if [ -z "${LEDGER_LICENSE_SIGNING_KEYS+set}" ] && [ -z "${LEDGER_CONFIG:-}" ] &&
-  [[ " $* " != *" --config"* ]]; then
-  key_file="${XDG_STATE_HOME:-$HOME/.local/state}/licensing-ledger/license-signing-key"
+ledger() { cargo run --release -q -p ledger-gateway --bin ledger -- "$@"; }
+
+# Keys come from configuration only, never from the code. License files need a
+# signing key, and bearer tokens a key to sign and verify them. When one is not
+# configured (its variable unset, no config file), this machine gets a key of its
+# own: generated once, kept outside the repository, readable by this user alone.
+# An empty LEDGER_LICENSE_SIGNING_KEYS means "no key": downloads then answer 503.
+state_dir="${XDG_STATE_HOME:-$HOME/.local/state}/licensing-ledger"
+configured_elsewhere() { [ -n "${LEDGER_CONFIG:-}" ] || [[ " $* " == *" --config"* ]]; }
+machine_key() { # <variable> <file name> <key id prefix>
+  local variable=$1 key_file="$state_dir/$2"
+  if [ -n "${!variable+set}" ]; then return; fi
   if [ ! -s "$key_file" ]; then
     (
       umask 077
-      mkdir -p "$(dirname "$key_file")"
-      cargo run --release -q -p ledger-gateway --bin ledger -- \
-        license-key generate --key-id "local-$(date -u +%Y%m%d)" >"$key_file.new"
+      mkdir -p "$state_dir"
+      ledger signing-key generate --key-id "$3-$(date -u +%Y%m%d)" >"$key_file.new"
     )
     mv "$key_file.new" "$key_file"
-    echo "run: generated a license signing key in $key_file"
+    echo "run: generated a signing key in $key_file"
   fi
-  LEDGER_LICENSE_SIGNING_KEYS=$(cat "$key_file")
-  export LEDGER_LICENSE_SIGNING_KEYS
+  export "$variable=$(cat "$key_file")"
+}
+if ! configured_elsewhere "$@"; then
+  machine_key LEDGER_LICENSE_SIGNING_KEYS license-signing-key local
+  machine_key LEDGER_AUTH_SIGNING_KEYS auth-signing-key auth
+fi
+
+# Every API call needs a bearer token: start with an admin token, which creates
+# accounts and issues their tokens (README, "Accounts and tokens").
+if token=$(ledger admin issue-token --role admin --subject quickstart-admin \
+  --valid-for-hours 24 2>/dev/null); then
+  echo "run: an admin token, valid 24 hours (keep it secret):"
+  echo "$token"
+else
+  echo "run: no admin token issued (no auth signing key with a private key?); see the README" >&2
 fi
 
 exec cargo run --release -p ledger-gateway --bin ledger -- serve "$@"

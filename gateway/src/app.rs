@@ -19,6 +19,8 @@ use ledger_domain::usage::ServerUsage;
 use ledger_domain::License;
 use ledger_projections::queries::overdraft::AllowancePolicy;
 
+use crate::auth::rate_limit::RateLimiter;
+use crate::auth::{Caller, Verifier};
 use crate::commands::{CommandContext, CommandService};
 use crate::error::ApiError;
 use crate::idempotency::IdempotencyKey;
@@ -30,7 +32,6 @@ pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 /// Longest a request may take, including a read-your-writes wait.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-const ACTOR: HeaderName = HeaderName::from_static("ledger-actor");
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -49,6 +50,17 @@ pub struct AppState {
     pub nats: Option<async_nats::Client>,
     /// Keys and vendor name for license files.
     pub license_files: LicenseFiles,
+    /// Bearer-token checks and rate limits.
+    pub auth: Arc<Gate>,
+}
+
+/// What the authentication middleware needs.
+#[derive(Debug)]
+pub struct Gate {
+    /// Checks (and, for admins, issues) tokens.
+    pub verifier: Verifier,
+    /// Per-token rate limits.
+    pub limiter: RateLimiter,
 }
 
 /// The router with all routes and middleware.
@@ -56,9 +68,15 @@ pub fn app(state: AppState) -> Router {
     Router::from(crate::openapi::api())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(axum::middleware::from_fn_with_state(
+        // Per route, so the gate knows the matched route; the gate is outermost, so
+        // nothing (an idempotent replay included) answers an unchecked caller.
+        .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::idempotency::middleware,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::middleware::middleware,
         ))
         .with_state(state)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
@@ -115,6 +133,10 @@ impl AppState {
                 keyring: Arc::new(settings.license_signing_keys.0.clone()),
                 vendor: settings.license_vendor.clone(),
             },
+            auth: Arc::new(Gate {
+                verifier: settings.token_verifier(),
+                limiter: RateLimiter::new(settings.rate_limit()),
+            }),
             nats,
             pool,
         }
@@ -124,27 +146,9 @@ impl AppState {
 impl<S: Send + Sync> FromRequestParts<S> for CommandContext {
     type Rejection = ApiError;
 
-    /// The caller and request behind a command. Until authentication lands the actor
-    /// is whatever the `Ledger-Actor` header says (default `anonymous`).
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        let actor = match parts.headers.get(&ACTOR) {
-            None => "anonymous".to_owned(),
-            Some(value) => {
-                let actor = value
-                    .to_str()
-                    .ok()
-                    .filter(|v| {
-                        (1..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_graphic())
-                    })
-                    .ok_or_else(|| {
-                        ApiError::bad_request(
-                            "header.ledger-actor",
-                            "1 to 128 printable characters",
-                        )
-                    })?;
-                actor.to_owned()
-            }
-        };
+    /// The caller and request behind a command: the actor is the token's subject.
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
         let request_id = parts
             .headers
             .get(&REQUEST_ID)
@@ -154,7 +158,9 @@ impl<S: Send + Sync> FromRequestParts<S> for CommandContext {
             .take(128)
             .collect();
         Ok(Self {
-            actor,
+            actor: caller.subject,
+            actor_role: caller.role.as_str(),
+            token_id: caller.token_id,
             request_id,
             idempotency_key: parts.extensions.get::<IdempotencyKey>().cloned(),
             item: String::new(),

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::run::Role;
+use crate::auth::Role;
+use crate::run::Role as ProcessRole;
 
 /// licensing-ledger: an event-sourced ledger of software licenses.
 #[derive(Debug, Parser)]
@@ -26,8 +27,8 @@ pub enum Command {
     Serve {
         /// The roles to run, comma-separated.
         #[arg(long, value_enum, value_delimiter = ',',
-              default_values_t = [Role::Gateway, Role::Relay, Role::Projector])]
-        roles: Vec<Role>,
+              default_values_t = [ProcessRole::Gateway, ProcessRole::Relay, ProcessRole::Projector])]
+        roles: Vec<ProcessRole>,
     },
     /// Create the database if needed, apply migrations, and exit.
     Migrate,
@@ -38,7 +39,16 @@ pub enum Command {
     /// schema and compare them with the live ones, listing every difference as a
     /// JSON line. Exit status 0 when they agree, 1 when they differ.
     Audit,
-    /// License-file signing keys.
+    /// Accounts and their bearer tokens. Needs the database; issuing needs a key
+    /// with a private part in `auth_signing_keys`.
+    Admin {
+        /// What to do.
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Ed25519 signing keys: for license files (`license_signing_keys`) and for
+    /// bearer tokens (`auth_signing_keys`); `signing-key` is the same command.
+    #[command(visible_alias = "signing-key")]
     LicenseKey {
         /// What to do with them.
         #[command(subcommand)]
@@ -67,6 +77,39 @@ pub enum LicenseKeyCommand {
         /// `env`: one entry of `LEDGER_LICENSE_SIGNING_KEYS`; `toml`: a table.
         #[arg(long, value_enum, default_value_t = KeyFormat::Env)]
         format: KeyFormat,
+    },
+}
+
+/// `ledger admin …`.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an account; prints it as JSON (its `account_id` is what tokens and
+    /// routes name).
+    CreateAccount {
+        /// A name for people.
+        #[arg(long)]
+        name: String,
+    },
+    /// Print every account, one JSON line each.
+    ListAccounts,
+    /// Issue a bearer token; prints the token alone on stdout (a secret: the ledger
+    /// keeps only what it grants).
+    IssueToken {
+        /// Its role.
+        #[arg(long, value_enum)]
+        role: Role,
+        /// Its account (every role but admin).
+        #[arg(long)]
+        account: Option<uuid::Uuid>,
+        /// Who holds it, recorded as the actor of its commands.
+        #[arg(long)]
+        subject: String,
+        /// The license server's host (license_server only).
+        #[arg(long)]
+        host: Option<String>,
+        /// Hours it is valid (1 to 8,760).
+        #[arg(long, default_value_t = 24)]
+        valid_for_hours: u32,
     },
 }
 

@@ -73,8 +73,12 @@ impl Command for ReportUsage {
 /// Who and what caused a command: stored with every event it records.
 #[derive(Debug, Clone, Default)]
 pub struct CommandContext {
-    /// The authenticated caller.
+    /// The authenticated caller: its token's subject.
     pub actor: String,
+    /// Its token's role.
+    pub actor_role: &'static str,
+    /// Its token's id.
+    pub token_id: String,
     /// The HTTP request id.
     pub request_id: String,
     /// W3C trace context, when tracing is on.
@@ -404,6 +408,11 @@ fn event_metadata(command: &impl Command, context: &CommandContext) -> HashMap<S
             command.account_id().to_string(),
         ),
         (metadata::ACTOR.to_owned(), context.actor.clone()),
+        (
+            metadata::ACTOR_ROLE.to_owned(),
+            context.actor_role.to_owned(),
+        ),
+        (metadata::TOKEN_ID.to_owned(), context.token_id.clone()),
         (metadata::OCCURRED_AT.to_owned(), occurred_at.to_rfc3339()),
         (metadata::REQUEST_ID.to_owned(), context.request_id.clone()),
     ]);

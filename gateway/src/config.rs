@@ -60,6 +60,19 @@ pub struct Settings {
     pub license_vendor: VendorName,
     /// Keys that sign and verify license files (see [`crate::license_keys`]).
     pub license_signing_keys: SigningKeys,
+    /// Keys that sign and verify bearer tokens, in the same formats as
+    /// `license_signing_keys`; the gateway needs at least one.
+    pub auth_signing_keys: SigningKeys,
+    /// The `iss` of the tokens issued and accepted.
+    pub auth_issuer: String,
+    /// The `aud` tokens must name.
+    pub auth_audience: String,
+    /// Clock skew tolerated on a token's `exp`, `nbf` and `iat`, in seconds.
+    pub auth_clock_leeway_secs: u64,
+    /// Requests per second each token may make, sustained (per gateway instance).
+    pub rate_limit_per_second: u64,
+    /// Requests a token may make at once after a quiet spell.
+    pub rate_limit_burst: u64,
 }
 
 impl Default for Settings {
@@ -85,6 +98,12 @@ impl Default for Settings {
             log_filter: "info".into(),
             license_vendor: VendorName::default(),
             license_signing_keys: SigningKeys::default(),
+            auth_signing_keys: SigningKeys::default(),
+            auth_issuer: "licensing-ledger".into(),
+            auth_audience: "licensing-ledger".into(),
+            auth_clock_leeway_secs: 60,
+            rate_limit_per_second: 500,
+            rate_limit_burst: 1000,
         }
     }
 }
@@ -101,6 +120,9 @@ impl fmt::Debug for Settings {
             .field("license_vendor", &self.license_vendor)
             // Key ids and public keys only: `SigningKeys` never prints private keys.
             .field("license_signing_keys", &self.license_signing_keys)
+            .field("auth_signing_keys", &self.auth_signing_keys)
+            .field("auth_issuer", &self.auth_issuer)
+            .field("auth_audience", &self.auth_audience)
             .finish_non_exhaustive()
     }
 }
@@ -240,6 +262,27 @@ impl Settings {
         if !prefix_ok {
             bail!("setting `subject_prefix` must be dot-separated tokens of letters, digits, `_` or `-`");
         }
+        in_range(
+            "auth_clock_leeway_secs",
+            self.auth_clock_leeway_secs,
+            0,
+            600,
+        )?;
+        in_range(
+            "rate_limit_per_second",
+            self.rate_limit_per_second,
+            1,
+            1_000_000,
+        )?;
+        in_range("rate_limit_burst", self.rate_limit_burst, 1, 1_000_000)?;
+        for (key, value) in [
+            ("auth_issuer", &self.auth_issuer),
+            ("auth_audience", &self.auth_audience),
+        ] {
+            if !(1..=256).contains(&value.len()) || value.chars().any(char::is_control) {
+                bail!("setting `{key}` must be 1 to 256 characters without control characters");
+            }
+        }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             bail!("setting `log_format` must be `text` or `json`");
         }
@@ -266,6 +309,24 @@ impl Settings {
     /// `idempotency_retention_hours` as a duration.
     pub fn idempotency_retention(&self) -> Duration {
         Duration::from_secs(self.idempotency_retention_hours * 3600)
+    }
+
+    /// How bearer tokens are checked and issued.
+    pub fn token_verifier(&self) -> crate::auth::Verifier {
+        crate::auth::Verifier {
+            keys: self.auth_signing_keys.0.clone(),
+            issuer: self.auth_issuer.clone(),
+            audience: self.auth_audience.clone(),
+            leeway: chrono::Duration::seconds(self.auth_clock_leeway_secs as i64),
+        }
+    }
+
+    /// Each token's rate limit.
+    pub fn rate_limit(&self) -> crate::auth::rate_limit::RateLimit {
+        crate::auth::rate_limit::RateLimit {
+            per_second: self.rate_limit_per_second as f64,
+            burst: u32::try_from(self.rate_limit_burst).unwrap_or(u32::MAX),
+        }
     }
 
     /// `read_wait_timeout_ms` as a duration.

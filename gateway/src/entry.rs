@@ -82,6 +82,7 @@ fn offline(command: &Command, settings: &Settings) -> Option<anyhow::Result<()>>
             command: VerifyCommand::History { .. },
         }
         | Command::Serve { .. }
+        | Command::Admin { .. }
         | Command::Migrate
         | Command::Rebuild
         | Command::Audit => None,
@@ -179,6 +180,7 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<ExitCod
             run(settings, roles, listener, shutdown).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Admin { command } => crate::admin::run(command, &settings).await,
         Command::Verify {
             command: VerifyCommand::History { account },
         } => {

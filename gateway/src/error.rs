@@ -1,7 +1,8 @@
 //! The one error type of the HTTP API. Every failure becomes an RFC 9457
-//! `application/problem+json` answer: 400 bad input (naming the field), 404, 409,
-//! 410 (with a successor link), 415, 422 (naming the broken rule, with its facts),
-//! 503, and an opaque 500 whose
+//! `application/problem+json` answer: 400 bad input (naming the field), 401 with a
+//! `WWW-Authenticate` challenge, 403, 404, 409, 410 (with a successor link), 413,
+//! 415, 422 (naming the broken rule, with its facts), 429 and 503 with
+//! `Retry-After`, and an opaque 500 whose
 //! cause is logged once, here, and never sent to the caller.
 
 use axum::http::{header, HeaderValue, StatusCode};
@@ -11,6 +12,7 @@ use ledger_domain::usage::UsageError;
 use ledger_domain::{LicenseError, LicenseId};
 use serde_json::{json, Value};
 
+use crate::auth::token::TokenError;
 use crate::commands::CommandError;
 
 /// Why a request failed.
@@ -105,6 +107,22 @@ pub enum ApiError {
     /// does not help until an operator configures `license_signing_keys`.
     #[error("no license-file signing key is configured (setting `license_signing_keys`)")]
     SigningUnavailable,
+    /// Tokens cannot be issued here: no token signing key with a private part is
+    /// configured (setting `auth_signing_keys`).
+    #[error("no token signing key is configured (setting `auth_signing_keys`)")]
+    TokenSigningUnavailable,
+    /// No valid bearer token. The reason never quotes the token.
+    #[error("{0}")]
+    Unauthenticated(TokenError),
+    /// The token's role may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The token sent more requests than its rate limit allows.
+    #[error("this token's rate limit is spent; retry after {retry_after_s} s")]
+    RateLimited {
+        /// Seconds until a request is let through again.
+        retry_after_s: u64,
+    },
     /// Anything else. Logged; the caller sees only that it happened.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -213,8 +231,9 @@ pub struct Problem {
     pub retry_after: Option<u64>,
     /// Whether retrying may succeed (not kept as an idempotent answer).
     pub transient: bool,
-    /// A `Link` header (a void license file's successor).
-    pub link: Option<HeaderValue>,
+    /// Headers the answer carries besides those above: a void license file's
+    /// successor `Link`, a 401's `WWW-Authenticate` challenge.
+    pub headers: Vec<(header::HeaderName, HeaderValue)>,
 }
 
 impl IntoResponse for ApiError {
@@ -233,8 +252,8 @@ impl IntoResponse for ApiError {
         if problem.transient {
             response.extensions_mut().insert(Transient);
         }
-        if let Some(link) = problem.link {
-            response.headers_mut().insert(header::LINK, link);
+        for (name, value) in problem.headers {
+            response.headers_mut().insert(name, value);
         }
         response
     }
@@ -247,10 +266,14 @@ impl ApiError {
         let detail = self.to_string();
         let transient = matches!(
             self,
-            Self::Conflict(_) | Self::NotCaughtUp(_) | Self::Internal(_) | Self::TimedOut { .. }
+            Self::Conflict(_)
+                | Self::NotCaughtUp(_)
+                | Self::Internal(_)
+                | Self::TimedOut { .. }
+                | Self::RateLimited { .. }
         );
         let mut retry_after = None;
-        let mut link = None;
+        let mut headers = Vec::new();
         let (status, body) = match self {
             Self::BadRequest { field, .. } => {
                 let mut body = problem(
@@ -401,9 +424,11 @@ impl ApiError {
                 if let Value::Object(fields) = &mut body {
                     fields.extend(members);
                 }
-                link = successor.and_then(|url| {
+                if let Some(link) = successor.and_then(|url| {
                     HeaderValue::try_from(format!("<{url}>; rel=\"successor-version\"")).ok()
-                });
+                }) {
+                    headers.push((header::LINK, link));
+                }
                 (StatusCode::GONE, body)
             }
             Self::SigningUnavailable => (
@@ -415,6 +440,51 @@ impl ApiError {
                     detail,
                 ),
             ),
+            Self::TokenSigningUnavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                problem(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "token-signing-unconfigured",
+                    "Tokens cannot be issued",
+                    detail,
+                ),
+            ),
+            Self::Unauthenticated(reason) => {
+                // RFC 6750: no error code when no token came, `invalid_token` otherwise.
+                let challenge = if reason == TokenError::Missing {
+                    "Bearer realm=\"licensing-ledger\""
+                } else {
+                    "Bearer realm=\"licensing-ledger\", error=\"invalid_token\""
+                };
+                headers.push((
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(challenge),
+                ));
+                let mut body = problem(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthenticated",
+                    "Not authenticated",
+                    detail,
+                );
+                body["field"] = "header.authorization".into();
+                (StatusCode::UNAUTHORIZED, body)
+            }
+            Self::Forbidden(_) => (
+                StatusCode::FORBIDDEN,
+                problem(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail),
+            ),
+            Self::RateLimited { retry_after_s } => {
+                retry_after = Some(retry_after_s);
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    problem(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "rate-limited",
+                        "Too many requests",
+                        detail,
+                    ),
+                )
+            }
             Self::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "internal error");
                 (
@@ -433,7 +503,7 @@ impl ApiError {
             body,
             retry_after,
             transient,
-            link,
+            headers,
         }
     }
 }

@@ -19,8 +19,11 @@
 //! - [`license_keys`]: license-file signing keys from configuration, generated,
 //!   published; [`verify`]: the offline `ledger verify` subcommands.
 
+pub mod accounts;
+pub mod admin;
 pub mod app;
 pub mod audit;
+pub mod auth;
 pub mod cli;
 pub mod commands;
 pub mod config;

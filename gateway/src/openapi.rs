@@ -55,13 +55,19 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(routes::usage::router())
         .merge(routes::history::router())
         .merge(routes::integrity::router())
+        .merge(routes::accounts::router())
         .merge(routes::health::router())
         .merge(OpenApiRouter::new().routes(routes!(openapi_json)))
 }
 
 /// The document, built once.
 pub fn document() -> &'static OpenApi {
-    static DOCUMENT: LazyLock<OpenApi> = LazyLock::new(|| api().into_openapi());
+    static DOCUMENT: LazyLock<OpenApi> = LazyLock::new(|| {
+        let mut document = api().into_openapi();
+        // The access rules need every path, so they are added once all are merged.
+        utoipa::Modify::modify(&crate::auth::document::BearerTokens, &mut document);
+        document
+    });
     &DOCUMENT
 }
 
@@ -106,6 +112,7 @@ async fn openapi_json() -> Json<&'static OpenApi> {
         (name = "usage", description = "Usage reports from license servers, and overdraft"),
         (name = "history", description = "Auditors: events with their metadata, state as of an instant, NDJSON export, read from the event store"),
         (name = "integrity", description = "Auditors: the event hash chains verified"),
+        (name = "accounts", description = "Admins: accounts and their bearer tokens"),
         (name = "health", description = "Liveness and readiness probes"),
         (name = "meta", description = "This document"),
     ),
@@ -113,7 +120,8 @@ async fn openapi_json() -> Json<&'static OpenApi> {
         schemas(Problem, CommandResponse, BulkAnswer, UsageRecord, BatchRecorded),
         responses(
             BadRequest, NotFound, Conflict, PreconditionFailed, Gone, PayloadTooLarge,
-            UnsupportedMediaType, Unprocessable, NotCaughtUp,
+            UnsupportedMediaType, Unprocessable, NotCaughtUp, Unauthorized, Forbidden,
+            TooManyRequests,
             LicenseRecorded, LicensePurchased, BulkDone, UsageRecorded, UsageBatchRecorded,
         ),
     ),
@@ -262,6 +270,18 @@ problems! {
          in a batch `field` names the item), the `Idempotency-Key` was used with another \
          request (`idempotency-key-reused`), or a bulk selection cannot take the action \
          together (`incompatible-selection`, with `incompatible`).";
+    /// 401.
+    Unauthorized = 401, retry: false,
+        "No bearer token, or one that is malformed, expired, not yet valid, for another \
+         issuer or audience, or not signed by a configured key. `WWW-Authenticate` says \
+         `Bearer`.";
+    /// 403.
+    Forbidden = 403, retry: false,
+        "The token's role may not do this (the roles that may are this operation's \
+         security scopes), or a license-server token reported another host's usage.";
+    /// 429.
+    TooManyRequests = 429, retry: true,
+        "The token's rate limit is spent; retry after `Retry-After` seconds.";
     /// 503.
     NotCaughtUp = 503, retry: true,
         "The read model had not applied `min_position` within `read_wait_timeout_ms`; \
@@ -270,7 +290,7 @@ problems! {
 }
 
 /// References to the error components of `statuses`.
-fn problems(statuses: &[u16]) -> BTreeMap<String, RefOr<Response>> {
+pub(crate) fn problems(statuses: &[u16]) -> BTreeMap<String, RefOr<Response>> {
     statuses
         .iter()
         .filter_map(|status| {
@@ -318,6 +338,8 @@ error_groups! {
     HistoryErrors: [400, 404];
     /// A read of history from the event store.
     ReplayErrors: [400];
+    /// An admin's account or token operation.
+    AdminErrors: [400, 404, 413, 415, 503];
 }
 
 // ---------------------------------------------------------------------------
@@ -433,10 +455,6 @@ pub struct CommandHeaders {
     #[param(rename = "Idempotency-Key", nullable = false)]
     #[param(min_length = 1, max_length = 255, pattern = "^[!-~]+$")]
     pub idempotency_key: Option<String>,
-    /// Who is acting, recorded in every event's metadata (default `anonymous`).
-    #[param(rename = "Ledger-Actor", nullable = false)]
-    #[param(min_length = 1, max_length = 128, pattern = "^[!-~]+$")]
-    pub ledger_actor: Option<String>,
 }
 
 /// The optimistic-concurrency header of a license command.

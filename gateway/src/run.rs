@@ -35,6 +35,13 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    if roles.contains(&Role::Gateway) && settings.auth_signing_keys.0.keys().is_empty() {
+        // Every API request needs a token; without a key none could ever verify.
+        anyhow::bail!(
+            "setting `auth_signing_keys` (LEDGER_AUTH_SIGNING_KEYS): the gateway needs at least \
+             one key to verify bearer tokens; make one with `ledger signing-key generate --key-id <id>`"
+        );
+    }
     let pool =
         crate::db::connect_and_migrate(&settings.database_url, settings.database_max_connections)
             .await?;

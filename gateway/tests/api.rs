@@ -23,7 +23,12 @@ async fn a_purchase_answers_201_with_its_location_version_position_and_event() {
         .header("content-type", "application/json")
         .body(Body::from(purchase(10).to_string()))
         .unwrap();
-    let response = app.router.clone().oneshot(request).await.unwrap();
+    let response = app
+        .router
+        .clone()
+        .oneshot(app.with_default_token(request))
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
     let location = response.headers()["location"].to_str().unwrap().to_owned();
     assert!(response.headers().contains_key("x-request-id"));
@@ -249,16 +254,15 @@ async fn concurrent_allocations_are_retried_and_never_oversell() {
     let mut tasks = tokio::task::JoinSet::new();
     for n in 0..16 {
         let router = app.router.clone();
-        let uri = uri.clone();
-        tasks.spawn(async move {
-            let request = Request::post(uri)
+        let request = app.with_default_token(
+            Request::post(&uri)
                 .header("content-type", "application/json")
                 .body(Body::from(
                     json!({"host": format!("srv{n}"), "quantity": 1}).to_string(),
                 ))
-                .unwrap();
-            router.oneshot(request).await.unwrap().status()
-        });
+                .unwrap(),
+        );
+        tasks.spawn(async move { router.oneshot(request).await.unwrap().status() });
     }
     let mut statuses = Vec::new();
     while let Some(status) = tasks.join_next().await {

@@ -8,6 +8,7 @@ mod support;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use http_body_util::BodyExt as _;
+use ledger_gateway::auth::Role;
 use serde_json::{json, Value};
 use support::{activated_license, spawn_app, TestApp};
 use tower::ServiceExt as _;
@@ -18,16 +19,20 @@ async fn get(app: &TestApp, uri: &str) -> support::Reply {
 }
 
 /// A license with three events: purchased, activated, allocated (the last by a
-/// named actor under an idempotency key).
+/// named actor's token under an idempotency key).
 async fn license_with_history(app: &TestApp, account: Uuid) -> String {
     let license = activated_license(app, account, 10).await;
     let key = format!("k-{license}");
+    let token = app.token_of("auditor-test", Role::Portal, Some(account), None);
     let reply = app
         .call_with(
             Method::POST,
             &format!("/v1/accounts/{account}/licenses/{license}/allocations"),
             Some(json!({"host": "SRV-A", "quantity": 4})),
-            &[("ledger-actor", "auditor-test"), ("idempotency-key", &key)],
+            &[
+                ("authorization", &format!("Bearer {token}")),
+                ("idempotency-key", &key),
+            ],
         )
         .await;
     assert_eq!(reply.status, StatusCode::CREATED);
@@ -36,7 +41,12 @@ async fn license_with_history(app: &TestApp, account: Uuid) -> String {
 
 async fn ndjson(app: &TestApp, uri: &str) -> (StatusCode, String, Vec<Value>) {
     let request = Request::get(uri).body(Body::empty()).unwrap();
-    let response = app.router.clone().oneshot(request).await.unwrap();
+    let response = app
+        .router
+        .clone()
+        .oneshot(app.with_default_token(request))
+        .await
+        .unwrap();
     let status = response.status();
     let content_type = response
         .headers()
@@ -70,6 +80,8 @@ async fn a_license_history_has_every_event_with_its_metadata_paged() {
     assert_eq!(allocated["aggregate_type"], "License");
     assert_eq!(allocated["body"]["host"], "SRV-A");
     assert_eq!(allocated["metadata"]["actor"], "auditor-test");
+    assert_eq!(allocated["metadata"]["actor_role"], "portal");
+    assert!(allocated["metadata"]["token_id"].as_str().unwrap().len() > 8);
     assert_eq!(
         allocated["metadata"]["idempotency_key"],
         format!("k-{license}")

@@ -65,8 +65,12 @@ pub mod header {
 pub mod metadata {
     /// The owning account.
     pub const ACCOUNT_ID: &str = "account_id";
-    /// Who sent the command.
+    /// Who sent the command: its bearer token's subject (`sub`).
     pub const ACTOR: &str = "actor";
+    /// That token's role (`portal`, `license_server`, …).
+    pub const ACTOR_ROLE: &str = "actor_role";
+    /// That token's id (`jti`), to trace every change back to one token.
+    pub const TOKEN_ID: &str = "token_id";
     /// When the command was decided (RFC 3339).
     pub const OCCURRED_AT: &str = "occurred_at";
     /// The HTTP request id.

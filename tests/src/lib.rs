@@ -7,11 +7,15 @@ pub mod analytics;
 
 use std::collections::{BTreeMap, HashSet};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use async_nats::jetstream::{self, message::StreamMessage};
-use ledger_domain::{License, LicenseEvent};
+use ledger_domain::usage::ServerHost;
+use ledger_domain::{AccountId, License, LicenseEvent};
+use ledger_gateway::auth::token::TokenRequest;
+pub use ledger_gateway::auth::{Role, Verifier};
 use serde_json::Value;
 use sqlx::PgPool;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -44,6 +48,8 @@ pub struct TestEnv {
     pub nats_url: String,
     /// `LEDGER_LICENSE_SIGNING_KEYS`: a signing key generated for this test alone.
     pub license_signing_keys: String,
+    /// `LEDGER_AUTH_SIGNING_KEYS`: the key this test's bearer tokens are signed with.
+    pub auth_signing_keys: String,
 }
 
 impl TestEnv {
@@ -58,6 +64,7 @@ impl TestEnv {
             prefix: format!("t{id}.events"),
             nats_url: nats_server(),
             license_signing_keys: generated_signing_key("test-key", "2000-01-01T00:00:00Z"),
+            auth_signing_keys: generated_signing_key("test-auth", "2000-01-01T00:00:00Z"),
         }
     }
 
@@ -83,8 +90,31 @@ impl TestEnv {
                 "LEDGER_LICENSE_SIGNING_KEYS".into(),
                 self.license_signing_keys.clone(),
             ),
+            (
+                "LEDGER_AUTH_SIGNING_KEYS".into(),
+                self.auth_signing_keys.clone(),
+            ),
+            // Load and fault tests send far more than a portal would per token.
+            ("LEDGER_RATE_LIMIT_PER_SECOND".into(), "1000000".into()),
+            ("LEDGER_RATE_LIMIT_BURST".into(), "1000000".into()),
             ("RUST_LOG".into(), "info".into()),
         ]
+    }
+
+    /// Issues this test's tokens, as the ledger's default settings check them.
+    pub fn tokens(&self) -> Verifier {
+        let keys = ledger_gateway::license_keys::parse_compact(&self.auth_signing_keys)
+            .expect("the test's own auth key");
+        ledger_gateway::config::Settings {
+            auth_signing_keys: ledger_gateway::license_keys::SigningKeys(keys),
+            ..Default::default()
+        }
+        .token_verifier()
+    }
+
+    /// A token of `role` in `account` (a license server's for `host`), valid an hour.
+    pub fn token(&self, role: Role, account: Option<Uuid>, host: Option<&str>) -> String {
+        mint(&self.tokens(), role, account, host)
     }
 
     /// A pool on the test database (which the ledger creates on start).
@@ -142,11 +172,29 @@ macro_rules! ledger_bin {
     };
 }
 
+/// A token of `role` in `account` (a license server's for `host`) from `tokens`,
+/// valid an hour, held by `test-<role>`.
+pub fn mint(tokens: &Verifier, role: Role, account: Option<Uuid>, host: Option<&str>) -> String {
+    let request = TokenRequest {
+        subject: format!("test-{role}"),
+        role,
+        account: account.map(AccountId),
+        host: host.map(|host| ServerHost::parse(host).expect("a host id")),
+        valid_for: chrono::Duration::hours(1),
+    };
+    tokens
+        .issue(&request, chrono::Utc::now())
+        .expect("issuing a test token")
+        .token
+}
+
 /// A running `ledger` process.
 pub struct Ledger {
     child: Child,
     /// e.g. `http://127.0.0.1:41234`.
     pub base_url: String,
+    /// Issues tokens it accepts.
+    pub tokens: Arc<Verifier>,
 }
 
 impl Ledger {
@@ -192,6 +240,7 @@ impl Ledger {
         let ledger = Self {
             child,
             base_url: address.to_owned(),
+            tokens: Arc::new(env.tokens()),
         };
         ledger.wait_ready().await?;
         Ok(ledger)
@@ -236,11 +285,13 @@ pub async fn run_ledger(bin: &str, env: &TestEnv, args: &[&str]) -> std::process
         .expect("running the ledger binary")
 }
 
-/// A client for one account's part of the API.
+/// A client for one account's part of the API, with a portal token of it.
 #[derive(Clone)]
 pub struct Api {
     client: reqwest::Client,
     base: String,
+    tokens: Arc<Verifier>,
+    token: String,
     /// The account every call acts for.
     pub account: Uuid,
 }
@@ -257,19 +308,39 @@ pub struct Answer {
 impl Api {
     /// A client for a fresh account.
     pub fn new(ledger: &Ledger) -> Self {
+        let account = Uuid::now_v7();
         Self {
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()
                 .expect("building the HTTP client"),
             base: ledger.base_url.clone(),
-            account: Uuid::now_v7(),
+            token: mint(&ledger.tokens, Role::Portal, Some(account), None),
+            tokens: ledger.tokens.clone(),
+            account,
         }
     }
 
-    /// The same client acting for `account`.
+    /// The same client acting for `account` (with a portal token of it).
     pub fn for_account(self, account: Uuid) -> Self {
-        Self { account, ..self }
+        Self {
+            token: mint(&self.tokens, Role::Portal, Some(account), None),
+            account,
+            ..self
+        }
+    }
+
+    /// The same account with a token of `role` (a license server's for `host`).
+    pub fn as_role(&self, role: Role, host: Option<&str>) -> Self {
+        Self {
+            token: mint(&self.tokens, role, Some(self.account), host),
+            ..self.clone()
+        }
+    }
+
+    /// The bearer token it sends.
+    pub fn token(&self) -> &str {
+        &self.token
     }
 
     /// The same account, talking to another (e.g. restarted) process.
@@ -286,25 +357,31 @@ impl Api {
 
     /// POST a JSON body to `path` (relative to the account).
     pub async fn post(&self, path: &str, body: Value) -> anyhow::Result<Answer> {
-        let response = self.client.post(self.url(path)).json(&body).send().await?;
+        let response = self
+            .request(reqwest::Method::POST, path)
+            .json(&body)
+            .send()
+            .await?;
         answer(response).await
     }
 
     /// POST with no body.
     pub async fn post_empty(&self, path: &str) -> anyhow::Result<Answer> {
-        let response = self.client.post(self.url(path)).send().await?;
+        let response = self.request(reqwest::Method::POST, path).send().await?;
         answer(response).await
     }
 
     /// GET `path` (relative to the account).
     pub async fn get(&self, path: &str) -> anyhow::Result<Answer> {
-        let response = self.client.get(self.url(path)).send().await?;
+        let response = self.request(reqwest::Method::GET, path).send().await?;
         answer(response).await
     }
 
-    /// A raw request builder for the account-relative `path`.
+    /// A request builder for the account-relative `path`, with the token.
     pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        self.client.request(method, self.url(path))
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(&self.token)
     }
 }
 

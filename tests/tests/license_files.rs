@@ -379,10 +379,14 @@ async fn bad_or_unknown_license_file_requests_are_refused_naming_the_field() {
         assert_eq!(answer.status, 400, "{path}: {}", answer.body);
         assert_eq!(answer.body["field"], field, "{path}");
     }
-    let bad_account = get_raw(reqwest::Client::new().get(format!(
-        "{}/v1/accounts/x/licenses/{license}/allocations/{allocation}/license-file",
-        ledger.base_url
-    )))
+    let bad_account = get_raw(
+        reqwest::Client::new()
+            .get(format!(
+                "{}/v1/accounts/x/licenses/{license}/allocations/{allocation}/license-file",
+                ledger.base_url
+            ))
+            .bearer_auth(api.token()),
+    )
     .await;
     assert_eq!(bad_account.json()["field"], "path.account_id");
 

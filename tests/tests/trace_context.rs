@@ -18,7 +18,6 @@ async fn the_callers_trace_context_reaches_the_event_stream() {
         .request(reqwest::Method::POST, "/licenses")
         .header("traceparent", traceparent)
         .header("x-request-id", "req-42")
-        .header("ledger-actor", "portal-backend")
         .json(&purchase_body(None))
         .send()
         .await
@@ -56,7 +55,8 @@ async fn the_callers_trace_context_reaches_the_event_stream() {
         "same trace id"
     );
     assert_eq!(header(0, "Ledger-Request-Id").as_deref(), Some("req-42"));
-    assert_eq!(header(0, "Ledger-Actor").as_deref(), Some("portal-backend"));
+    // The actor is the token's subject.
+    assert_eq!(header(0, "Ledger-Actor").as_deref(), Some("test-portal"));
     assert_eq!(header(1, "traceparent"), None);
     drop(ledger);
     env.cleanup().await;

@@ -26,6 +26,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::app::{AppState, BODY_LIMIT_BYTES};
+use crate::auth::Caller;
 use crate::error::{ApiError, Transient};
 use store::{Claim, KeyRef, StoredAnswer};
 
@@ -80,8 +81,14 @@ async fn run(state: &AppState, request: Request, next: Next) -> Result<Response,
         return Ok(next.run(request).await);
     }
     let key = parse_key(raw_key)?;
-    let Some(scope) = account_of(request.uri().path()) else {
-        // Not an account's route: the handler refuses the path itself.
+    // Keys are the caller's account's; the gate has already checked that account is
+    // the path's. Admin routes belong to no account and keep no answers.
+    let Some(scope) = request
+        .extensions()
+        .get::<Caller>()
+        .and_then(|caller| caller.account)
+        .map(|account| account.to_string())
+    else {
         return Ok(next.run(request).await);
     };
     let (parts, body) = request.into_parts();
@@ -186,17 +193,6 @@ fn parse_key(raw: &HeaderValue) -> Result<String, ApiError> {
         })
 }
 
-/// The account segment of `/v1/accounts/{account_id}/…`, when it is a UUID.
-fn account_of(path: &str) -> Option<String> {
-    let mut segments = path.trim_start_matches('/').split('/');
-    match (segments.next(), segments.next(), segments.next()) {
-        (Some("v1"), Some("accounts"), Some(account)) => {
-            Uuid::parse_str(account).ok().map(|id| id.to_string())
-        }
-        _ => None,
-    }
-}
-
 /// SHA-256 over method, path and body; a JSON body is taken in canonical form
 /// (keys sorted, no whitespace), so re-serialising the same request matches.
 fn fingerprint(method: &Method, path: &str, body: &Bytes) -> Vec<u8> {
@@ -274,16 +270,5 @@ mod tests {
         assert_ne!(id, key("b", "k").derive_id("license"));
         assert_ne!(id, key("a", "l").derive_id("license"));
         assert_ne!(id, key("a", "k").derive_id("allocation"));
-    }
-
-    #[test]
-    fn only_account_routes_have_a_scope() {
-        let account = Uuid::from_u128(7).to_string();
-        assert_eq!(
-            account_of(&format!("/v1/accounts/{account}/licenses")),
-            Some(account)
-        );
-        assert_eq!(account_of("/v1/accounts/not-a-uuid/licenses"), None);
-        assert_eq!(account_of("/health/live"), None);
     }
 }

@@ -3,6 +3,7 @@
 //! handler's `#[utoipa::path]`, so it is documented (see [`crate::openapi`], where
 //! a new module's router is merged in).
 
+pub mod accounts;
 pub mod asset_components;
 pub mod bulk;
 pub mod health;

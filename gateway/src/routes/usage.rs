@@ -23,6 +23,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::AppState;
+use crate::auth::Caller;
 use crate::commands::CommandContext;
 use crate::error::ApiError;
 use crate::extract::{path_param, ApiJson, QueryParams};
@@ -102,15 +103,25 @@ fn is_feature(raw: &str) -> bool {
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
-/// Checks a report's shape; `prefix` names it in a batch (`reports[2].`).
+/// Checks a report's shape; `prefix` names it in a batch (`reports[2].`). A
+/// license server's token reports for its own host only.
 fn parse_report(
     body: UsageReportBody,
     prefix: &str,
     account: AccountId,
+    reporter: &Caller,
     known_features: &std::collections::BTreeSet<String>,
 ) -> Result<ReportUsage, ApiError> {
     let host = ServerHost::parse(&body.host)
         .map_err(|e| ApiError::bad_request(format!("{prefix}host"), e.to_string()))?;
+    if let Some(own) = &reporter.host {
+        if *own != host {
+            return Err(ApiError::Forbidden(format!(
+                "{prefix}host: this token reports for license server `{}` only",
+                own.as_str()
+            )));
+        }
+    }
     let mut peaks = BTreeMap::new();
     for (index, peak) in body.peaks.into_iter().enumerate() {
         let field = format!("{prefix}peaks[{index}].feature");
@@ -173,12 +184,13 @@ async fn record(
 async fn report(
     State(state): State<AppState>,
     context: CommandContext,
+    caller: Caller,
     Path(account_id): Path<String>,
     ApiJson(body): ApiJson<UsageReportBody>,
 ) -> Result<Response, ApiError> {
     let account: AccountId = path_param("account_id", &account_id)?;
     let known = account_features(&state.pool, account.0).await?;
-    let report = parse_report(body, "", account, &known)?;
+    let report = parse_report(body, "", account, &caller, &known)?;
     let recorded = record(&state, &context, report).await?;
     Ok((StatusCode::CREATED, Json(recorded)).into_response())
 }
@@ -208,6 +220,7 @@ pub struct BatchRecorded {
 async fn report_batch(
     State(state): State<AppState>,
     context: CommandContext,
+    caller: Caller,
     Path(account_id): Path<String>,
     ApiJson(body): ApiJson<BatchBody>,
 ) -> Result<Response, ApiError> {
@@ -225,6 +238,7 @@ async fn report_batch(
             report,
             &format!("reports[{index}]."),
             account,
+            &caller,
             &known,
         )?);
     }

@@ -1,14 +1,25 @@
 //! What the in-process HTTP tests share: the app over a fresh real PostgreSQL
 //! database per test (no NATS), driven with `oneshot`, and a few requests.
+//!
+//! Requests without an `Authorization` header are sent with a token for the path's
+//! account (a portal token; an admin token for the admin routes), so tests about
+//! something else need not mint tokens; [`TestApp::send_as_is`] sends exactly what
+//! it is given.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 // Each test file uses the part it needs.
 #![allow(dead_code)]
 
 use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt as _;
+use ledger_domain::license_file::{FileKey, Keyring};
+use ledger_domain::usage::ServerHost;
+use ledger_domain::AccountId;
 use ledger_gateway::app::{app, AppState};
+use ledger_gateway::auth::token::TokenRequest;
+use ledger_gateway::auth::{Role, Verifier};
+use ledger_gateway::license_keys::SigningKeys;
 use serde_json::{json, Value};
 use tower::ServiceExt as _;
 use uuid::Uuid;
@@ -19,30 +30,50 @@ pub struct TestApp {
     pub router: Router,
     /// Its database.
     pub pool: sqlx::PgPool,
+    /// Checks and issues the tokens the app accepts.
+    pub tokens: Verifier,
     database: String,
 }
 
-fn settings() -> ledger_gateway::config::Settings {
+/// The key the test app's tokens are signed with.
+pub fn token_key() -> FileKey {
+    FileKey::from_seed(
+        "test-auth",
+        "2000-01-01T00:00:00Z".parse().unwrap(),
+        &[7; 32],
+    )
+    .unwrap()
+}
+
+/// The settings of every test app.
+pub fn settings() -> ledger_gateway::config::Settings {
     ledger_gateway::config::Settings {
         read_wait_timeout_ms: 200,
         // Enough that concurrent commands on one license always get through.
         command_conflict_retries: 100,
+        auth_signing_keys: SigningKeys(Keyring::new(vec![token_key()]).unwrap()),
         ..Default::default()
     }
 }
 
 /// The app over a fresh database.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(settings()).await
+}
+
+/// The app with `settings` over a fresh database.
+pub async fn spawn_app_with(settings: ledger_gateway::config::Settings) -> TestApp {
     let server = std::env::var("TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
     let database = format!("ledger_api_{}", Uuid::new_v4().simple());
     let pool = ledger_gateway::db::connect_and_migrate(&format!("{server}/{database}"), 8)
         .await
         .expect("fresh database");
-    let state = AppState::new(pool.clone(), &settings(), None);
+    let state = AppState::new(pool.clone(), &settings, None);
     TestApp {
         router: app(state),
         pool,
+        tokens: settings.token_verifier(),
         database,
     }
 }
@@ -66,21 +97,79 @@ impl TestApp {
         self.send(request.body(body).unwrap()).await
     }
 
-    /// Sends a prepared request.
+    /// A token of `role` for `account` (a license server's for `host`), valid an hour.
+    pub fn token(&self, role: Role, account: Option<Uuid>, host: Option<&str>) -> String {
+        self.token_of(&format!("test-{role}"), role, account, host)
+    }
+
+    /// [`Self::token`] held by `subject`.
+    pub fn token_of(
+        &self,
+        subject: &str,
+        role: Role,
+        account: Option<Uuid>,
+        host: Option<&str>,
+    ) -> String {
+        let request = TokenRequest {
+            subject: subject.to_owned(),
+            role,
+            account: account.map(AccountId),
+            host: host.map(|host| ServerHost::parse(host).unwrap()),
+            valid_for: chrono::Duration::hours(1),
+        };
+        self.tokens
+            .issue(&request, chrono::Utc::now())
+            .unwrap()
+            .token
+    }
+
+    /// `request` with the default token when it carries none.
+    pub fn with_default_token(&self, mut request: Request<Body>) -> Request<Body> {
+        if request.headers().contains_key(header::AUTHORIZATION) {
+            return request;
+        }
+        let mut segments = request.uri().path().trim_start_matches('/').split('/');
+        let token = match (segments.next(), segments.next(), segments.next()) {
+            (Some("v1"), Some("accounts"), Some(account)) if segments.next() != Some("tokens") => {
+                match Uuid::parse_str(account) {
+                    Ok(account) => Some(self.token(Role::Portal, Some(account), None)),
+                    Err(_) => Some(self.token(Role::Portal, Some(Uuid::nil()), None)),
+                }
+            }
+            (Some("v1"), Some("accounts"), _) => Some(self.token(Role::Admin, None, None)),
+            _ => None,
+        };
+        if let Some(token) = token {
+            request.headers_mut().insert(
+                header::AUTHORIZATION,
+                format!("Bearer {token}").parse().unwrap(),
+            );
+        }
+        request
+    }
+
+    /// Sends a prepared request (with the default token when it has none).
     pub async fn send(&self, request: Request<Body>) -> (StatusCode, Value, String) {
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let content_type = response
-            .headers()
+        let reply = self.send_as_is(self.with_default_token(request)).await;
+        let content_type = reply
+            .headers
             .get("content-type")
             .map(|v| v.to_str().unwrap().to_owned())
             .unwrap_or_default();
+        (reply.status, reply.body, content_type)
+    }
+
+    /// Sends exactly `request`: no token is added.
+    pub async fn send_as_is(&self, request: Request<Body>) -> Reply {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        (
+        Reply {
             status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-            content_type,
-        )
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            headers,
+        }
     }
 
     /// Events in the store.
@@ -158,6 +247,7 @@ impl TestApp {
         TestApp {
             router: app(AppState::new(self.pool.clone(), &settings(), None)),
             pool: self.pool.clone(),
+            tokens: settings().token_verifier(),
             database: self.database.clone(),
         }
     }
@@ -181,19 +271,7 @@ impl TestApp {
             }
             None => Body::empty(),
         };
-        let response = self
-            .router
-            .clone()
-            .oneshot(request.body(body).unwrap())
+        self.send_as_is(self.with_default_token(request.body(body).unwrap()))
             .await
-            .unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        Reply {
-            status,
-            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-            headers,
-        }
     }
 }
