@@ -172,6 +172,39 @@ impl TestApp {
         }
     }
 
+    /// Applies every event not yet applied to the read models, as the projector
+    /// would (these tests run no NATS, so nothing else does).
+    pub async fn project(&self) {
+        use ledger_gateway::event_store::{events_after, CommitPosition, Horizon};
+        use ledger_projections::consumer::{
+            project_stored, Target, LICENSES_PROJECTION, LIVE_SCHEMA,
+        };
+        let mut tx = self.pool.begin().await.unwrap();
+        ledger_projections::writer::use_schema(&mut tx, LIVE_SCHEMA)
+            .await
+            .unwrap();
+        let checkpoint = ledger_projections::writer::lock_checkpoint(&mut tx, LICENSES_PROJECTION)
+            .await
+            .unwrap();
+        let after = CommitPosition {
+            transaction_id: checkpoint.transaction_id,
+            global_position: checkpoint.global_position,
+        };
+        // Visible, not Settled: nothing else writes to this database meanwhile, and a
+        // parallel test's transaction (xmin is cluster-wide) must not hold this back.
+        let batch = events_after(&mut tx, after, 100_000, Horizon::Visible, None, None)
+            .await
+            .unwrap();
+        let target = Target {
+            schema: LIVE_SCHEMA,
+            projection: LICENSES_PROJECTION,
+        };
+        project_stored(&mut tx, target, &batch.events)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+
     /// Events in the store.
     pub async fn event_count(&self) -> i64 {
         sqlx::query_scalar("SELECT count(*) FROM events")
