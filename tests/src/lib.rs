@@ -338,6 +338,22 @@ impl Api {
         }
     }
 
+    /// The same client acting for `account` with `token` (e.g. one `ledger admin
+    /// issue-token` printed).
+    pub fn with_token(&self, account: Uuid, token: &str) -> Self {
+        Self {
+            account,
+            token: token.to_owned(),
+            ..self.clone()
+        }
+    }
+
+    /// GET `path` as text (CSV, NDJSON): status and body.
+    pub async fn text(&self, path: &str) -> anyhow::Result<(u16, String)> {
+        let response = self.request(reqwest::Method::GET, path).send().await?;
+        Ok((response.status().as_u16(), response.text().await?))
+    }
+
     /// The bearer token it sends.
     pub fn token(&self) -> &str {
         &self.token
