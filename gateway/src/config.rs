@@ -391,6 +391,25 @@ mod tests {
         let bad_prefix =
             Settings::load(None, env(&[("LEDGER_SUBJECT_PREFIX", "a..b")])).unwrap_err();
         assert!(format!("{bad_prefix:#}").contains("subject_prefix"));
+        for (name, value, key) in [
+            ("LEDGER_AUTH_ISSUER", "", "auth_issuer"),
+            ("LEDGER_AUTH_AUDIENCE", "a\u{7}b", "auth_audience"),
+            (
+                "LEDGER_AUTH_CLOCK_LEEWAY_SECS",
+                "601",
+                "auth_clock_leeway_secs",
+            ),
+            ("LEDGER_RATE_LIMIT_PER_SECOND", "0", "rate_limit_per_second"),
+            ("LEDGER_RATE_LIMIT_BURST", "0", "rate_limit_burst"),
+            (
+                "LEDGER_AUTH_SIGNING_KEYS",
+                "k1=not-a-key@2026-01-01T00:00:00Z",
+                "auth_signing_keys",
+            ),
+        ] {
+            let error = Settings::load(None, env(&[(name, value)])).unwrap_err();
+            assert!(format!("{error:#}").contains(key), "{name}: {error:#}");
+        }
     }
 
     #[test]
