@@ -87,6 +87,11 @@ impl TestEnv {
         ]
     }
 
+    /// Where the ledger processes of this test write their logs (stderr).
+    pub fn log_path(&self) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("{}.log", self.database))
+    }
+
     /// A pool on the test database (which the ledger creates on start).
     pub async fn pool(&self) -> PgPool {
         sqlx::postgres::PgPoolOptions::new()
@@ -163,7 +168,7 @@ impl Ledger {
         roles: &str,
         extra: &[(&str, &str)],
     ) -> anyhow::Result<Self> {
-        let log_path = std::env::temp_dir().join(format!("{}.log", env.database));
+        let log_path = env.log_path();
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

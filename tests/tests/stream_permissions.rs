@@ -116,11 +116,13 @@ fn filtered(name: &str, filter: &str) -> pull::Config {
 async fn an_analytics_user_reads_its_account_and_nothing_else() {
     let ledger_password = Uuid::new_v4().simple().to_string();
     let acme_password = Uuid::new_v4().simple().to_string();
+    // Quoted, as the configuration asks: the server parses the value.
+    let quoted = |password: &str| format!("\"{password}\"");
     let nats = OwnNats::start_with_config(
         Some(Path::new(CONFIG)),
         &[
-            ("LEDGER_NATS_PASSWORD", &ledger_password),
-            ("ACME_ANALYTICS_NATS_PASSWORD", &acme_password),
+            ("LEDGER_NATS_PASSWORD", &quoted(&ledger_password)),
+            ("ACME_ANALYTICS_NATS_PASSWORD", &quoted(&acme_password)),
         ],
     )
     .await;
@@ -140,8 +142,7 @@ async fn an_analytics_user_reads_its_account_and_nothing_else() {
     wait_until_projected(&env, Duration::from_secs(30))
         .await
         .unwrap();
-    let log = std::fs::read_to_string(std::env::temp_dir().join(format!("{}.log", env.database)))
-        .unwrap();
+    let log = std::fs::read_to_string(env.log_path()).unwrap();
     assert!(
         !log.contains(&ledger_password),
         "the ledger logged its NATS password"
