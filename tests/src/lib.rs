@@ -337,6 +337,27 @@ pub fn purchase_body(expires_on: Option<chrono::NaiveDate>) -> Value {
     })
 }
 
+/// A [`purchase_body`] license of `api`'s account, purchased and activated: two
+/// events. Returns its id.
+pub async fn activated_license(api: &Api) -> String {
+    let purchased = api
+        .post("/licenses", purchase_body(None))
+        .await
+        .expect("purchasing");
+    assert_eq!(purchased.status, 201, "{}", purchased.body);
+    let id = purchased.body["license_id"]
+        .as_str()
+        .expect("a license id")
+        .to_owned();
+    let code = serde_json::json!({"access_code": "LA-0001234567-12345"});
+    let activated = api
+        .post(&format!("/licenses/{id}/activate"), code)
+        .await
+        .expect("activating");
+    assert_eq!(activated.status, 200, "{}", activated.body);
+    id
+}
+
 /// Noon (UTC) on `date`: a purchase placed there is half a day from either midnight.
 pub fn noon(date: chrono::NaiveDate) -> chrono::DateTime<chrono::Utc> {
     date.and_time(chrono::NaiveTime::from_hms_opt(12, 0, 0).expect("noon is a time"))

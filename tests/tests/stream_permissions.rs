@@ -12,7 +12,7 @@ use async_nats::jetstream::{self, consumer::pull, stream::ConsumerErrorKind};
 use async_nats::{Event, ServerError};
 use ledger_tests::analytics::{Consumer, Start, Subscription};
 use ledger_tests::{
-    ledger_bin, purchase_body, wait_until_projected, Api, Ledger, OwnNats, TestEnv,
+    activated_license, ledger_bin, wait_until_projected, Api, Ledger, OwnNats, TestEnv,
 };
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -90,20 +90,6 @@ impl Analytics {
     }
 }
 
-/// A purchased and activated license of `api`'s account: two events.
-async fn license(api: &Api) -> String {
-    let answer = api.post("/licenses", purchase_body(None)).await.unwrap();
-    assert_eq!(answer.status, 201, "{}", answer.body);
-    let id = answer.body["license_id"].as_str().unwrap().to_owned();
-    let code = json!({"access_code": "LA-0001234567-12345"});
-    let activated = api
-        .post(&format!("/licenses/{id}/activate"), code)
-        .await
-        .unwrap();
-    assert_eq!(activated.status, 200, "{}", activated.body);
-    id
-}
-
 fn filtered(name: &str, filter: &str) -> pull::Config {
     pull::Config {
         durable_name: Some(name.to_owned()),
@@ -136,8 +122,8 @@ async fn an_analytics_user_reads_its_account_and_nothing_else() {
     let other = Api::new(&ledger);
     let mut acme_licenses = Vec::new();
     for _ in 0..2 {
-        acme_licenses.push(license(&acme).await);
-        license(&other).await;
+        acme_licenses.push(activated_license(&acme).await);
+        activated_license(&other).await;
     }
     wait_until_projected(&env, Duration::from_secs(30))
         .await
@@ -205,16 +191,14 @@ async fn an_analytics_user_reads_its_account_and_nothing_else() {
     analytics
         .violation(&format!("Publish to \"{create}.{theirs}\""))
         .await;
-    analytics.refused(&format!("{create}.{PREFIX}.*.>")).await;
-    analytics.refused(&create).await;
-    analytics
-        .refused(&format!("$JS.API.CONSUMER.CREATE.{STREAM}"))
-        .await;
-    analytics
-        .refused(&format!(
-            "$JS.API.CONSUMER.DURABLE.CREATE.{STREAM}.{ACME_BACKFILL}"
-        ))
-        .await;
+    for subject in [
+        format!("{create}.{PREFIX}.*.>"),
+        create.clone(),
+        format!("$JS.API.CONSUMER.CREATE.{STREAM}"),
+        format!("$JS.API.CONSUMER.DURABLE.CREATE.{STREAM}.{ACME_BACKFILL}"),
+    ] {
+        analytics.refused(&subject).await;
+    }
 
     // An allowed subject with a forged body: the server holds the body to the
     // subject (nats-server 2.15: errors 10131, 10137, 10017, and a `name` in the
@@ -248,39 +232,24 @@ async fn an_analytics_user_reads_its_account_and_nothing_else() {
         assert_eq!(info.config.filter_subject, filter, "{name} is unchanged");
     }
 
-    // Refused: someone else's consumer (here the projector's), read or re-created.
-    analytics
-        .refused(&format!("$JS.API.CONSUMER.MSG.NEXT.{STREAM}.{PROJECTOR}"))
-        .await;
-    analytics
-        .refused(&format!(
-            "$JS.API.CONSUMER.CREATE.{STREAM}.{PROJECTOR}.{ours}"
-        ))
-        .await;
-    analytics
-        .refused(&format!("$JS.ACK.{STREAM}.{PROJECTOR}.1.1.1.0.0"))
-        .await;
-    analytics
-        .refused(&format!("$JS.API.CONSUMER.LIST.{STREAM}"))
-        .await;
-
-    // Refused: the stream itself — its subjects, its messages, deleting it.
-    analytics
-        .refused(&format!("$JS.API.STREAM.INFO.{STREAM}"))
-        .await;
-    analytics
-        .refused(&format!("$JS.API.STREAM.MSG.GET.{STREAM}"))
-        .await;
-    analytics
-        .refused(&format!("$JS.API.DIRECT.GET.{STREAM}"))
-        .await;
-    analytics
-        .refused(&format!("$JS.API.STREAM.DELETE.{STREAM}"))
-        .await;
-
-    // Refused: writing into the stream, even on its own account's subjects.
     let forged = format!("{PREFIX}.{ACME}.license.{}.Hidden", acme_licenses[0]);
-    analytics.refused(&forged).await;
+    for subject in [
+        // Someone else's consumer (here the projector's): read, re-created, acked,
+        // or the list of them all.
+        format!("$JS.API.CONSUMER.MSG.NEXT.{STREAM}.{PROJECTOR}"),
+        format!("$JS.API.CONSUMER.CREATE.{STREAM}.{PROJECTOR}.{ours}"),
+        format!("$JS.ACK.{STREAM}.{PROJECTOR}.1.1.1.0.0"),
+        format!("$JS.API.CONSUMER.LIST.{STREAM}"),
+        // The stream itself: its subjects, its messages, deleting it.
+        format!("$JS.API.STREAM.INFO.{STREAM}"),
+        format!("$JS.API.STREAM.MSG.GET.{STREAM}"),
+        format!("$JS.API.DIRECT.GET.{STREAM}"),
+        format!("$JS.API.STREAM.DELETE.{STREAM}"),
+        // Writing into the stream, even on its own account's subjects.
+        forged,
+    ] {
+        analytics.refused(&subject).await;
+    }
 
     // Refused: listening to the ledger's inbox (where the projector's pulls come)
     // or to the relay's publishes.
