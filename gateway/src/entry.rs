@@ -149,9 +149,7 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         }
         Command::Rebuild => {
             let pool = crate::db::connect_and_migrate(&settings.database_url, 4).await?;
-            let client = async_nats::connect(&settings.nats_url)
-                .await
-                .context("connecting to NATS")?;
+            let client = crate::nats::connect(&settings.nats_url).await?;
             let report = ledger_projections::rebuild::rebuild(
                 &pool,
                 &async_nats::jetstream::new(client),

@@ -13,7 +13,8 @@
 //! - [`relay`]: store → JetStream, in commit order, exactly once in effect;
 //!   [`event_store`]: reading the store in commit order or one stream at a time.
 //! - [`audit`]: `ledger audit`, the read models replayed from the store and compared.
-//! - [`run`]: which roles a process runs; [`db`]: database start-up and migrations.
+//! - [`run`]: which roles a process runs; [`db`]: database start-up and migrations;
+//!   [`nats`]: the NATS connection, logged in as `nats_url` says.
 //! - [`entry`], [`config`], [`telemetry`], [`cli`]: the binary: entry point,
 //!   settings, tracing, arguments.
 //! - [`license_keys`]: license-file signing keys from configuration, generated,
@@ -36,6 +37,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod integrity;
 pub mod license_keys;
+pub mod nats;
 pub mod openapi;
 pub mod relay;
 pub mod routes;

@@ -47,17 +47,7 @@ pub async fn run(
             .await?;
     let needs_nats = roles.contains(&Role::Relay) || roles.contains(&Role::Projector);
     let nats = if needs_nats {
-        let client = async_nats::ConnectOptions::new()
-            .name("licensing-ledger")
-            .connection_timeout(Duration::from_secs(5))
-            .connect(&settings.nats_url)
-            .await
-            .with_context(|| {
-                format!(
-                    "connecting to NATS at {}",
-                    crate::config::redact(&settings.nats_url)
-                )
-            })?;
+        let client = crate::nats::connect(&settings.nats_url).await?;
         Some(client)
     } else {
         None

@@ -130,17 +130,20 @@ impl Consumer {
                 start_time: recorded_at - chrono::Duration::seconds(5),
             },
         };
+        // Straight to the consumer, without reading the stream's info first: a user
+        // limited to one account's events may not read it (deploy/nats/accounts.conf).
         let consumer = js
-            .get_stream(&subscription.stream)
-            .await?
-            .create_consumer(pull::Config {
-                durable_name: Some(subscription.name.clone()),
-                filter_subject: subscription.subject.clone(),
-                deliver_policy,
-                ack_policy: AckPolicy::Explicit,
-                ack_wait: Duration::from_secs(30),
-                ..Default::default()
-            })
+            .create_consumer_on_stream(
+                pull::Config {
+                    durable_name: Some(subscription.name.clone()),
+                    filter_subject: subscription.subject.clone(),
+                    deliver_policy,
+                    ack_policy: AckPolicy::Explicit,
+                    ack_wait: Duration::from_secs(30),
+                    ..Default::default()
+                },
+                &subscription.stream,
+            )
             .await?;
         let mut messages = consumer.messages().await?;
         let mut skipping_to = match subscription.start {

@@ -117,6 +117,11 @@ impl TestEnv {
         mint(&self.tokens(), role, account, host)
     }
 
+    /// Where the ledger processes of this test write their logs (stderr).
+    pub fn log_path(&self) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("{}.log", self.database))
+    }
+
     /// A pool on the test database (which the ledger creates on start).
     pub async fn pool(&self) -> PgPool {
         sqlx::postgres::PgPoolOptions::new()
@@ -126,9 +131,9 @@ impl TestEnv {
             .expect("connecting to the test database")
     }
 
-    /// A JetStream context on the test server.
+    /// A JetStream context on the test server, logged in as the ledger is.
     pub async fn jetstream(&self) -> jetstream::Context {
-        let client = async_nats::connect(&self.nats_url)
+        let client = ledger_gateway::nats::connect(&self.nats_url)
             .await
             .expect("connecting to NATS");
         jetstream::new(client)
@@ -137,7 +142,7 @@ impl TestEnv {
     /// Drops the database and the stream. Best effort: a failed test leaves them
     /// behind for inspection only if cleanup itself fails.
     pub async fn cleanup(&self) {
-        if let Ok(js) = async_nats::connect(&self.nats_url)
+        if let Ok(js) = ledger_gateway::nats::connect(&self.nats_url)
             .await
             .map(jetstream::new)
         {
@@ -211,7 +216,7 @@ impl Ledger {
         roles: &str,
         extra: &[(&str, &str)],
     ) -> anyhow::Result<Self> {
-        let log_path = std::env::temp_dir().join(format!("{}.log", env.database));
+        let log_path = env.log_path();
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -425,6 +430,27 @@ pub fn purchase_body(expires_on: Option<chrono::NaiveDate>) -> Value {
     })
 }
 
+/// A [`purchase_body`] license of `api`'s account, purchased and activated: two
+/// events. Returns its id.
+pub async fn activated_license(api: &Api) -> String {
+    let purchased = api
+        .post("/licenses", purchase_body(None))
+        .await
+        .expect("purchasing");
+    assert_eq!(purchased.status, 201, "{}", purchased.body);
+    let id = purchased.body["license_id"]
+        .as_str()
+        .expect("a license id")
+        .to_owned();
+    let code = serde_json::json!({"access_code": "LA-0001234567-12345"});
+    let activated = api
+        .post(&format!("/licenses/{id}/activate"), code)
+        .await
+        .expect("activating");
+    assert_eq!(activated.status, 200, "{}", activated.body);
+    id
+}
+
 /// Noon (UTC) on `date`: a purchase placed there is half a day from either midnight.
 pub fn noon(date: chrono::NaiveDate) -> chrono::DateTime<chrono::Utc> {
     date.and_time(chrono::NaiveTime::from_hms_opt(12, 0, 0).expect("noon is a time"))
@@ -579,11 +605,24 @@ pub struct OwnNats {
     child: Option<std::process::Child>,
     port: u16,
     store: std::path::PathBuf,
+    /// A configuration file from `deploy/nats/`, run as it is: port, monitoring and
+    /// store come from the command line and `NATS_STORE_DIR`, which win over it.
+    config: Option<std::path::PathBuf>,
+    /// Environment for the server, e.g. the passwords the configuration reads.
+    vars: Vec<(String, String)>,
 }
 
 impl OwnNats {
-    /// Starts a server with JetStream.
+    /// Starts a server with JetStream and no authentication.
     pub async fn start() -> Self {
+        Self::start_with_config(None, &[]).await
+    }
+
+    /// Starts a server from `config` (or none), with `vars` in its environment.
+    pub async fn start_with_config(
+        config: Option<&std::path::Path>,
+        vars: &[(&str, &str)],
+    ) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("finding a free port")
@@ -594,6 +633,11 @@ impl OwnNats {
             child: None,
             port,
             store,
+            config: config.map(std::path::Path::to_path_buf),
+            vars: vars
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.to_string()))
+                .collect(),
         };
         nats.restart().await;
         nats
@@ -604,6 +648,11 @@ impl OwnNats {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
+    /// Its URL with a user's credentials in it, as `nats_url` takes them.
+    pub fn url_as(&self, user: &str, password: &str) -> String {
+        format!("nats://{user}:{password}@127.0.0.1:{}", self.port)
+    }
+
     /// SIGKILL: the server stops at once, mid-write if it was writing.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -612,33 +661,50 @@ impl OwnNats {
         }
     }
 
-    /// Starts it again on the same port and store, and waits until it answers.
+    /// Starts it again on the same port and store, and waits until it listens.
     pub async fn restart(&mut self) {
         let binary = std::env::var("NATS_SERVER_BIN").unwrap_or_else(|_| "nats-server".into());
-        let child = std::process::Command::new(&binary)
-            .args([
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-js",
-                "-sd",
-            ])
-            .arg(&self.store)
+        let mut command = std::process::Command::new(&binary);
+        match &self.config {
+            // The file names its store as `$NATS_STORE_DIR`: a `-sd` beside it
+            // would be a second `store_dir`, which stops the server.
+            Some(config) => command.arg("-c").arg(config),
+            None => command.args(["-js", "-sd"]).arg(&self.store),
+        };
+        let log_path = self.store.with_extension("log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .expect("opening the nats-server log");
+        // `-m 0`: no monitoring port, which a configuration may set and the
+        // machine's own server may already hold.
+        command
+            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-m", "0"])
+            .env("NATS_STORE_DIR", &self.store)
+            .envs(self.vars.iter().map(|(name, value)| (name, value)))
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("starting {binary} (set NATS_SERVER_BIN, or run deploy/test.sh): {e}")
-            });
+            .stderr(log);
+        let child = command.spawn().unwrap_or_else(|e| {
+            panic!("starting {binary} (set NATS_SERVER_BIN, or run deploy/test.sh): {e}")
+        });
         self.child = Some(child);
+        // A TCP connection, not a NATS one: a server that requires a login would
+        // refuse an anonymous client. It listens only once JetStream is up.
         for _ in 0..200 {
-            if async_nats::connect(self.url()).await.is_ok() {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("nats-server did not come up on port {}", self.port);
+        panic!(
+            "nats-server did not come up on port {}; see {}",
+            self.port,
+            log_path.display()
+        );
     }
 }
 
@@ -646,6 +712,10 @@ impl Drop for OwnNats {
     fn drop(&mut self) {
         self.kill();
         let _ = std::fs::remove_dir_all(&self.store);
+        // The server's log is kept only when the test failed.
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_file(self.store.with_extension("log"));
+        }
     }
 }
 

@@ -7,27 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ledger_tests::analytics::{Consumer, Start, Subscription};
-use ledger_tests::{ledger_bin, purchase_body, wait_until_projected, Api, Ledger, TestEnv};
-use serde_json::json;
-
-/// A purchased and activated license: two events.
-async fn license(api: &Api) -> String {
-    let id = api
-        .post("/licenses", purchase_body(None))
-        .await
-        .unwrap()
-        .body["license_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let code = json!({"access_code": "LA-0001234567-12345"});
-    let activated = api
-        .post(&format!("/licenses/{id}/activate"), code)
-        .await
-        .unwrap();
-    assert_eq!(activated.status, 200);
-    id
-}
+use ledger_tests::{activated_license, ledger_bin, wait_until_projected, Api, Ledger, TestEnv};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consumer_reads_its_account_from_the_start_a_position_or_a_time_once() {
@@ -37,8 +17,8 @@ async fn a_consumer_reads_its_account_from_the_start_a_position_or_a_time_once()
     let theirs = Api::new(&ledger);
     let mut licenses = Vec::new();
     for _ in 0..3 {
-        licenses.push(license(&ours).await);
-        license(&theirs).await;
+        licenses.push(activated_license(&ours).await);
+        activated_license(&theirs).await;
     }
     wait_until_projected(&env, Duration::from_secs(30))
         .await
@@ -99,7 +79,7 @@ async fn a_consumer_reads_its_account_from_the_start_a_position_or_a_time_once()
     // From a time: only what was published since.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let since = Utc::now();
-    let late = license(&ours).await;
+    let late = activated_license(&ours).await;
     let mut from_time = Consumer::default();
     from_time
         .run(

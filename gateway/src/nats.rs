@@ -1,0 +1,75 @@
+//! Connecting to NATS as the ledger's user.
+//!
+//! `nats_url` carries the login, `nats://<user>:<password>@host:4222`, like
+//! `database_url` does. async-nats parses such a URL but does not send its
+//! credentials (0.51 logs in only with what `ConnectOptions` was given), so they
+//! are taken out here and handed over explicitly; without them a server that
+//! requires a login (deploy/nats/accounts.conf) answers "authorization violation".
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_nats::ServerAddr;
+use percent_encoding::percent_decode_str;
+
+use crate::config::redact;
+
+/// Connects to `url` with the user and password in it, if any.
+pub async fn connect(url: &str) -> anyhow::Result<async_nats::Client> {
+    let options = match credentials(url)? {
+        Some((user, password)) => {
+            async_nats::ConnectOptions::with_user_and_password(user, password)
+        }
+        None => async_nats::ConnectOptions::new(),
+    };
+    options
+        .name("licensing-ledger")
+        .connection_timeout(Duration::from_secs(5))
+        .connect(url)
+        .await
+        .with_context(|| format!("connecting to NATS at {}", redact(url)))
+}
+
+/// The user and password in `url`, percent-decoded (a password holding `@`, `:`
+/// or `/` must be percent-encoded in a URL). The error never shows the URL whole.
+fn credentials(url: &str) -> anyhow::Result<Option<(String, String)>> {
+    let address: ServerAddr = url
+        .parse()
+        .map_err(|_| anyhow::anyhow!("nats_url is not a NATS URL: {}", redact(url)))?;
+    let Some(user) = address.username() else {
+        return Ok(None);
+    };
+    let decode = |text: &str, what: &str| {
+        percent_decode_str(text)
+            .decode_utf8()
+            .map(|decoded| decoded.into_owned())
+            .with_context(|| format!("the {what} in nats_url is not UTF-8 once decoded"))
+    };
+    let password = decode(address.password().unwrap_or(""), "password")?;
+    Ok(Some((decode(user, "user")?, password)))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_login_in_the_url_is_taken_out_and_decoded() {
+        assert_eq!(credentials("nats://127.0.0.1:4222").unwrap(), None);
+        assert_eq!(
+            credentials("nats://ledger:s%40cret%3A1@nats:4222").unwrap(),
+            Some(("ledger".into(), "s@cret:1".into()))
+        );
+        assert_eq!(
+            credentials("nats://ledger@nats:4222").unwrap(),
+            Some(("ledger".into(), String::new()))
+        );
+    }
+
+    #[test]
+    fn a_bad_url_is_refused_without_echoing_its_password() {
+        let error = credentials("nats://ledger:hunter2@[bad").unwrap_err();
+        assert!(!error.to_string().contains("hunter2"), "{error}");
+    }
+}
