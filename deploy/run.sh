@@ -10,6 +10,7 @@
 #   LEDGER_LICENSE_SIGNING_KEYS  default: a key generated once for this machine, in
 #                         ${XDG_STATE_HOME:-~/.local/state}/licensing-ledger/license-signing-key
 #   LEDGER_AUTH_SIGNING_KEYS     default: likewise, in …/licensing-ledger/auth-signing-key
+#   LEDGER_CHECKPOINT_SIGNING_KEYS  default: likewise, in …/checkpoint-signing-key
 # Before serving it prints an admin token, valid 24 hours.
 #   other LEDGER_* settings: see the README's "Configuration"
 set -euo pipefail
@@ -45,11 +46,12 @@ unset LEDGER_PG_HOST LEDGER_PG_PORT LEDGER_NATS_HOST LEDGER_NATS_PORT LEDGER_NAT
 
 ledger() { cargo run --release -q -p ledger-gateway --bin ledger -- "$@"; }
 
-# Keys come from configuration only, never from the code. License files need a
-# signing key, and bearer tokens a key to sign and verify them. When one is not
+# Keys come from configuration only, never from the code. License files,
+# bearer tokens and integrity checkpoints each need a signing key. When one is not
 # configured (its variable unset, no config file), this machine gets a key of its
 # own: generated once, kept outside the repository, readable by this user alone.
-# An empty LEDGER_LICENSE_SIGNING_KEYS means "no key": downloads then answer 503.
+# An empty variable means "no key": license file downloads answer 503, no
+# checkpoints are written (and the gateway does not start without a token key).
 state_dir="${XDG_STATE_HOME:-$HOME/.local/state}/licensing-ledger"
 configured_elsewhere() { [ -n "${LEDGER_CONFIG:-}" ] || [[ " $* " == *" --config"* ]]; }
 machine_key() { # <variable> <file name> <key id prefix>
@@ -69,6 +71,7 @@ machine_key() { # <variable> <file name> <key id prefix>
 if ! configured_elsewhere "$@"; then
   machine_key LEDGER_LICENSE_SIGNING_KEYS license-signing-key local
   machine_key LEDGER_AUTH_SIGNING_KEYS auth-signing-key auth
+  machine_key LEDGER_CHECKPOINT_SIGNING_KEYS checkpoint-signing-key checkpoint
 fi
 
 # Every API call needs a bearer token: start with an admin token, which creates

@@ -50,6 +50,8 @@ pub struct AppState {
     pub nats: Option<async_nats::Client>,
     /// Keys and vendor name for license files.
     pub license_files: LicenseFiles,
+    /// Keys that verify the store's integrity checkpoints.
+    pub checkpoint_keys: Arc<ledger_domain::license_file::Keyring>,
     /// Bearer-token checks and rate limits.
     pub auth: Arc<Gate>,
 }
@@ -137,6 +139,7 @@ impl AppState {
                 verifier: settings.token_verifier(),
                 limiter: RateLimiter::new(settings.rate_limit()),
             }),
+            checkpoint_keys: Arc::new(settings.checkpoint_signing_keys.0.clone()),
             nats,
             pool,
         }

@@ -73,6 +73,12 @@ pub struct Settings {
     pub rate_limit_per_second: u64,
     /// Requests a token may make at once after a quiet spell.
     pub rate_limit_burst: u64,
+    /// Keys that sign and verify the store's integrity checkpoints (same formats);
+    /// none: no checkpoint is written, and verifying says so.
+    pub checkpoint_signing_keys: SigningKeys,
+    /// How often the active relay writes a checkpoint, when events were recorded
+    /// since the last one.
+    pub checkpoint_interval_secs: u64,
 }
 
 impl Default for Settings {
@@ -104,6 +110,8 @@ impl Default for Settings {
             auth_clock_leeway_secs: 60,
             rate_limit_per_second: 500,
             rate_limit_burst: 1000,
+            checkpoint_signing_keys: SigningKeys::default(),
+            checkpoint_interval_secs: 60,
         }
     }
 }
@@ -123,6 +131,7 @@ impl fmt::Debug for Settings {
             .field("auth_signing_keys", &self.auth_signing_keys)
             .field("auth_issuer", &self.auth_issuer)
             .field("auth_audience", &self.auth_audience)
+            .field("checkpoint_signing_keys", &self.checkpoint_signing_keys)
             .finish_non_exhaustive()
     }
 }
@@ -245,6 +254,12 @@ impl Settings {
             1,
             24 * 30,
         )?;
+        in_range(
+            "checkpoint_interval_secs",
+            self.checkpoint_interval_secs,
+            1,
+            24 * 3600,
+        )?;
         let name_ok = !self.stream_name.is_empty()
             && self
                 .stream_name
@@ -327,6 +342,11 @@ impl Settings {
             per_second: self.rate_limit_per_second as f64,
             burst: u32::try_from(self.rate_limit_burst).unwrap_or(u32::MAX),
         }
+    }
+
+    /// `checkpoint_interval_secs` as a duration.
+    pub fn checkpoint_interval(&self) -> Duration {
+        Duration::from_secs(self.checkpoint_interval_secs)
     }
 
     /// `read_wait_timeout_ms` as a duration.

@@ -183,32 +183,14 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<ExitCod
             command: VerifyCommand::History { account },
         } => {
             let pool = crate::db::connect_and_migrate(&settings.database_url, 2).await?;
-            let report = crate::integrity::verify_chains(&pool, account).await?;
+            let keys = &settings.checkpoint_signing_keys.0;
+            let report = crate::integrity::verify_history(&pool, keys, account).await?;
             pool.close().await;
-            for found in &report.breaks {
-                println!("{}", serde_json::to_string(found)?);
+            let (lines, status) = crate::integrity::summary::render(&report)?;
+            for line in lines {
+                println!("{line}");
             }
-            match report.first_break() {
-                None => {
-                    println!(
-                        "verify: {} events in {} streams; every chain links",
-                        report.events, report.streams
-                    );
-                    Ok(ExitCode::SUCCESS)
-                }
-                Some(first) => {
-                    println!(
-                        "verify: {} bad events in {} events; the first is {} {} sequence {} at global position {}",
-                        report.breaks.len(),
-                        report.events,
-                        first.aggregate_type,
-                        first.aggregate_id,
-                        first.sequence,
-                        first.global_position()
-                    );
-                    Ok(ExitCode::from(1))
-                }
-            }
+            Ok(ExitCode::from(status))
         }
         // Handled by `offline` before telemetry starts.
         Command::LicenseKey { .. } | Command::Verify { .. } => Ok(ExitCode::SUCCESS),

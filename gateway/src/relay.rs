@@ -16,6 +16,9 @@
 //!   stops the relay loudly instead of being trusted.
 //! - One relay is active per database: a session advisory lock on a dedicated
 //!   connection. Standbys poll for the lock and take over when the holder dies.
+//! - The active relay also writes the store's signed integrity checkpoints
+//!   ([`crate::integrity::checkpoint`]) when they are due; the relay then
+//!   publishes them like any other event.
 
 use std::time::Duration;
 
@@ -25,6 +28,7 @@ use futures::future::try_join_all;
 use ledger_projections::contract::{ensure_stream, header, StoredEvent, StreamConfig};
 
 use crate::event_store::{events_after, CommitPosition, Horizon};
+use crate::integrity::checkpoint::{CheckpointSchedule, CheckpointTimer};
 use sqlx::postgres::PgListener;
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
@@ -53,6 +57,8 @@ pub struct RelaySettings {
     pub batch_size: usize,
     /// Fallback poll when no notification arrives.
     pub poll_interval: Duration,
+    /// Integrity checkpoints to write while leading; none without a signing key.
+    pub checkpoints: Option<CheckpointSchedule>,
 }
 
 /// Runs until `shutdown`: waits for leadership, then relays; on any failure lets go
@@ -104,7 +110,9 @@ async fn lead(
     let (mut position, mut stream_end) = resume_position(&mut lock, &mut stream).await?;
     tracing::info!(?position, stream_end, "relay resuming");
     let mut held_back_pause = HELD_BACK_FIRST_PAUSE;
+    let mut checkpoints = CheckpointTimer::new(settings.checkpoints.clone());
     loop {
+        checkpoints.write_if_due(pool).await;
         let batch = events_after(
             &mut lock,
             position,
@@ -149,6 +157,7 @@ async fn lead(
                 notification.context("waiting for event notifications")?;
             }
             () = tokio::time::sleep(pause) => {}
+            () = checkpoints.due() => {}
         }
     }
 }

@@ -3,6 +3,7 @@
 //! three run together; each can run alone to be scaled and placed separately.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -13,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::{app, health_only, AppState};
 use crate::config::Settings;
+use crate::integrity::checkpoint::CheckpointSchedule;
 use crate::relay::{self, RelaySettings};
 
 /// A part of the ledger a process can run.
@@ -24,6 +26,23 @@ pub enum Role {
     Relay,
     /// Applies the stream to the read models.
     Projector,
+}
+
+/// Checkpoints are written only with a key that can sign: without one the relay
+/// says so once and verifying reports that there is no checkpoint.
+fn checkpoint_schedule(settings: &Settings) -> Option<CheckpointSchedule> {
+    let keyring = &settings.checkpoint_signing_keys.0;
+    if !keyring.can_sign() {
+        tracing::warn!(
+            "no checkpoint signing key is configured (checkpoint_signing_keys): \
+             no integrity checkpoint is written"
+        );
+        return None;
+    }
+    Some(CheckpointSchedule {
+        keyring: Arc::new(keyring.clone()),
+        interval: settings.checkpoint_interval(),
+    })
 }
 
 /// Runs `roles` until `shutdown` is cancelled or a role fails. `listener` serves the
@@ -59,6 +78,7 @@ pub async fn run(
             stream: settings.stream(),
             batch_size: settings.relay_batch_size,
             poll_interval: Duration::from_millis(settings.relay_poll_interval_ms),
+            checkpoints: checkpoint_schedule(&settings),
         };
         tasks.spawn(relay::run(
             pool.clone(),

@@ -283,11 +283,9 @@ async fn every_operation_admits_exactly_its_roles_in_its_own_account() {
         &[5; 32],
     )
     .unwrap();
-    let app = spawn_app_with(ledger_gateway::config::Settings {
-        license_signing_keys: ledger_gateway::license_keys::SigningKeys(
-            Keyring::new(vec![file_key]).unwrap(),
-        ),
-        ..support::settings()
+    let app = spawn_app_with(|settings| {
+        settings.license_signing_keys =
+            ledger_gateway::license_keys::SigningKeys(Keyring::new(vec![file_key]).unwrap());
     })
     .await;
     let (_, document, _) = app.call(Method::GET, "/openapi.json", None).await;
@@ -404,10 +402,9 @@ async fn refused_tokens_change_nothing() {
 
 #[tokio::test]
 async fn each_token_has_its_own_rate_limit() {
-    let app = spawn_app_with(ledger_gateway::config::Settings {
-        rate_limit_per_second: 1,
-        rate_limit_burst: 2,
-        ..support::settings()
+    let app = spawn_app_with(|settings| {
+        settings.rate_limit_per_second = 1;
+        settings.rate_limit_burst = 2;
     })
     .await;
     let account = Uuid::now_v7();

@@ -43,24 +43,8 @@ async fn history(app: &TestApp) -> (Uuid, String) {
     (account, last)
 }
 
-/// Runs `sql` with the append-only rule lifted, as an attacker with the
-/// database's keys could.
 async fn tamper(app: &TestApp, sql: &str, license: &str) {
-    let mut tx = app.pool.begin().await.unwrap();
-    sqlx::query("ALTER TABLE events DISABLE TRIGGER events_append_only_rows")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    sqlx::query(sql)
-        .bind(license)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    sqlx::query("ALTER TABLE events ENABLE TRIGGER events_append_only_rows")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    app.tamper(sql, license).await;
 }
 
 async fn position_of(app: &TestApp, license: &str, sequence: i64) -> i64 {

@@ -385,6 +385,8 @@ async fn apply(
             }
         }
         Incoming::Usage(streamed) => writer::upsert_usage(tx, &usage_rows(streamed)).await?,
+        // Integrity checkpoints are for auditors and analytics: only the position moves.
+        Incoming::Checkpoint { .. } => {}
     }
     // A late duplicate must not move read-your-writes backwards: only advance.
     let position = decoded.commit_position();

@@ -2,6 +2,8 @@
 //!
 //! Subject: `<prefix>.<account_id>.<aggregate_type>.<aggregate_id>.<event_type>`, so a
 //! consumer filters by account, aggregate, license or event type with wildcards.
+//! The store's signed integrity checkpoints belong to no account: they travel as
+//! `<prefix>._system.integritycheckpoint.store.Checkpointed`.
 //! Payload: the event body as JSON (see `ledger_domain::events`). Headers: ours
 //! (`Ledger-*`), CloudEvents 1.0 attributes (`ce-*`) and W3C `traceparent`.
 //! `Nats-Msg-Id` is `<aggregate_id>/<sequence>`, so JetStream drops a re-publish.
@@ -14,6 +16,15 @@ use ledger_domain::usage::UsageEvent;
 use ledger_domain::values::{AccountId, LicenseId};
 use serde_json::Value;
 use uuid::Uuid;
+
+/// The aggregate type of the store's signed integrity checkpoints: one stream of
+/// them, chained like every other stream, published so the stream carries them too.
+pub const CHECKPOINT_AGGREGATE_TYPE: &str = "IntegrityCheckpoint";
+/// The checkpoint stream's id.
+pub const CHECKPOINT_STREAM_ID: &str = "store";
+/// The account token of events that belong to no account (checkpoints): not a
+/// UUID, so it never collides with a real account on a subject or in a filter.
+pub const SYSTEM_ACCOUNT: &str = "_system";
 
 /// Header names.
 pub mod header {
@@ -286,6 +297,14 @@ pub enum Incoming {
     License(StreamedEvent),
     /// Of a server's daily usage.
     Usage(StreamedUsage),
+    /// A signed integrity checkpoint: no read model reads it, but the projection's
+    /// position moves past it.
+    Checkpoint {
+        /// The writing transaction.
+        transaction_id: i64,
+        /// Its position in the store.
+        global_position: i64,
+    },
 }
 
 impl Incoming {
@@ -294,6 +313,10 @@ impl Incoming {
         match self {
             Self::License(e) => (e.transaction_id, e.global_position),
             Self::Usage(u) => (u.envelope.transaction_id, u.envelope.global_position),
+            Self::Checkpoint {
+                transaction_id,
+                global_position,
+            } => (*transaction_id, *global_position),
         }
     }
 }
@@ -378,6 +401,12 @@ impl Incoming {
         payload: &[u8],
     ) -> Result<Self, ContractError> {
         let aggregate_type = required(headers, header::AGGREGATE_TYPE)?;
+        if aggregate_type == CHECKPOINT_AGGREGATE_TYPE {
+            return Ok(Self::Checkpoint {
+                transaction_id: parsed(headers, header::TRANSACTION_ID)?,
+                global_position: parsed(headers, header::GLOBAL_POSITION)?,
+            });
+        }
         if !matches!(aggregate_type, "License" | "ServerUsage") {
             return Err(ContractError::UnknownAggregate(aggregate_type.to_owned()));
         }
@@ -415,6 +444,9 @@ impl StreamedEvent {
         match Incoming::decode(stream_sequence, headers, payload)? {
             Incoming::License(event) => Ok(event),
             Incoming::Usage(_) => Err(ContractError::UnknownAggregate("ServerUsage".into())),
+            Incoming::Checkpoint { .. } => Err(ContractError::UnknownAggregate(
+                CHECKPOINT_AGGREGATE_TYPE.into(),
+            )),
         }
     }
 }
@@ -465,6 +497,35 @@ mod tests {
         assert_eq!(back.transaction_id, 900);
         assert_eq!(back.stream_sequence, 7);
         assert!(matches!(back.event, LicenseEvent::Hidden(_)));
+    }
+
+    #[test]
+    fn a_checkpoint_travels_under_the_system_account_and_reads_back_as_a_position_only() {
+        let checkpoint = StoredEvent {
+            aggregate_type: CHECKPOINT_AGGREGATE_TYPE.into(),
+            aggregate_id: CHECKPOINT_STREAM_ID.into(),
+            event_type: "Checkpointed".into(),
+            payload: json!({"Checkpointed": {"checkpoint": 3}}),
+            metadata: json!({"account_id": SYSTEM_ACCOUNT, "occurred_at": "2026-11-22T10:00:00Z"}),
+            ..stored()
+        };
+        let message = checkpoint.to_message("ledger.events").unwrap();
+        assert_eq!(
+            message.subject,
+            "ledger.events._system.integritycheckpoint.store.Checkpointed"
+        );
+        assert_eq!(&message.payload[..], br#"{"checkpoint":3}"#);
+        assert_eq!(
+            Incoming::decode(7, &message.headers, &message.payload).unwrap(),
+            Incoming::Checkpoint {
+                transaction_id: 900,
+                global_position: 42
+            }
+        );
+        assert!(matches!(
+            StreamedEvent::decode(7, &message.headers, &message.payload),
+            Err(ContractError::UnknownAggregate(_))
+        ));
     }
 
     #[test]

@@ -50,6 +50,8 @@ pub struct TestEnv {
     pub license_signing_keys: String,
     /// `LEDGER_AUTH_SIGNING_KEYS`: the key this test's bearer tokens are signed with.
     pub auth_signing_keys: String,
+    /// `LEDGER_CHECKPOINT_SIGNING_KEYS`: none unless [`TestEnv::with_checkpoints`].
+    pub checkpoint_signing_keys: String,
 }
 
 impl TestEnv {
@@ -65,6 +67,15 @@ impl TestEnv {
             nats_url: nats_server(),
             license_signing_keys: generated_signing_key("test-key", "2000-01-01T00:00:00Z"),
             auth_signing_keys: generated_signing_key("test-auth", "2000-01-01T00:00:00Z"),
+            checkpoint_signing_keys: String::new(),
+        }
+    }
+
+    /// The same, with a checkpoint signing key of its own and a checkpoint every second.
+    pub fn with_checkpoints(self) -> Self {
+        Self {
+            checkpoint_signing_keys: generated_signing_key("ck-test", "2000-01-01T00:00:00Z"),
+            ..self
         }
     }
 
@@ -78,7 +89,7 @@ impl TestEnv {
 
     /// Environment for the `ledger` process.
     pub fn vars(&self) -> Vec<(String, String)> {
-        vec![
+        let mut vars = vec![
             ("LEDGER_DATABASE_URL".into(), self.database_url.clone()),
             ("LEDGER_NATS_URL".into(), self.nats_url.clone()),
             ("LEDGER_LISTEN_ADDR".into(), "127.0.0.1:0".into()),
@@ -98,7 +109,15 @@ impl TestEnv {
             ("LEDGER_RATE_LIMIT_PER_SECOND".into(), "1000000".into()),
             ("LEDGER_RATE_LIMIT_BURST".into(), "1000000".into()),
             ("RUST_LOG".into(), "info".into()),
-        ]
+        ];
+        if !self.checkpoint_signing_keys.is_empty() {
+            vars.push((
+                "LEDGER_CHECKPOINT_SIGNING_KEYS".into(),
+                self.checkpoint_signing_keys.clone(),
+            ));
+            vars.push(("LEDGER_CHECKPOINT_INTERVAL_SECS".into(), "1".into()));
+        }
+        vars
     }
 
     /// Issues this test's tokens, as the ledger's default settings check them.

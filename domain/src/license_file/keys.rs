@@ -131,25 +131,23 @@ impl FileKey {
         self.signing.as_ref().map(|s| BASE64.encode(s.to_bytes()))
     }
 
-    /// An Ed25519 signature of `message` by this key; `None` for a verify-only key.
-    /// Any signed artefact (a bearer token, a checkpoint) uses this, not only files.
-    pub fn sign_message(&self, message: &[u8]) -> Option<[u8; 64]> {
-        use ed25519_dalek::Signer as _;
-        self.signing
-            .as_ref()
-            .map(|key| key.sign(message).to_bytes())
-    }
-
-    /// Whether `signature` is this key's over `message`, checked strictly (no
-    /// malleable or small-order signatures).
-    pub fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
-        ed25519_dalek::Signature::from_slice(signature)
-            .is_ok_and(|signature| self.verifying.verify_strict(message, &signature).is_ok())
-    }
-
     /// Whether it holds a private key.
     pub fn can_sign(&self) -> bool {
         self.signing.is_some()
+    }
+
+    /// An Ed25519 signature over `message`, when this key can sign: for other
+    /// signed documents than license files (bearer tokens, integrity checkpoints).
+    pub fn sign_message(&self, message: &[u8]) -> Option<[u8; 64]> {
+        use ed25519_dalek::Signer as _;
+        self.signing.as_ref().map(|s| s.sign(message).to_bytes())
+    }
+
+    /// Whether `signature` is this key's (strict Ed25519 verification: no malleable
+    /// or small-order signatures) over `message`; a signature not 64 bytes long is not.
+    pub fn verifies_message(&self, message: &[u8], signature: &[u8]) -> bool {
+        ed25519_dalek::Signature::from_slice(signature)
+            .is_ok_and(|signature| self.verifying.verify_strict(message, &signature).is_ok())
     }
 
     pub(crate) fn verifying(&self) -> &VerifyingKey {

@@ -266,7 +266,7 @@ impl Verifier {
         let signature = BASE64URL
             .decode(signature)
             .map_err(|_| TokenError::Malformed)?;
-        if !key.verifies(signing_input.as_bytes(), &signature) {
+        if !key.verifies_message(signing_input.as_bytes(), &signature) {
             return Err(TokenError::BadSignature);
         }
         let claims: Claims = decode_json(claims)?;

@@ -5,9 +5,12 @@
 //! every stream in sequence order, recomputing each hash from the stored bytes
 //! ([`chain`]): an altered event breaks its own link, a removed one leaves a gap,
 //! reordered ones break theirs. The first bad event — the earliest by global
-//! position — is named.
+//! position — is named. Signed [`checkpoint`]s over every stream head catch what
+//! the chains cannot: an event inserted whole.
 
 pub mod chain;
+pub mod checkpoint;
+pub mod summary;
 
 use futures::TryStreamExt as _;
 use serde::Serialize;
@@ -15,6 +18,36 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use chain::{Break, ChainedEvent, StreamWalk};
+use checkpoint::{verify_checkpoints, CheckpointReport, CheckpointStatus};
+use ledger_domain::license_file::Keyring;
+
+/// The chains and the checkpoints, checked together.
+#[derive(Debug, Clone)]
+pub struct HistoryReport {
+    /// The hash chains.
+    pub chains: ChainReport,
+    /// The signed checkpoints.
+    pub checkpoint: CheckpointReport,
+}
+
+impl HistoryReport {
+    /// Every chain links and no checkpoint disagrees (there may be none).
+    pub fn intact(&self) -> bool {
+        self.chains.breaks.is_empty() && self.checkpoint.status != CheckpointStatus::Tampered
+    }
+}
+
+/// Checks the chains and the checkpoints (with `keys`) of the whole store, or of
+/// `account`'s streams.
+pub async fn verify_history(
+    pool: &PgPool,
+    keys: &Keyring,
+    account: Option<Uuid>,
+) -> sqlx::Result<HistoryReport> {
+    let chains = verify_chains(pool, account).await?;
+    let checkpoint = verify_checkpoints(&mut *pool.acquire().await?, keys, account).await?;
+    Ok(HistoryReport { chains, checkpoint })
+}
 
 /// A break, with the stream it is in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]

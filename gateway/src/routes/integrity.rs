@@ -1,6 +1,6 @@
 //! `GET /v1/accounts/{account_id}/integrity`: an auditor's check of the account's
-//! history against its hash chains ([`crate::integrity`]), naming the first bad
-//! event when there is one.
+//! history against its hash chains and the newest signed checkpoint
+//! ([`crate::integrity`]), naming the first bad event when there is one.
 
 use axum::extract::{Path, State};
 use axum::Json;
@@ -13,7 +13,8 @@ use utoipa_axum::routes;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{path_param, QueryParams};
-use crate::integrity::{verify_chains, StreamBreak};
+use crate::integrity::checkpoint::CheckpointReport;
+use crate::integrity::{verify_history, StreamBreak};
 use crate::openapi::{AccountPath, ReplayErrors};
 
 /// The integrity route.
@@ -24,7 +25,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// What the check found.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IntegrityAnswer {
-    /// Whether every chain links.
+    /// Whether every chain links and no checkpoint disagrees (see
+    /// `checkpoint.status` for whether one was there to check).
     pub intact: bool,
     /// Events checked.
     pub events: u64,
@@ -35,9 +37,12 @@ pub struct IntegrityAnswer {
     pub first_break: Option<StreamBreak>,
     /// Every bad event, stream by stream.
     pub breaks: Vec<StreamBreak>,
+    /// The account's streams against the newest signed checkpoint.
+    pub checkpoint: CheckpointReport,
 }
 
-/// The account's hash chains, verified from the stored bytes.
+/// The account's hash chains, verified from the stored bytes, and its stream heads
+/// against the newest signed checkpoint.
 #[utoipa::path(
     get,
     path = "/v1/accounts/{account_id}/integrity",
@@ -53,12 +58,15 @@ async fn integrity(
 ) -> Result<Json<IntegrityAnswer>, ApiError> {
     params.only(&[])?;
     let account: AccountId = path_param("account_id", &account_id)?;
-    let report = verify_chains(&state.pool, Some(account.0)).await?;
+    let report = verify_history(&state.pool, &state.checkpoint_keys, Some(account.0)).await?;
+    let intact = report.intact();
+    let chains = report.chains;
     Ok(Json(IntegrityAnswer {
-        intact: report.breaks.is_empty(),
-        events: report.events,
-        streams: report.streams,
-        first_break: report.first_break().cloned(),
-        breaks: report.breaks,
+        intact,
+        events: chains.events,
+        streams: chains.streams,
+        first_break: chains.first_break().cloned(),
+        breaks: chains.breaks,
+        checkpoint: report.checkpoint,
     }))
 }

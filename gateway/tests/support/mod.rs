@@ -58,17 +58,21 @@ pub fn settings() -> ledger_gateway::config::Settings {
 
 /// The app over a fresh database.
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(settings()).await
+    spawn_app_with(|_| {}).await
 }
 
-/// The app with `settings` over a fresh database.
-pub async fn spawn_app_with(settings: ledger_gateway::config::Settings) -> TestApp {
+/// The app over a fresh database, with settings changed by `configure`.
+pub async fn spawn_app_with(
+    configure: impl FnOnce(&mut ledger_gateway::config::Settings),
+) -> TestApp {
     let server = std::env::var("TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
     let database = format!("ledger_api_{}", Uuid::new_v4().simple());
     let pool = ledger_gateway::db::connect_and_migrate(&format!("{server}/{database}"), 8)
         .await
         .expect("fresh database");
+    let mut settings = settings();
+    configure(&mut settings);
     let state = AppState::new(pool.clone(), &settings, None);
     TestApp {
         router: app(state),
@@ -211,6 +215,22 @@ impl TestApp {
             .fetch_one(&self.pool)
             .await
             .unwrap()
+    }
+
+    /// Runs `sql` (binding `$1` to `bind`) on the events with the append-only rule
+    /// lifted, as an attacker with the database's keys could.
+    pub async fn tamper(&self, sql: &str, bind: &str) {
+        let mut tx = self.pool.begin().await.unwrap();
+        sqlx::query("ALTER TABLE events DISABLE TRIGGER events_append_only_rows")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        sqlx::query(sql).bind(bind).execute(&mut *tx).await.unwrap();
+        sqlx::query("ALTER TABLE events ENABLE TRIGGER events_append_only_rows")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
     }
 
     /// Drops the database.
