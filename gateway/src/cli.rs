@@ -37,7 +37,8 @@ pub enum Command {
     Rebuild,
     /// Replay the read models from the event store (not from NATS) into a scratch
     /// schema and compare them with the live ones, listing every difference as a
-    /// JSON line. Exit status 0 when they agree, 1 when they differ.
+    /// JSON line. Exit status 0 when they agree, 1 when they differ, 2 when the
+    /// audit could not run. Never creates or migrates the database.
     Audit,
     /// Accounts and their bearer tokens. Needs the database; issuing needs a key
     /// with a private part in `auth_signing_keys`.
@@ -46,8 +47,9 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
-    /// Ed25519 signing keys: for license files (`license_signing_keys`) and for
-    /// bearer tokens (`auth_signing_keys`); `signing-key` is the same command.
+    /// Ed25519 signing keys: for license files (`license_signing_keys`), bearer
+    /// tokens (`auth_signing_keys`) and integrity checkpoints
+    /// (`checkpoint_signing_keys`); `signing-key` is the same command.
     #[command(visible_alias = "signing-key")]
     LicenseKey {
         /// What to do with them.
@@ -135,9 +137,12 @@ pub enum VerifyCommand {
         #[arg(long)]
         keys: Option<PathBuf>,
     },
-    /// Check the event store's hash chains (the whole store, or one account's
-    /// streams), naming every bad event and the first by global position, as JSON
-    /// lines. Needs the database. Exits 0 when every chain links, 1 otherwise.
+    /// Check the event store's hash chains and its newest signed checkpoint (the
+    /// whole store, or one account's streams), naming every bad event and the
+    /// first by global position, as JSON lines. Needs the database (never creates
+    /// or migrates it). Exits 0 when every chain links and the checkpoint agrees,
+    /// 1 when a chain breaks or a checkpoint disagrees, 2 when the check could not
+    /// run, 3 when the chains link but no checkpoint is signed yet.
     History {
         /// Only this account's streams.
         #[arg(long)]

@@ -60,6 +60,26 @@ pub async fn connect_and_migrate(url: &str, max_connections: u32) -> anyhow::Res
     Ok(pool)
 }
 
+/// Opens a pool on an existing ledger database without changing it: for the
+/// auditors' checks, which must never create a database (a mistyped name would
+/// then "verify" an empty store) nor migrate the one they inspect.
+pub async fn connect_to_store(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
+    let pool = PgPoolOptions::new()
+        .max_connections(max_connections)
+        .connect(url)
+        .await
+        .context("connecting to PostgreSQL")?;
+    let store: Option<String> = sqlx::query_scalar("SELECT to_regclass('events')::text")
+        .fetch_one(&pool)
+        .await
+        .context("looking for the event store")?;
+    if store.is_none() {
+        pool.close().await;
+        anyhow::bail!("this database holds no ledger event store (is database_url right?)");
+    }
+    Ok(pool)
+}
+
 /// A connection of its own (not from the pool), for a session-level advisory lock:
 /// the lock lives and dies with this connection. `application_name` shows in
 /// `pg_stat_activity`, so an operator can see which process holds the lock.

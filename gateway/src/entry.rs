@@ -51,12 +51,18 @@ async fn main_async() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // The auditors' checks keep 1 for "the store disagrees": not being able to
+    // check at all is 2.
+    let could_not_run = match &cli.command {
+        Command::Audit | Command::Verify { .. } => ExitCode::from(2),
+        _ => ExitCode::FAILURE,
+    };
     match execute(cli.command, settings).await {
         Ok(code) => code,
         Err(error) => {
             tracing::error!(error = format!("{error:#}"), "ledger stopped");
             eprintln!("ledger: {error:#}");
-            ExitCode::FAILURE
+            could_not_run
         }
     }
 }
@@ -117,7 +123,7 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<ExitCod
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit => {
-            let pool = crate::db::connect_and_migrate(&settings.database_url, 4).await?;
+            let pool = crate::db::connect_to_store(&settings.database_url, 4).await?;
             let audited = crate::audit::audit(&pool, settings.projector_batch_size).await;
             pool.close().await;
             // 1 means "they differ": an audit that could not run says so with 2.
@@ -182,7 +188,7 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Verify {
             command: VerifyCommand::History { account },
         } => {
-            let pool = crate::db::connect_and_migrate(&settings.database_url, 2).await?;
+            let pool = crate::db::connect_to_store(&settings.database_url, 2).await?;
             let keys = &settings.checkpoint_signing_keys.0;
             let report = crate::integrity::verify_history(&pool, keys, account).await?;
             pool.close().await;

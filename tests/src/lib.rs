@@ -4,6 +4,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 pub mod analytics;
+pub mod bench;
 
 use std::collections::{BTreeMap, HashSet};
 use std::process::Stdio;

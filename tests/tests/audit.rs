@@ -143,3 +143,41 @@ async fn the_audit_agrees_with_an_honest_ledger_and_names_every_tampered_row() {
     assert_eq!(schemas, 0);
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn the_auditors_checks_exit_2_when_they_cannot_run_and_never_create_a_database() {
+    // A mistyped database name: no such database.
+    let env = TestEnv::fresh();
+    for args in [&["audit"][..], &["verify", "history"][..]] {
+        let output = run_ledger(ledger_bin!(), &env, args).await;
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let server = sqlx::PgPool::connect(&format!("{}/postgres", ledger_tests::pg_server()))
+        .await
+        .unwrap();
+    let created: Option<String> =
+        sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE datname = $1")
+            .bind(&env.database)
+            .fetch_optional(&server)
+            .await
+            .unwrap();
+    assert_eq!(created, None, "a check created the database it was to check");
+
+    // A database that exists but holds no ledger.
+    sqlx::query(&format!("CREATE DATABASE \"{}\"", env.database))
+        .execute(&server)
+        .await
+        .unwrap();
+    for args in [&["audit"][..], &["verify", "history"][..]] {
+        let output = run_ledger(ledger_bin!(), &env, args).await;
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("no ledger event store"), "{args:?}: {stderr}");
+    }
+    env.cleanup().await;
+}

@@ -1,0 +1,237 @@
+//! The benchmark harness (`ledger-bench`, `deploy/bench.sh`): the real `ledger`
+//! binary with each role in its own process, as in production, measured against
+//! this machine's own limits taken in the same run (pgbench, raw JetStream, a
+//! static endpoint). Not a test: CI runs only [`Plan::smoke`] so it keeps working.
+//!
+//! A run: load purchases straight into a fresh store; time the relay publishing
+//! that backlog, the projector applying it and `ledger rebuild` replaying it; then,
+//! with the gateway up, each query alone, the command mix with queries alongside,
+//! the projection lag at a fixed command rate, the two baselines, peak memory.
+
+mod baseline;
+mod commands;
+mod fleet;
+mod lag;
+mod processes;
+mod queries;
+pub mod report;
+mod seed;
+mod stats;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use async_nats::jetstream::message::StreamMessage;
+use serde::Serialize;
+
+use crate::{pg_server, run_ledger, Ledger, TestEnv};
+use fleet::Fleet;
+use queries::{Query, Readers};
+use report::{Baselines, CommandFigures, LagFigures, Memory, Report, Throughput};
+
+/// Sizes and durations of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// Accounts the seeded licenses and the load are spread over.
+    pub accounts: usize,
+    /// Purchases loaded before the ledger starts (the backlog, the query data set).
+    pub seeded_licenses: usize,
+    /// Concurrent command clients (and pgbench clients).
+    pub clients: usize,
+    /// Concurrent clients per query measurement.
+    pub query_clients: usize,
+    /// Query clients running alongside the command mix.
+    pub background_query_clients: usize,
+    /// Length of each measured phase.
+    pub phase_seconds: u64,
+    /// Offered rate for the projection-lag phase.
+    pub lag_commands_per_second: f64,
+    /// Messages in the JetStream baseline.
+    pub baseline_messages: usize,
+}
+
+impl Plan {
+    /// Seconds, for CI: every phase runs, nothing is worth reading.
+    pub fn smoke() -> Self {
+        Self {
+            accounts: 3,
+            seeded_licenses: 3_000,
+            clients: 2,
+            query_clients: 2,
+            background_query_clients: 1,
+            phase_seconds: 1,
+            lag_commands_per_second: 40.0,
+            baseline_messages: 2_000,
+        }
+    }
+
+    /// The figures BENCHMARKS.md reports.
+    pub fn full() -> Self {
+        Self {
+            accounts: 100,
+            seeded_licenses: 1_000_000,
+            clients: 16,
+            query_clients: 16,
+            background_query_clients: 4,
+            phase_seconds: 30,
+            lag_commands_per_second: 1_000.0,
+            baseline_messages: 300_000,
+        }
+    }
+
+    fn phase(&self) -> Duration {
+        Duration::from_secs(self.phase_seconds)
+    }
+}
+
+/// Settings that differ from the tests' (which keep pools small and poll fast):
+/// the ledger's own defaults, as a production deployment starts with.
+const PRODUCTION_SETTINGS: [(&str, &str); 2] = [
+    ("LEDGER_DATABASE_MAX_CONNECTIONS", "16"),
+    ("LEDGER_RELAY_POLL_INTERVAL_MS", "250"),
+];
+
+/// Longest any backlog may take before the run gives up.
+const BACKLOG_TIMEOUT: Duration = Duration::from_secs(1800);
+
+/// Runs `plan` against the `ledger` binary `bin` in a fresh database and stream,
+/// removed afterwards.
+pub async fn run(bin: &str, plan: &Plan) -> anyhow::Result<Report> {
+    let env = TestEnv::fresh();
+    let result = run_in(bin, plan, &env).await;
+    env.cleanup().await;
+    result
+}
+
+async fn run_in(bin: &str, plan: &Plan, env: &TestEnv) -> anyhow::Result<Report> {
+    let migrated = run_ledger(bin, env, &["migrate"]).await;
+    anyhow::ensure!(migrated.status.success(), "ledger migrate failed: {migrated:?}");
+    let pool = env.pool().await;
+    let jetstream = env.jetstream().await;
+
+    eprintln!("bench: loading {} purchases", plan.seeded_licenses);
+    let seeding = Instant::now();
+    let seeded = seed::purchases(&pool, plan.accounts, plan.seeded_licenses).await?;
+    let seed = Throughput::new(seeded.events, seeding.elapsed().as_secs_f64());
+
+    eprintln!("bench: relay catch-up");
+    let relay = Ledger::start_roles(bin, env, "relay", &PRODUCTION_SETTINGS).await?;
+    let relay_catch_up = processes::backlog(seeded.events, BACKLOG_TIMEOUT, || async {
+        // The relay creates the stream once it has started.
+        match jetstream.get_stream(&env.stream).await {
+            Ok(mut stream) => Ok(stream.info().await?.state.messages),
+            Err(_) => Ok(0),
+        }
+    })
+    .await?;
+
+    eprintln!("bench: projector catch-up");
+    let projector = Ledger::start_roles(bin, env, "projector", &PRODUCTION_SETTINGS).await?;
+    let projector_catch_up = processes::backlog(seeded.events, BACKLOG_TIMEOUT, || async {
+        let applied: Option<i64> = sqlx::query_scalar(
+            "SELECT stream_sequence FROM read_model.checkpoints WHERE projection = 'licenses'",
+        )
+        .fetch_optional(&pool)
+        .await?;
+        Ok(applied.unwrap_or(0).max(0) as u64)
+    })
+    .await?;
+
+    eprintln!("bench: rebuild");
+    let (rebuild, rebuild_mib) = processes::rebuild(bin, env).await?;
+
+    let gateway = Ledger::start_roles(bin, env, "gateway", &PRODUCTION_SETTINGS).await?;
+    let fleet = Fleet::new(&gateway.base_url, seeded.accounts.clone(), env.tokens())?;
+    let readers = Readers::new(&fleet, &seeded.sample_licenses);
+
+    let mut queries = BTreeMap::new();
+    for query in Query::ALL {
+        eprintln!("bench: query {}", query.name());
+        let (samples, elapsed) = readers.closed_loop(&[query], plan.query_clients, plan.phase()).await;
+        queries.insert(query.name().to_owned(), samples.summary(elapsed));
+    }
+
+    eprintln!("bench: command mix");
+    let alongside = [Query::LandingPage, Query::SearchExpiring, Query::LicenseById];
+    let ((log, elapsed), (background, background_elapsed)) = tokio::join!(
+        commands::closed_loop(&fleet, plan.clients, plan.phase()),
+        readers.closed_loop(&alongside, plan.background_query_clients, plan.phase()),
+    );
+    let commands = CommandFigures {
+        all: log.all().summary(elapsed),
+        by_command: log
+            .by_command
+            .iter()
+            .map(|(name, samples)| ((*name).to_owned(), samples.summary(elapsed)))
+            .collect(),
+        queries_alongside: background.summary(background_elapsed),
+        first_failure: log.first_failure.clone(),
+    };
+
+    eprintln!("bench: projection lag at {} commands/s", plan.lag_commands_per_second);
+    let sampler = lag::CheckpointSampler::start(pool.clone(), "licenses");
+    let (log, elapsed) = commands::open_loop(&fleet, plan.lag_commands_per_second, plan.phase()).await;
+    let lags = sampler.lags(&pool, &log.answered, Duration::from_secs(60)).await?;
+    let lag = LagFigures {
+        offered_per_second: plan.lag_commands_per_second,
+        commands: log.all().summary(elapsed),
+        lag: lags.summary(elapsed),
+    };
+
+    let memory = Memory {
+        gateway_mib: processes::peak_rss_mib(gateway.pid()),
+        relay_mib: processes::peak_rss_mib(relay.pid()),
+        projector_mib: processes::peak_rss_mib(projector.pid()),
+        rebuild_mib,
+    };
+    drop((gateway, projector, relay));
+
+    eprintln!("bench: baselines");
+    let (payload, metadata): (String, String) = sqlx::query_as(
+        "SELECT payload::text, metadata::text FROM events WHERE event_type = 'Purchased' LIMIT 1",
+    )
+    .fetch_one(&pool)
+    .await?;
+    let pgbench_inserts_per_second =
+        baseline::pgbench_inserts(&pg_server(), plan.clients, plan.phase(), &payload, &metadata).await?;
+    let messages = first_messages(&jetstream, &env.stream, 1_000).await?;
+    let jetstream_publishes_per_second =
+        baseline::jetstream_publish(&jetstream, &messages, plan.baseline_messages, 1_024).await?;
+    pool.close().await;
+
+    Ok(Report {
+        plan: plan.clone(),
+        cpus: std::thread::available_parallelism().map(usize::from).unwrap_or(1),
+        seed,
+        relay_catch_up,
+        projector_catch_up,
+        rebuild,
+        baselines: Baselines {
+            pgbench_inserts_per_second,
+            jetstream_publishes_per_second,
+        },
+        queries,
+        commands,
+        lag,
+        memory,
+    })
+}
+
+/// The first `count` messages of the ledger's stream, as the relay published them.
+async fn first_messages(
+    jetstream: &async_nats::jetstream::Context,
+    stream: &str,
+    count: u64,
+) -> anyhow::Result<Vec<StreamMessage>> {
+    let stream = jetstream.get_stream(stream).await?;
+    let mut messages = Vec::new();
+    for sequence in 1..=count {
+        match stream.get_raw_message(sequence).await {
+            Ok(message) => messages.push(message),
+            Err(_) if !messages.is_empty() => break,
+            Err(error) => return Err(error).context("reading the ledger's stream"),
+        }
+    }
+    Ok(messages)
+}

@@ -1,0 +1,141 @@
+//! The read side under load: what a portal asks most (landing page, searches,
+//! one license) next to a static endpoint of the same server, the baseline for
+//! what the HTTP stack alone can answer.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinSet;
+use uuid::Uuid;
+
+use super::fleet::{Fleet, Pick};
+use super::stats::Samples;
+
+/// A kind of query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Query {
+    /// `GET /health/live`: a constant answer through the same server and stack.
+    Static,
+    /// The account's landing page.
+    LandingPage,
+    /// Licenses expiring within 90 days, soonest first, first page.
+    SearchExpiring,
+    /// Licenses by order-number prefix.
+    SearchByOrderNumber,
+    /// One license by id.
+    LicenseById,
+}
+
+impl Query {
+    /// Every kind, in report order.
+    pub const ALL: [Query; 5] = [
+        Query::Static,
+        Query::LandingPage,
+        Query::SearchExpiring,
+        Query::SearchByOrderNumber,
+        Query::LicenseById,
+    ];
+
+    /// Name in the report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Query::Static => "static_endpoint",
+            Query::LandingPage => "landing_page",
+            Query::SearchExpiring => "search_expiring",
+            Query::SearchByOrderNumber => "search_order_number",
+            Query::LicenseById => "license_by_id",
+        }
+    }
+}
+
+/// Accounts with tokens, and license ids of each, for queries to pick from.
+#[derive(Clone)]
+pub struct Readers {
+    fleet: Fleet,
+    /// `(account, portal token, license ids)`.
+    accounts: Arc<Vec<(Uuid, String, Vec<Uuid>)>>,
+}
+
+impl Readers {
+    /// Readers of the fleet's accounts; `licenses[i]` are ids of `fleet.accounts[i]`.
+    pub fn new(fleet: &Fleet, licenses: &[Vec<Uuid>]) -> Self {
+        let accounts = fleet
+            .accounts
+            .iter()
+            .enumerate()
+            .map(|(n, account)| {
+                let token = fleet.identity(n).portal;
+                (*account, token, licenses.get(n).cloned().unwrap_or_default())
+            })
+            .collect();
+        Self {
+            fleet: fleet.clone(),
+            accounts: Arc::new(accounts),
+        }
+    }
+
+    fn request(&self, query: Query, pick: &mut Pick) -> reqwest::RequestBuilder {
+        let client = &self.fleet.client;
+        if query == Query::Static {
+            return client.get(format!("{}/health/live", self.fleet.base_url));
+        }
+        let (account, token, licenses) = &self.accounts[pick.below(self.accounts.len())];
+        let path = match query {
+            Query::Static | Query::LandingPage => "/landing-page".to_owned(),
+            Query::SearchExpiring => {
+                "/licenses?filter=expiring&sort=expires_on&order=asc&limit=50".to_owned()
+            }
+            Query::SearchByOrderNumber => format!(
+                "/licenses?find_by=order_number&q=ORD-{:05}&limit=50",
+                pick.below(100_000)
+            ),
+            Query::LicenseById => match licenses.get(pick.below(licenses.len())) {
+                Some(license) => format!("/licenses/{license}"),
+                None => format!("/licenses/{}", Uuid::nil()),
+            },
+        };
+        client
+            .get(self.fleet.account_url(*account, &path))
+            .bearer_auth(token)
+    }
+
+    /// `clients` tasks sending `queries` in turn for `duration`.
+    pub async fn closed_loop(&self, queries: &[Query], clients: usize, duration: Duration) -> (Samples, Duration) {
+        let started = Instant::now();
+        let deadline = started + duration;
+        let mut tasks = JoinSet::new();
+        for client in 0..clients {
+            let readers = self.clone();
+            let queries = queries.to_vec();
+            tasks.spawn(async move {
+                let mut pick = Pick::new(client as u64 + 1);
+                let mut samples = Samples::default();
+                let mut turn = 0;
+                while Instant::now() < deadline {
+                    let query = queries[turn % queries.len()];
+                    turn += 1;
+                    let request = readers.request(query, &mut pick);
+                    let sent = Instant::now();
+                    match request.send().await {
+                        Ok(response) if response.status().is_success() => {
+                            if response.bytes().await.is_ok() {
+                                samples.record(sent.elapsed());
+                            } else {
+                                samples.record_error();
+                            }
+                        }
+                        Ok(_) | Err(_) => samples.record_error(),
+                    }
+                }
+                samples
+            });
+        }
+        let mut samples = Samples::default();
+        while let Some(done) = tasks.join_next().await {
+            if let Ok(part) = done {
+                samples.merge(part);
+            }
+        }
+        (samples, started.elapsed())
+    }
+}

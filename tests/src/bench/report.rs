@@ -1,0 +1,182 @@
+//! What a benchmark run found: every figure, the baselines measured in the same
+//! run, the ratios the targets are stated in, as JSON and as a Markdown summary.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::stats::Summary;
+use super::Plan;
+
+/// A backlog worked through: how many events, how long, how fast.
+#[derive(Debug, Clone, Serialize)]
+pub struct Throughput {
+    /// Events (or messages) handled.
+    pub events: u64,
+    /// Seconds it took.
+    pub seconds: f64,
+    /// Events per second.
+    pub per_second: f64,
+}
+
+impl Throughput {
+    /// `events` in `seconds`.
+    pub fn new(events: u64, seconds: f64) -> Self {
+        Self {
+            events,
+            seconds,
+            per_second: events as f64 / seconds.max(1e-9),
+        }
+    }
+}
+
+/// The machine's limits, measured in the same run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Baselines {
+    /// pgbench single-row inserts per second into a table shaped like `events`.
+    pub pgbench_inserts_per_second: f64,
+    /// JetStream acknowledged publishes per second of the ledger's own messages.
+    pub jetstream_publishes_per_second: f64,
+}
+
+/// The command mix, closed-loop.
+#[derive(Debug, Clone, Serialize)]
+pub struct CommandFigures {
+    /// Every command together.
+    pub all: Summary,
+    /// Per command.
+    pub by_command: BTreeMap<String, Summary>,
+    /// The queries sent at the same time (landing page, search, license by id).
+    pub queries_alongside: Summary,
+    /// The first failure's status and body, when any command failed.
+    pub first_failure: Option<String>,
+}
+
+/// Projection lag at a fixed command rate.
+#[derive(Debug, Clone, Serialize)]
+pub struct LagFigures {
+    /// Commands per second offered.
+    pub offered_per_second: f64,
+    /// The commands as answered (their `per_second` is the rate achieved).
+    pub commands: Summary,
+    /// From a command's answer until the read model had applied its event.
+    pub lag: Summary,
+}
+
+/// Peak resident memory (VmHWM) of each process, MiB.
+#[derive(Debug, Clone, Serialize)]
+pub struct Memory {
+    /// `ledger serve --roles gateway`.
+    pub gateway_mib: f64,
+    /// `ledger serve --roles relay`.
+    pub relay_mib: f64,
+    /// `ledger serve --roles projector`.
+    pub projector_mib: f64,
+    /// `ledger rebuild`.
+    pub rebuild_mib: f64,
+}
+
+/// Everything one run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Sizes and durations of this run.
+    pub plan: Plan,
+    /// CPUs the machine showed.
+    pub cpus: usize,
+    /// Loading the seeded purchases straight into the store (setup, for scale).
+    pub seed: Throughput,
+    /// The relay publishing the seeded backlog.
+    pub relay_catch_up: Throughput,
+    /// The live projector applying it.
+    pub projector_catch_up: Throughput,
+    /// `ledger rebuild` replaying the whole stream into fresh read models.
+    pub rebuild: Throughput,
+    /// The machine's limits.
+    pub baselines: Baselines,
+    /// Each query alone, closed-loop, over the seeded licenses.
+    pub queries: BTreeMap<String, Summary>,
+    /// The command mix at `plan.clients` clients.
+    pub commands: CommandFigures,
+    /// Projection lag at `plan.lag_commands_per_second`.
+    pub lag: LagFigures,
+    /// Peak memory of each process.
+    pub memory: Memory,
+}
+
+impl Report {
+    /// The target ratios: `(what, ours, of what, ratio)`.
+    pub fn ratios(&self) -> Vec<(&'static str, f64, &'static str, f64)> {
+        let ratio = |ours: f64, base: f64| if base > 0.0 { ours / base } else { 0.0 };
+        let query = |name: &str| self.queries.get(name).map(|s| s.per_second).unwrap_or(0.0);
+        let static_rate = query("static_endpoint");
+        let commands = self.commands.all.per_second;
+        let pgbench = self.baselines.pgbench_inserts_per_second;
+        let jetstream = self.baselines.jetstream_publishes_per_second;
+        vec![
+            ("commands/s", commands, "pgbench inserts/s", ratio(commands, pgbench)),
+            ("relay catch-up events/s", self.relay_catch_up.per_second, "JetStream publishes/s", ratio(self.relay_catch_up.per_second, jetstream)),
+            ("landing page/s", query("landing_page"), "static endpoint/s", ratio(query("landing_page"), static_rate)),
+            ("search (expiring)/s", query("search_expiring"), "static endpoint/s", ratio(query("search_expiring"), static_rate)),
+            ("search (order number)/s", query("search_order_number"), "static endpoint/s", ratio(query("search_order_number"), static_rate)),
+            ("license by id/s", query("license_by_id"), "static endpoint/s", ratio(query("license_by_id"), static_rate)),
+        ]
+    }
+
+    /// A Markdown summary, the form BENCHMARKS.md quotes.
+    pub fn markdown(&self) -> String {
+        let mut out = String::new();
+        let plan = &self.plan;
+        let _ = writeln!(
+            out,
+            "Run: {} accounts, {} seeded licenses, {} command clients, {} query clients, {} s phases, {} CPUs.\n",
+            plan.accounts, plan.seeded_licenses, plan.clients, plan.query_clients, plan.phase_seconds, self.cpus
+        );
+        let _ = writeln!(out, "| figure | value | baseline | ratio |\n| --- | ---: | --- | ---: |");
+        for (what, ours, base, ratio) in self.ratios() {
+            let _ = writeln!(out, "| {what} | {ours:.0} | {base} | {ratio:.2} |");
+        }
+        let _ = writeln!(
+            out,
+            "| pgbench inserts/s | {:.0} | | |\n| JetStream publishes/s | {:.0} | | |",
+            self.baselines.pgbench_inserts_per_second, self.baselines.jetstream_publishes_per_second
+        );
+        let _ = writeln!(out, "\n| backlog | events | seconds | events/s |\n| --- | ---: | ---: | ---: |");
+        for (what, figures) in [
+            ("seed (SQL insert)", &self.seed),
+            ("relay catch-up", &self.relay_catch_up),
+            ("projector catch-up", &self.projector_catch_up),
+            ("rebuild", &self.rebuild),
+        ] {
+            let _ = writeln!(out, "| {what} | {} | {:.1} | {:.0} |", figures.events, figures.seconds, figures.per_second);
+        }
+        let _ = writeln!(out, "\n| requests | count | errors | per s | p50 ms | p95 ms | p99 ms | max ms |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        let mut row = |what: &str, s: &Summary| {
+            let _ = writeln!(
+                out,
+                "| {what} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.1} |",
+                s.count, s.errors, s.per_second, s.p50_ms, s.p95_ms, s.p99_ms, s.max_ms
+            );
+        };
+        for (name, summary) in &self.queries {
+            row(&format!("query {name}"), summary);
+        }
+        row("commands (all)", &self.commands.all);
+        for (name, summary) in &self.commands.by_command {
+            row(&format!("command {name}"), summary);
+        }
+        row("queries alongside commands", &self.commands.queries_alongside);
+        row(&format!("commands at {:.0}/s offered", self.lag.offered_per_second), &self.lag.commands);
+        row("projection lag", &self.lag.lag);
+        let memory = &self.memory;
+        let _ = writeln!(
+            out,
+            "\nPeak memory (VmHWM): gateway {:.0} MiB, relay {:.0} MiB, projector {:.0} MiB, rebuild {:.0} MiB.",
+            memory.gateway_mib, memory.relay_mib, memory.projector_mib, memory.rebuild_mib
+        );
+        if let Some(failure) = &self.commands.first_failure {
+            let _ = writeln!(out, "\nFirst failed command: {failure}");
+        }
+        out
+    }
+}

@@ -1,0 +1,67 @@
+//! `ledger-bench`: the benchmark harness's command (see `deploy/bench.sh` and
+//! BENCHMARKS.md). Runs the real `ledger` binary against the PostgreSQL and NATS
+//! of `TEST_POSTGRES_URL` / `TEST_NATS_URL` and prints a Markdown summary; the
+//! full figures go to a JSON file.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use ledger_tests::bench::{self, Plan};
+
+/// Measures the ledger against this machine's own limits.
+#[derive(Debug, Parser)]
+struct Args {
+    /// A run of seconds that only proves every phase works (the CI size).
+    #[arg(long, conflicts_with = "full")]
+    smoke: bool,
+    /// The full run: 1,000,000 seeded licenses, 16 clients, 30 s phases (the default).
+    #[arg(long)]
+    full: bool,
+    /// Seeded licenses instead of the plan's.
+    #[arg(long)]
+    licenses: Option<usize>,
+    /// Phase length in seconds instead of the plan's.
+    #[arg(long)]
+    phase_seconds: Option<u64>,
+    /// The `ledger` binary (default: `ledger` next to this one).
+    #[arg(long)]
+    ledger_bin: Option<PathBuf>,
+    /// Where the full figures go, as JSON.
+    #[arg(long, default_value = "bench-results.json")]
+    json: PathBuf,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("ledger-bench: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let mut plan = if args.smoke { Plan::smoke() } else { Plan::full() };
+    if let Some(licenses) = args.licenses {
+        anyhow::ensure!(licenses >= 1, "--licenses: at least 1");
+        plan.seeded_licenses = licenses;
+    }
+    if let Some(seconds) = args.phase_seconds {
+        anyhow::ensure!(seconds >= 1, "--phase-seconds: at least 1");
+        plan.phase_seconds = seconds;
+    }
+    let ledger_bin = match args.ledger_bin {
+        Some(path) => path,
+        None => std::env::current_exe()?.with_file_name("ledger"),
+    };
+    anyhow::ensure!(ledger_bin.is_file(), "no ledger binary at {}", ledger_bin.display());
+    let report = bench::run(&ledger_bin.to_string_lossy(), &plan).await?;
+    std::fs::write(&args.json, serde_json::to_string_pretty(&report)?)?;
+    println!("{}", report.markdown());
+    eprintln!("figures written to {}", args.json.display());
+    Ok(())
+}

@@ -1,0 +1,55 @@
+//! The benchmark harness at smoke size: every phase runs against the real binary
+//! and yields figures. Nothing here is timed or compared with a target (CI
+//! machines are shared and noisy); it only keeps `deploy/bench.sh` working.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use ledger_tests::bench::{self, Plan};
+use ledger_tests::ledger_bin;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_phase_of_a_smoke_sized_run_yields_figures() {
+    let plan = Plan::smoke();
+    let report = bench::run(ledger_bin!(), &plan).await.unwrap();
+    let markdown = report.markdown();
+
+    let seeded = plan.seeded_licenses as u64;
+    for (what, backlog) in [
+        ("relay", &report.relay_catch_up),
+        ("projector", &report.projector_catch_up),
+    ] {
+        assert!(backlog.events > 0 && backlog.events <= seeded, "{what}: {markdown}");
+        assert!(backlog.per_second > 0.0, "{what}: {markdown}");
+    }
+    assert!(report.rebuild.events >= seeded, "{markdown}");
+    assert!(report.baselines.pgbench_inserts_per_second > 0.0, "{markdown}");
+    assert!(report.baselines.jetstream_publishes_per_second > 0.0, "{markdown}");
+
+    assert_eq!(report.queries.len(), 5, "{markdown}");
+    for (name, summary) in &report.queries {
+        assert!(summary.count > 0, "{name}: {markdown}");
+        assert_eq!(summary.errors, 0, "{name}: {markdown}");
+    }
+    assert_eq!(report.commands.first_failure, None, "{markdown}");
+    for command in [
+        "purchase", "activate", "allocate", "modify", "return", "renew", "usage_report",
+    ] {
+        let summary = &report.commands.by_command[command];
+        assert!(summary.count > 0, "{command}: {markdown}");
+        assert_eq!(summary.errors, 0, "{command}: {markdown}");
+    }
+    assert!(report.commands.queries_alongside.count > 0, "{markdown}");
+    assert_eq!(report.commands.queries_alongside.errors, 0, "{markdown}");
+    // Every command answered in the lag phase was seen applied by the sampler.
+    assert!(report.lag.commands.count > 0, "{markdown}");
+    assert_eq!(report.lag.lag.count, report.lag.commands.count, "{markdown}");
+    assert_eq!(report.lag.lag.errors, 0, "{markdown}");
+    for (what, mib) in [
+        ("gateway", report.memory.gateway_mib),
+        ("relay", report.memory.relay_mib),
+        ("projector", report.memory.projector_mib),
+        ("rebuild", report.memory.rebuild_mib),
+    ] {
+        assert!(mib > 1.0, "{what}: {markdown}");
+    }
+    assert!(markdown.contains("| commands/s |"), "{markdown}");
+}
