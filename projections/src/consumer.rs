@@ -21,10 +21,13 @@ use sqlx::{PgPool, Postgres, Transaction};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::contract::{ensure_stream, Incoming, StoredEvent, StreamConfig};
+use crate::contract::{ensure_stream, header, Incoming, StoredEvent, StreamConfig};
 use crate::license_view::LicenseView;
 use crate::usage_view::usage_rows;
 use crate::writer::{self, Checkpoint, Rejected};
+
+/// The aggregate type of licenses' events, whose views a batch loads up front.
+const LICENSE_AGGREGATE: &str = <ledger_domain::License as cqrs_es::Aggregate>::TYPE;
 
 /// The name of the read-model projection (its checkpoint row): licenses,
 /// allocations and server usage, applied in one pass over the stream.
@@ -202,7 +205,6 @@ pub async fn project_batch(
         .context("beginning projector transaction")?;
     writer::use_schema(&mut tx, target.schema).await?;
     let mut checkpoint = writer::lock_checkpoint(&mut tx, projection).await?;
-    let mut views: HashMap<Uuid, LicenseView> = HashMap::new();
     let mut ordered: Vec<(u64, &Message)> = Vec::with_capacity(messages.len());
     for message in messages {
         let info = message
@@ -211,6 +213,16 @@ pub async fn project_batch(
         ordered.push((info.stream_sequence, message));
     }
     ordered.sort_by_key(|(sequence, _)| *sequence);
+    let named = ordered
+        .iter()
+        .filter(|(sequence, _)| *sequence > checkpoint.stream_sequence)
+        .filter_map(|(_, message)| {
+            let headers = message.headers.as_ref()?;
+            let kind = headers.get(header::AGGREGATE_TYPE)?.as_str();
+            (kind == LICENSE_AGGREGATE).then(|| headers.get(header::AGGREGATE_ID))?
+        })
+        .filter_map(|id| id.as_str().parse().ok());
+    let mut views = writer::load_views(&mut tx, &named.collect::<Vec<Uuid>>()).await?;
     for (sequence, message) in ordered {
         if sequence <= checkpoint.stream_sequence {
             continue;
@@ -234,9 +246,7 @@ pub async fn project_batch(
         };
         apply(&mut tx, projection, &mut views, &mut checkpoint, &incoming).await?;
     }
-    for view in views.values() {
-        writer::save_view(&mut tx, view).await?;
-    }
+    writer::save_views(&mut tx, &views).await?;
     writer::save_checkpoint(&mut tx, projection, &checkpoint).await?;
     tx.commit()
         .await
@@ -270,9 +280,7 @@ pub async fn project_range(
         )
         .await?;
     }
-    for view in views.values() {
-        writer::save_view(&mut tx, view).await?;
-    }
+    writer::save_views(&mut tx, &views).await?;
     writer::save_checkpoint(&mut tx, target.projection, &checkpoint).await?;
     tx.commit()
         .await
@@ -291,7 +299,12 @@ pub async fn project_stored(
 ) -> anyhow::Result<Checkpoint> {
     writer::use_schema(tx, target.schema).await?;
     let mut checkpoint = writer::lock_checkpoint(tx, target.projection).await?;
-    let mut views: HashMap<Uuid, LicenseView> = HashMap::new();
+    let named: Vec<Uuid> = events
+        .iter()
+        .filter(|event| event.aggregate_type == LICENSE_AGGREGATE)
+        .filter_map(|event| event.aggregate_id.parse().ok())
+        .collect();
+    let mut views = writer::load_views(tx, &named).await?;
     for event in events {
         // The subject prefix does not matter to the read models.
         let message = event.to_message("replay")?;
@@ -310,9 +323,7 @@ pub async fn project_stored(
         )
         .await?;
     }
-    for view in views.values() {
-        writer::save_view(tx, view).await?;
-    }
+    writer::save_views(tx, &views).await?;
     writer::save_checkpoint(tx, target.projection, &checkpoint).await?;
     Ok(checkpoint)
 }

@@ -4,6 +4,8 @@
 //! Table names are unqualified: [`use_schema`] points the transaction at the live
 //! `read_model` schema or at a rebuild's fresh one, so one code path fills both.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{PgConnection, Postgres, Transaction};
@@ -102,26 +104,80 @@ pub async fn load_view(conn: &mut PgConnection, license_id: Uuid) -> sqlx::Resul
     })
 }
 
-/// Writes what changed in a view.
-pub async fn save_view(conn: &mut PgConnection, view: &LicenseView) -> sqlx::Result<()> {
-    if let (true, Some(row)) = (view.changed, &view.license) {
-        upsert_license(conn, row).await?;
+/// Loads the rows of many licenses in two queries (an empty view for each that
+/// has none yet): a batch's views, before its messages are applied.
+pub async fn load_views(
+    conn: &mut PgConnection,
+    license_ids: &[Uuid],
+) -> sqlx::Result<HashMap<Uuid, LicenseView>> {
+    let mut views: HashMap<Uuid, LicenseView> = license_ids
+        .iter()
+        .map(|id| (*id, LicenseView::default()))
+        .collect();
+    if views.is_empty() {
+        return Ok(views);
     }
-    for id in &view.changed_allocations {
-        if let Some(allocation) = view.allocations.get(id) {
-            upsert_allocation(conn, allocation).await?;
+    let licenses: Vec<LicenseRow> =
+        sqlx::query_as("SELECT * FROM licenses WHERE license_id = ANY($1)")
+            .bind(license_ids)
+            .fetch_all(&mut *conn)
+            .await?;
+    for license in licenses {
+        if let Some(view) = views.get_mut(&license.license_id) {
+            view.license = Some(license);
         }
     }
-    Ok(())
+    let allocations: Vec<AllocationRow> =
+        sqlx::query_as("SELECT * FROM license_allocations WHERE license_id = ANY($1)")
+            .bind(license_ids)
+            .fetch_all(&mut *conn)
+            .await?;
+    for allocation in allocations {
+        if let Some(view) = views.get_mut(&allocation.license_id) {
+            view.allocations
+                .insert(allocation.allocation_id, allocation);
+        }
+    }
+    Ok(views)
 }
 
-async fn upsert_license(conn: &mut PgConnection, row: &LicenseRow) -> sqlx::Result<()> {
+/// Writes what changed in the views: one statement per table, however many rows
+/// (a statement a row was the projector's and the rebuild's main cost).
+pub async fn save_views(
+    conn: &mut PgConnection,
+    views: &HashMap<Uuid, LicenseView>,
+) -> sqlx::Result<()> {
+    let licenses: Vec<&LicenseRow> = views
+        .values()
+        .filter(|view| view.changed)
+        .filter_map(|view| view.license.as_ref())
+        .collect();
+    let allocations: Vec<&AllocationRow> = views
+        .values()
+        .flat_map(|view| {
+            view.changed_allocations
+                .iter()
+                .filter_map(|id| view.allocations.get(id))
+        })
+        .collect();
+    upsert_licenses(conn, &licenses).await?;
+    upsert_allocations(conn, &allocations).await
+}
+
+async fn upsert_licenses(conn: &mut PgConnection, rows: &[&LicenseRow]) -> sqlx::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
     sqlx::query(
         "INSERT INTO licenses (license_id, account_id, product, edition, version,
             license_model, binding_type, feature, quantity, allocated, expires_on,
             maintenance_until, order_number, access_code, trial, partial_allocation, hidden,
             purchased_at, activated_at, last_sequence, last_position, updated_at)
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22)
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[],
+            $6::text[], $7::text[], $8::text[], $9::integer[], $10::integer[], $11::date[],
+            $12::date[], $13::text[], $14::text[], $15::boolean[], $16::boolean[],
+            $17::boolean[], $18::timestamptz[], $19::timestamptz[], $20::bigint[],
+            $21::bigint[], $22::timestamptz[])
          ON CONFLICT (license_id) DO UPDATE SET
             edition = EXCLUDED.edition, version = EXCLUDED.version, feature = EXCLUDED.feature,
             allocated = EXCLUDED.allocated, expires_on = EXCLUDED.expires_on,
@@ -129,59 +185,79 @@ async fn upsert_license(conn: &mut PgConnection, row: &LicenseRow) -> sqlx::Resu
             activated_at = EXCLUDED.activated_at, last_sequence = EXCLUDED.last_sequence,
             last_position = EXCLUDED.last_position, updated_at = EXCLUDED.updated_at",
     )
-    .bind(row.license_id)
-    .bind(row.account_id)
-    .bind(&row.product)
-    .bind(&row.edition)
-    .bind(&row.version)
-    .bind(&row.license_model)
-    .bind(&row.binding_type)
-    .bind(&row.feature)
-    .bind(row.quantity)
-    .bind(row.allocated)
-    .bind(row.expires_on)
-    .bind(row.maintenance_until)
-    .bind(&row.order_number)
-    .bind(&row.access_code)
-    .bind(row.trial)
-    .bind(row.partial_allocation)
-    .bind(row.hidden)
-    .bind(row.purchased_at)
-    .bind(row.activated_at)
-    .bind(row.last_sequence)
-    .bind(row.last_position)
-    .bind(row.updated_at)
+    .bind(column(rows, |r| r.license_id))
+    .bind(column(rows, |r| r.account_id))
+    .bind(column(rows, |r| r.product.clone()))
+    .bind(column(rows, |r| r.edition.clone()))
+    .bind(column(rows, |r| r.version.clone()))
+    .bind(column(rows, |r| r.license_model.clone()))
+    .bind(column(rows, |r| r.binding_type.clone()))
+    .bind(column(rows, |r| r.feature.clone()))
+    .bind(column(rows, |r| r.quantity))
+    .bind(column(rows, |r| r.allocated))
+    .bind(column(rows, |r| r.expires_on))
+    .bind(column(rows, |r| r.maintenance_until))
+    .bind(column(rows, |r| r.order_number.clone()))
+    .bind(column(rows, |r| r.access_code.clone()))
+    .bind(column(rows, |r| r.trial))
+    .bind(column(rows, |r| r.partial_allocation))
+    .bind(column(rows, |r| r.hidden))
+    .bind(column(rows, |r| r.purchased_at))
+    .bind(column(rows, |r| r.activated_at))
+    .bind(column(rows, |r| r.last_sequence))
+    .bind(column(rows, |r| r.last_position))
+    .bind(column(rows, |r| r.updated_at))
     .execute(conn)
     .await?;
     Ok(())
 }
 
-async fn upsert_allocation(conn: &mut PgConnection, row: &AllocationRow) -> sqlx::Result<()> {
+async fn upsert_allocations(conn: &mut PgConnection, rows: &[&AllocationRow]) -> sqlx::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    // `unnest` cannot take an array of arrays: each row's revisions travel as an
+    // array literal and are cast back.
+    let revisions = column(rows, |r| {
+        let listed: Vec<String> = r.file_revisions.iter().map(i64::to_string).collect();
+        format!("{{{}}}", listed.join(","))
+    });
     sqlx::query(
         "INSERT INTO license_allocations (allocation_id, license_id, account_id, host,
             quantity, status, replaced_by, allocated_at, ended_at, file_revision,
             file_issued_at, file_revisions)
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)
+         SELECT allocation_id, license_id, account_id, host, quantity, status, replaced_by,
+                allocated_at, ended_at, file_revision, file_issued_at, file_revisions::bigint[]
+           FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::integer[],
+                $6::text[], $7::uuid[], $8::timestamptz[], $9::timestamptz[], $10::bigint[],
+                $11::timestamptz[], $12::text[])
+             AS t(allocation_id, license_id, account_id, host, quantity, status, replaced_by,
+                  allocated_at, ended_at, file_revision, file_issued_at, file_revisions)
          ON CONFLICT (allocation_id) DO UPDATE SET
             status = EXCLUDED.status, replaced_by = EXCLUDED.replaced_by,
             ended_at = EXCLUDED.ended_at, file_revision = EXCLUDED.file_revision,
             file_issued_at = EXCLUDED.file_issued_at, file_revisions = EXCLUDED.file_revisions",
     )
-    .bind(row.allocation_id)
-    .bind(row.license_id)
-    .bind(row.account_id)
-    .bind(&row.host)
-    .bind(row.quantity)
-    .bind(&row.status)
-    .bind(row.replaced_by)
-    .bind(row.allocated_at)
-    .bind(row.ended_at)
-    .bind(row.file_revision)
-    .bind(row.file_issued_at)
-    .bind(&row.file_revisions)
+    .bind(column(rows, |r| r.allocation_id))
+    .bind(column(rows, |r| r.license_id))
+    .bind(column(rows, |r| r.account_id))
+    .bind(column(rows, |r| r.host.clone()))
+    .bind(column(rows, |r| r.quantity))
+    .bind(column(rows, |r| r.status.clone()))
+    .bind(column(rows, |r| r.replaced_by))
+    .bind(column(rows, |r| r.allocated_at))
+    .bind(column(rows, |r| r.ended_at))
+    .bind(column(rows, |r| r.file_revision))
+    .bind(column(rows, |r| r.file_issued_at))
+    .bind(revisions)
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// One column of `rows`, as an array parameter.
+fn column<R, T>(rows: &[&R], value: impl Fn(&R) -> T) -> Vec<T> {
+    rows.iter().map(|row| value(row)).collect()
 }
 
 /// Writes reported peaks; a row already holding a later report is kept, so a

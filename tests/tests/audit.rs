@@ -166,7 +166,10 @@ async fn the_auditors_checks_exit_2_when_they_cannot_run_and_never_create_a_data
             .fetch_optional(&server)
             .await
             .unwrap();
-    assert_eq!(created, None, "a check created the database it was to check");
+    assert_eq!(
+        created, None,
+        "a check created the database it was to check"
+    );
 
     // A database that exists but holds no ledger.
     sqlx::query(&format!("CREATE DATABASE \"{}\"", env.database))
@@ -177,7 +180,10 @@ async fn the_auditors_checks_exit_2_when_they_cannot_run_and_never_create_a_data
         let output = run_ledger(ledger_bin!(), &env, args).await;
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(stderr.contains("no ledger event store"), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("no ledger event store"),
+            "{args:?}: {stderr}"
+        );
     }
     env.cleanup().await;
 }

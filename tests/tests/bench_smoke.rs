@@ -17,12 +17,21 @@ async fn every_phase_of_a_smoke_sized_run_yields_figures() {
         ("relay", &report.relay_catch_up),
         ("projector", &report.projector_catch_up),
     ] {
-        assert!(backlog.events > 0 && backlog.events <= seeded, "{what}: {markdown}");
+        assert!(
+            backlog.events > 0 && backlog.events <= seeded,
+            "{what}: {markdown}"
+        );
         assert!(backlog.per_second > 0.0, "{what}: {markdown}");
     }
     assert!(report.rebuild.events >= seeded, "{markdown}");
-    assert!(report.baselines.pgbench_inserts_per_second > 0.0, "{markdown}");
-    assert!(report.baselines.jetstream_publishes_per_second > 0.0, "{markdown}");
+    assert!(
+        report.baselines.pgbench_inserts_per_second > 0.0,
+        "{markdown}"
+    );
+    assert!(
+        report.baselines.jetstream_publishes_per_second > 0.0,
+        "{markdown}"
+    );
 
     assert_eq!(report.queries.len(), 5, "{markdown}");
     for (name, summary) in &report.queries {
@@ -31,7 +40,13 @@ async fn every_phase_of_a_smoke_sized_run_yields_figures() {
     }
     assert_eq!(report.commands.first_failure, None, "{markdown}");
     for command in [
-        "purchase", "activate", "allocate", "modify", "return", "renew", "usage_report",
+        "purchase",
+        "activate",
+        "allocate",
+        "modify",
+        "return",
+        "renew",
+        "usage_report",
     ] {
         let summary = &report.commands.by_command[command];
         assert!(summary.count > 0, "{command}: {markdown}");
@@ -41,7 +56,10 @@ async fn every_phase_of_a_smoke_sized_run_yields_figures() {
     assert_eq!(report.commands.queries_alongside.errors, 0, "{markdown}");
     // Every command answered in the lag phase was seen applied by the sampler.
     assert!(report.lag.commands.count > 0, "{markdown}");
-    assert_eq!(report.lag.lag.count, report.lag.commands.count, "{markdown}");
+    assert_eq!(
+        report.lag.lag.count, report.lag.commands.count,
+        "{markdown}"
+    );
     assert_eq!(report.lag.lag.errors, 0, "{markdown}");
     for (what, mib) in [
         ("gateway", report.memory.gateway_mib),

@@ -54,9 +54,11 @@ pub async fn pgbench_inserts(
         .execute(&admin)
         .await?;
     let result = run_pgbench(server_url, &database, clients, duration, payload, metadata).await;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"))
-        .execute(&admin)
-        .await?;
+    sqlx::query(&format!(
+        "DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"
+    ))
+    .execute(&admin)
+    .await?;
     result
 }
 
@@ -93,7 +95,10 @@ async fn run_pgbench(
     let _ = std::fs::remove_file(&script_path);
     let report = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
-        bail!("pgbench failed: {report}{}", String::from_utf8_lossy(&output.stderr));
+        bail!(
+            "pgbench failed: {report}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     tps(&report).with_context(|| format!("no tps in pgbench's report: {report}"))
 }
@@ -110,10 +115,18 @@ fn tps(report: &str) -> Option<f64> {
 /// `pgbench` on PATH, else the newest PostgreSQL's own.
 fn pgbench() -> anyhow::Result<PathBuf> {
     let on_path = std::env::var_os("PATH")
-        .map(|path| std::env::split_paths(&path).map(|dir| dir.join("pgbench")).collect::<Vec<_>>())
+        .map(|path| {
+            std::env::split_paths(&path)
+                .map(|dir| dir.join("pgbench"))
+                .collect::<Vec<_>>()
+        })
         .unwrap_or_default();
     let mut installed: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|dirs| dirs.flatten().map(|dir| dir.path().join("bin/pgbench")).collect())
+        .map(|dirs| {
+            dirs.flatten()
+                .map(|dir| dir.path().join("bin/pgbench"))
+                .collect()
+        })
         .unwrap_or_default();
     installed.sort();
     on_path

@@ -53,7 +53,11 @@ impl CommandLog {
 
 /// `clients` tasks running lifecycles back to back for `duration` (a lifecycle
 /// begun in time is finished). Returns the log and the time it took.
-pub async fn closed_loop(fleet: &Fleet, clients: usize, duration: Duration) -> (CommandLog, Duration) {
+pub async fn closed_loop(
+    fleet: &Fleet,
+    clients: usize,
+    duration: Duration,
+) -> (CommandLog, Duration) {
     let started = Instant::now();
     let deadline = started + duration;
     let mut tasks = JoinSet::new();
@@ -140,7 +144,16 @@ async fn lifecycle(fleet: &Fleet, identity: &Identity, round: usize, log: &mut C
         "order_number": format!("BENCH-{round:07}"),
         "access_code": "LA-0001234567-12345",
     });
-    let Some(bought) = send(fleet, log, "purchase", url("/licenses"), portal, purchase, 201).await
+    let Some(bought) = send(
+        fleet,
+        log,
+        "purchase",
+        url("/licenses"),
+        portal,
+        purchase,
+        201,
+    )
+    .await
     else {
         return;
     };
@@ -149,25 +162,72 @@ async fn lifecycle(fleet: &Fleet, identity: &Identity, round: usize, log: &mut C
     };
     let license_url = |path: &str| url(&format!("/licenses/{license}{path}"));
     let activate = json!({"access_code": "LA-0001234567-12345"});
-    if send(fleet, log, "activate", license_url("/activate"), portal, activate, 200).await.is_none() {
+    if send(
+        fleet,
+        log,
+        "activate",
+        license_url("/activate"),
+        portal,
+        activate,
+        200,
+    )
+    .await
+    .is_none()
+    {
         return;
     }
     let allocate = |host: &str, quantity: u32| json!({"host": host, "quantity": quantity});
-    let Some(first) = send(fleet, log, "allocate", license_url("/allocations"), portal, allocate(first_host, 10), 201).await
+    let Some(first) = send(
+        fleet,
+        log,
+        "allocate",
+        license_url("/allocations"),
+        portal,
+        allocate(first_host, 10),
+        201,
+    )
+    .await
     else {
         return;
     };
-    let Some(second) = send(fleet, log, "allocate", license_url("/allocations"), portal, allocate(second_host, 5), 201).await
+    let Some(second) = send(
+        fleet,
+        log,
+        "allocate",
+        license_url("/allocations"),
+        portal,
+        allocate(second_host, 5),
+        201,
+    )
+    .await
     else {
         return;
     };
-    let (Some(first), Some(second)) = (text(&first, "allocation_id"), text(&second, "allocation_id")) else {
+    let (Some(first), Some(second)) = (
+        text(&first, "allocation_id"),
+        text(&second, "allocation_id"),
+    ) else {
         return;
     };
     let rest = [
-        ("modify", license_url(&format!("/allocations/{first}/modify")), json!({"new_host": third_host}), portal),
-        ("return", license_url(&format!("/allocations/{second}/return")), Value::Null, portal),
-        ("renew", license_url("/renew"), json!({"expires_on": today + Days::new(800)}), portal),
+        (
+            "modify",
+            license_url(&format!("/allocations/{first}/modify")),
+            json!({"new_host": third_host}),
+            portal,
+        ),
+        (
+            "return",
+            license_url(&format!("/allocations/{second}/return")),
+            Value::Null,
+            portal,
+        ),
+        (
+            "renew",
+            license_url("/renew"),
+            json!({"expires_on": today + Days::new(800)}),
+            portal,
+        ),
         (
             "usage_report",
             url("/usage-reports"),
@@ -178,7 +238,10 @@ async fn lifecycle(fleet: &Fleet, identity: &Identity, round: usize, log: &mut C
     ];
     for (command, target, body, token) in rest {
         let expected = if command == "usage_report" { 201 } else { 200 };
-        if send(fleet, log, command, target, token, body, expected).await.is_none() {
+        if send(fleet, log, command, target, token, body, expected)
+            .await
+            .is_none()
+        {
             return;
         }
     }
@@ -211,7 +274,10 @@ async fn send(
         }
         Ok(response) => {
             let status = response.status();
-            Err(format!("{status}: {}", response.text().await.unwrap_or_default()))
+            Err(format!(
+                "{status}: {}",
+                response.text().await.unwrap_or_default()
+            ))
         }
         Err(error) => Err(error.to_string()),
     };
@@ -219,7 +285,8 @@ async fn send(
         Ok(answer) => answer,
         Err(failure) => {
             samples.record_error();
-            log.first_failure.get_or_insert(format!("{command}: {failure}"));
+            log.first_failure
+                .get_or_insert(format!("{command}: {failure}"));
             return None;
         }
     };

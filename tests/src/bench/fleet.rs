@@ -54,7 +54,12 @@ impl Fleet {
         let servers = (0..HOSTS_PER_IDENTITY)
             .map(|k| {
                 let host = format!("bench-{n}-{k}");
-                let token = mint(&self.tokens, Role::LicenseServer, Some(account), Some(&host));
+                let token = mint(
+                    &self.tokens,
+                    Role::LicenseServer,
+                    Some(account),
+                    Some(&host),
+                );
                 (host, token)
             })
             .collect();

@@ -18,11 +18,14 @@ use super::stats::Samples;
 /// How often the checkpoint is read.
 const SAMPLE_EVERY: Duration = Duration::from_millis(2);
 
+/// A commit-order pair `(transaction id, global position)` applied by then.
+type Sample = (Instant, (i64, i64));
+
 /// A running sampler of one projection's checkpoint.
 pub struct CheckpointSampler {
     stop: Arc<AtomicBool>,
     latest: watch::Receiver<(i64, i64)>,
-    task: JoinHandle<anyhow::Result<Vec<(Instant, (i64, i64))>>>,
+    task: JoinHandle<anyhow::Result<Vec<Sample>>>,
 }
 
 impl CheckpointSampler {
@@ -73,7 +76,8 @@ impl CheckpointSampler {
         .collect();
         if let Some(last) = commit_order.iter().map(|(p, t)| (*t, *p)).max() {
             // Not reached in time: those answers count as errors below.
-            let _ = tokio::time::timeout(timeout, self.latest.wait_for(|applied| *applied >= last)).await;
+            let _ = tokio::time::timeout(timeout, self.latest.wait_for(|applied| *applied >= last))
+                .await;
         }
         self.stop.store(true, Ordering::Relaxed);
         let samples = self.task.await.context("the sampler panicked")??;

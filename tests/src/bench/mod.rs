@@ -106,7 +106,10 @@ pub async fn run(bin: &str, plan: &Plan) -> anyhow::Result<Report> {
 
 async fn run_in(bin: &str, plan: &Plan, env: &TestEnv) -> anyhow::Result<Report> {
     let migrated = run_ledger(bin, env, &["migrate"]).await;
-    anyhow::ensure!(migrated.status.success(), "ledger migrate failed: {migrated:?}");
+    anyhow::ensure!(
+        migrated.status.success(),
+        "ledger migrate failed: {migrated:?}"
+    );
     let pool = env.pool().await;
     let jetstream = env.jetstream().await;
 
@@ -148,12 +151,18 @@ async fn run_in(bin: &str, plan: &Plan, env: &TestEnv) -> anyhow::Result<Report>
     let mut queries = BTreeMap::new();
     for query in Query::ALL {
         eprintln!("bench: query {}", query.name());
-        let (samples, elapsed) = readers.closed_loop(&[query], plan.query_clients, plan.phase()).await;
+        let (samples, elapsed) = readers
+            .closed_loop(&[query], plan.query_clients, plan.phase())
+            .await;
         queries.insert(query.name().to_owned(), samples.summary(elapsed));
     }
 
     eprintln!("bench: command mix");
-    let alongside = [Query::LandingPage, Query::SearchExpiring, Query::LicenseById];
+    let alongside = [
+        Query::LandingPage,
+        Query::SearchExpiring,
+        Query::LicenseById,
+    ];
     let ((log, elapsed), (background, background_elapsed)) = tokio::join!(
         commands::closed_loop(&fleet, plan.clients, plan.phase()),
         readers.closed_loop(&alongside, plan.background_query_clients, plan.phase()),
@@ -169,10 +178,16 @@ async fn run_in(bin: &str, plan: &Plan, env: &TestEnv) -> anyhow::Result<Report>
         first_failure: log.first_failure.clone(),
     };
 
-    eprintln!("bench: projection lag at {} commands/s", plan.lag_commands_per_second);
+    eprintln!(
+        "bench: projection lag at {} commands/s",
+        plan.lag_commands_per_second
+    );
     let sampler = lag::CheckpointSampler::start(pool.clone(), "licenses");
-    let (log, elapsed) = commands::open_loop(&fleet, plan.lag_commands_per_second, plan.phase()).await;
-    let lags = sampler.lags(&pool, &log.answered, Duration::from_secs(60)).await?;
+    let (log, elapsed) =
+        commands::open_loop(&fleet, plan.lag_commands_per_second, plan.phase()).await;
+    let lags = sampler
+        .lags(&pool, &log.answered, Duration::from_secs(60))
+        .await?;
     let lag = LagFigures {
         offered_per_second: plan.lag_commands_per_second,
         commands: log.all().summary(elapsed),
@@ -193,8 +208,14 @@ async fn run_in(bin: &str, plan: &Plan, env: &TestEnv) -> anyhow::Result<Report>
     )
     .fetch_one(&pool)
     .await?;
-    let pgbench_inserts_per_second =
-        baseline::pgbench_inserts(&pg_server(), plan.clients, plan.phase(), &payload, &metadata).await?;
+    let pgbench_inserts_per_second = baseline::pgbench_inserts(
+        &pg_server(),
+        plan.clients,
+        plan.phase(),
+        &payload,
+        &metadata,
+    )
+    .await?;
     let messages = first_messages(&jetstream, &env.stream, 1_000).await?;
     let jetstream_publishes_per_second =
         baseline::jetstream_publish(&jetstream, &messages, plan.baseline_messages, 1_024).await?;
@@ -202,7 +223,9 @@ async fn run_in(bin: &str, plan: &Plan, env: &TestEnv) -> anyhow::Result<Report>
 
     Ok(Report {
         plan: plan.clone(),
-        cpus: std::thread::available_parallelism().map(usize::from).unwrap_or(1),
+        cpus: std::thread::available_parallelism()
+            .map(usize::from)
+            .unwrap_or(1),
         seed,
         relay_catch_up,
         projector_catch_up,

@@ -50,9 +50,13 @@ pub async fn rebuild(bin: &str, env: &TestEnv) -> anyhow::Result<(Throughput, f6
     let output = child.wait_with_output().await?;
     let printed = String::from_utf8_lossy(&output.stdout);
     if !status.success() {
-        bail!("ledger rebuild failed: {printed}{}", String::from_utf8_lossy(&output.stderr));
+        bail!(
+            "ledger rebuild failed: {printed}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
-    let figures = rebuild_figures(&printed).with_context(|| format!("unexpected rebuild output: {printed}"))?;
+    let figures = rebuild_figures(&printed)
+        .with_context(|| format!("unexpected rebuild output: {printed}"))?;
     Ok((figures, peak))
 }
 
@@ -68,7 +72,11 @@ fn rebuild_figures(printed: &str) -> Option<Throughput> {
 /// Polls `progress` (what has been worked through) until it reaches `total`;
 /// the rate is taken from the first sample showing progress to the end, so that
 /// process start-up is not counted.
-pub async fn backlog<F, Fut>(total: u64, timeout: Duration, mut progress: F) -> anyhow::Result<Throughput>
+pub async fn backlog<F, Fut>(
+    total: u64,
+    timeout: Duration,
+    mut progress: F,
+) -> anyhow::Result<Throughput>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<u64>>,
@@ -84,7 +92,11 @@ where
         if done >= total {
             let (since, from) = first.unwrap_or((started, 0));
             // Progress seen in one sample: count it from the start instead.
-            let (since, from) = if from >= total { (started, 0) } else { (since, from) };
+            let (since, from) = if from >= total {
+                (started, 0)
+            } else {
+                (since, from)
+            };
             return Ok(Throughput::new(total - from, (now - since).as_secs_f64()));
         }
         if started.elapsed() > timeout {
@@ -100,9 +112,10 @@ mod tests {
 
     #[test]
     fn reads_the_rebuild_line() {
-        let figures =
-            rebuild_figures("rebuilt from 1000 messages in 2.00 s (500 messages/s) and swapped in\n")
-                .expect("figures");
+        let figures = rebuild_figures(
+            "rebuilt from 1000 messages in 2.00 s (500 messages/s) and swapped in\n",
+        )
+        .expect("figures");
         assert_eq!(figures.events, 1000);
         assert!((figures.seconds - 2.0).abs() < 1e-9);
         assert!((figures.per_second - 500.0).abs() < 1e-9);

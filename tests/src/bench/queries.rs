@@ -65,7 +65,11 @@ impl Readers {
             .enumerate()
             .map(|(n, account)| {
                 let token = fleet.identity(n).portal;
-                (*account, token, licenses.get(n).cloned().unwrap_or_default())
+                (
+                    *account,
+                    token,
+                    licenses.get(n).cloned().unwrap_or_default(),
+                )
             })
             .collect();
         Self {
@@ -100,7 +104,12 @@ impl Readers {
     }
 
     /// `clients` tasks sending `queries` in turn for `duration`.
-    pub async fn closed_loop(&self, queries: &[Query], clients: usize, duration: Duration) -> (Samples, Duration) {
+    pub async fn closed_loop(
+        &self,
+        queries: &[Query],
+        clients: usize,
+        duration: Duration,
+    ) -> (Samples, Duration) {
         let started = Instant::now();
         let deadline = started + duration;
         let mut tasks = JoinSet::new();

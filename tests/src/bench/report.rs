@@ -114,12 +114,42 @@ impl Report {
         let pgbench = self.baselines.pgbench_inserts_per_second;
         let jetstream = self.baselines.jetstream_publishes_per_second;
         vec![
-            ("commands/s", commands, "pgbench inserts/s", ratio(commands, pgbench)),
-            ("relay catch-up events/s", self.relay_catch_up.per_second, "JetStream publishes/s", ratio(self.relay_catch_up.per_second, jetstream)),
-            ("landing page/s", query("landing_page"), "static endpoint/s", ratio(query("landing_page"), static_rate)),
-            ("search (expiring)/s", query("search_expiring"), "static endpoint/s", ratio(query("search_expiring"), static_rate)),
-            ("search (order number)/s", query("search_order_number"), "static endpoint/s", ratio(query("search_order_number"), static_rate)),
-            ("license by id/s", query("license_by_id"), "static endpoint/s", ratio(query("license_by_id"), static_rate)),
+            (
+                "commands/s",
+                commands,
+                "pgbench inserts/s",
+                ratio(commands, pgbench),
+            ),
+            (
+                "relay catch-up events/s",
+                self.relay_catch_up.per_second,
+                "JetStream publishes/s",
+                ratio(self.relay_catch_up.per_second, jetstream),
+            ),
+            (
+                "landing page/s",
+                query("landing_page"),
+                "static endpoint/s",
+                ratio(query("landing_page"), static_rate),
+            ),
+            (
+                "search (expiring)/s",
+                query("search_expiring"),
+                "static endpoint/s",
+                ratio(query("search_expiring"), static_rate),
+            ),
+            (
+                "search (order number)/s",
+                query("search_order_number"),
+                "static endpoint/s",
+                ratio(query("search_order_number"), static_rate),
+            ),
+            (
+                "license by id/s",
+                query("license_by_id"),
+                "static endpoint/s",
+                ratio(query("license_by_id"), static_rate),
+            ),
         ]
     }
 
@@ -132,23 +162,34 @@ impl Report {
             "Run: {} accounts, {} seeded licenses, {} command clients, {} query clients, {} s phases, {} CPUs.\n",
             plan.accounts, plan.seeded_licenses, plan.clients, plan.query_clients, plan.phase_seconds, self.cpus
         );
-        let _ = writeln!(out, "| figure | value | baseline | ratio |\n| --- | ---: | --- | ---: |");
+        let _ = writeln!(
+            out,
+            "| figure | value | baseline | ratio |\n| --- | ---: | --- | ---: |"
+        );
         for (what, ours, base, ratio) in self.ratios() {
             let _ = writeln!(out, "| {what} | {ours:.0} | {base} | {ratio:.2} |");
         }
         let _ = writeln!(
             out,
             "| pgbench inserts/s | {:.0} | | |\n| JetStream publishes/s | {:.0} | | |",
-            self.baselines.pgbench_inserts_per_second, self.baselines.jetstream_publishes_per_second
+            self.baselines.pgbench_inserts_per_second,
+            self.baselines.jetstream_publishes_per_second
         );
-        let _ = writeln!(out, "\n| backlog | events | seconds | events/s |\n| --- | ---: | ---: | ---: |");
+        let _ = writeln!(
+            out,
+            "\n| backlog | events | seconds | events/s |\n| --- | ---: | ---: | ---: |"
+        );
         for (what, figures) in [
             ("seed (SQL insert)", &self.seed),
             ("relay catch-up", &self.relay_catch_up),
             ("projector catch-up", &self.projector_catch_up),
             ("rebuild", &self.rebuild),
         ] {
-            let _ = writeln!(out, "| {what} | {} | {:.1} | {:.0} |", figures.events, figures.seconds, figures.per_second);
+            let _ = writeln!(
+                out,
+                "| {what} | {} | {:.1} | {:.0} |",
+                figures.events, figures.seconds, figures.per_second
+            );
         }
         let _ = writeln!(out, "\n| requests | count | errors | per s | p50 ms | p95 ms | p99 ms | max ms |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         let mut row = |what: &str, s: &Summary| {
@@ -165,8 +206,14 @@ impl Report {
         for (name, summary) in &self.commands.by_command {
             row(&format!("command {name}"), summary);
         }
-        row("queries alongside commands", &self.commands.queries_alongside);
-        row(&format!("commands at {:.0}/s offered", self.lag.offered_per_second), &self.lag.commands);
+        row(
+            "queries alongside commands",
+            &self.commands.queries_alongside,
+        );
+        row(
+            &format!("commands at {:.0}/s offered", self.lag.offered_per_second),
+            &self.lag.commands,
+        );
         row("projection lag", &self.lag.lag);
         let memory = &self.memory;
         let _ = writeln!(

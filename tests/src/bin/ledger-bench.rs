@@ -45,7 +45,11 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
-    let mut plan = if args.smoke { Plan::smoke() } else { Plan::full() };
+    let mut plan = if args.smoke {
+        Plan::smoke()
+    } else {
+        Plan::full()
+    };
     if let Some(licenses) = args.licenses {
         anyhow::ensure!(licenses >= 1, "--licenses: at least 1");
         plan.seeded_licenses = licenses;
@@ -58,7 +62,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
         Some(path) => path,
         None => std::env::current_exe()?.with_file_name("ledger"),
     };
-    anyhow::ensure!(ledger_bin.is_file(), "no ledger binary at {}", ledger_bin.display());
+    anyhow::ensure!(
+        ledger_bin.is_file(),
+        "no ledger binary at {}",
+        ledger_bin.display()
+    );
     let report = bench::run(&ledger_bin.to_string_lossy(), &plan).await?;
     std::fs::write(&args.json, serde_json::to_string_pretty(&report)?)?;
     println!("{}", report.markdown());
