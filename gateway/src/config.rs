@@ -36,7 +36,7 @@ pub struct Settings {
     pub stream_replicas: usize,
     /// Events the relay publishes per round trip.
     pub relay_batch_size: usize,
-    /// How often the relay looks for events when no notification arrives.
+    /// Pause between the relay's polls of the store while it finds nothing new.
     pub relay_poll_interval_ms: u64,
     /// Messages the projector applies per transaction.
     pub projector_batch_size: usize,
@@ -92,7 +92,7 @@ impl Default for Settings {
             subject_prefix: "ledger.events".into(),
             stream_replicas: 1,
             relay_batch_size: 500,
-            relay_poll_interval_ms: 250,
+            relay_poll_interval_ms: 10,
             projector_batch_size: 500,
             command_conflict_retries: 5,
             read_wait_timeout_ms: 5_000,

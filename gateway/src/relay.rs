@@ -16,6 +16,12 @@
 //!   stops the relay loudly instead of being trusted.
 //! - One relay is active per database: a session advisory lock on a dedicated
 //!   connection. Standbys poll for the lock and take over when the holder dies.
+//! - It polls: every `relay_poll_interval_ms` while idle, at once while it finds
+//!   full batches. A NOTIFY from the `events` trigger used to wake it, but
+//!   PostgreSQL serialises the commits of notifying transactions (a database-wide
+//!   lock held through the commit's WAL flush), which cut command throughput to a
+//!   third (measured with pgbench on the `events` table: 3,800 against 10,900
+//!   inserts/s at 16 clients); a poll every few milliseconds costs far less.
 //! - The active relay also writes the store's signed integrity checkpoints
 //!   ([`crate::integrity::checkpoint`]) when they are due; the relay then
 //!   publishes them like any other event.
@@ -29,7 +35,6 @@ use ledger_projections::contract::{ensure_stream, header, StoredEvent, StreamCon
 
 use crate::event_store::{events_after, CommitPosition, Horizon};
 use crate::integrity::checkpoint::{CheckpointSchedule, CheckpointTimer};
-use sqlx::postgres::PgListener;
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
@@ -43,8 +48,6 @@ const EXPECTED_LAST_SEQUENCE: &str = "Nats-Expected-Last-Sequence";
 const HELD_BACK_FIRST_PAUSE: Duration = Duration::from_millis(2);
 /// `application_name` of the relay's lock connection, followed by ` pid=<os pid>`.
 pub const RELAY_APPLICATION_NAME: &str = "ledger-relay";
-/// Channel the `events` trigger notifies on commit.
-const EVENTS_CHANNEL: &str = "ledger_events";
 
 /// How the relay runs.
 #[derive(Debug, Clone)]
@@ -55,7 +58,7 @@ pub struct RelaySettings {
     pub stream: StreamConfig,
     /// Events per round trip.
     pub batch_size: usize,
-    /// Fallback poll when no notification arrives.
+    /// Pause between polls that find nothing new.
     pub poll_interval: Duration,
     /// Integrity checkpoints to write while leading; none without a signing key.
     pub checkpoints: Option<CheckpointSchedule>,
@@ -98,13 +101,6 @@ async fn lead(
         }
     }
     tracing::info!("relay is the active leader");
-    let mut listener = PgListener::connect_with(pool)
-        .await
-        .context("connecting the relay's listener")?;
-    listener
-        .listen(EVENTS_CHANNEL)
-        .await
-        .context("listening for committed events")?;
     let mut stream = ensure_stream(jetstream, &settings.stream).await?;
     refuse_if_transaction_ids_went_back(&mut lock).await?;
     let (mut position, mut stream_end) = resume_position(&mut lock, &mut stream).await?;
@@ -141,8 +137,7 @@ async fn lead(
             }
         }
         // Committed events held back by an older running transaction are released
-        // when it ends, which may not notify us: look again soon, backing off while
-        // that transaction keeps running.
+        // when it ends: look again soon, backing off while it keeps running.
         let pause = if batch.held_back {
             let pause = held_back_pause.min(settings.poll_interval);
             held_back_pause = (held_back_pause * 2).min(settings.poll_interval);
@@ -153,9 +148,6 @@ async fn lead(
         };
         tokio::select! {
             () = shutdown.cancelled() => return Ok(()),
-            notification = listener.recv() => {
-                notification.context("waiting for event notifications")?;
-            }
             () = tokio::time::sleep(pause) => {}
             () = checkpoints.due() => {}
         }

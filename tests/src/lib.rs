@@ -97,7 +97,6 @@ impl TestEnv {
             ("LEDGER_STREAM_NAME".into(), self.stream.clone()),
             ("LEDGER_SUBJECT_PREFIX".into(), self.prefix.clone()),
             ("LEDGER_DATABASE_MAX_CONNECTIONS".into(), "8".into()),
-            ("LEDGER_RELAY_POLL_INTERVAL_MS".into(), "50".into()),
             (
                 "LEDGER_LICENSE_SIGNING_KEYS".into(),
                 self.license_signing_keys.clone(),

@@ -56,6 +56,8 @@ async fn every_phase_of_a_smoke_sized_run_yields_figures() {
     assert_eq!(report.commands.queries_alongside.errors, 0, "{markdown}");
     // Every command answered in the lag phase was seen applied by the sampler.
     assert!(report.lag.commands.count > 0, "{markdown}");
+    assert_eq!(report.lag.commands.errors, 0, "{markdown}");
+    assert_eq!(report.lag.first_failure, None, "{markdown}");
     assert_eq!(
         report.lag.lag.count, report.lag.commands.count,
         "{markdown}"
@@ -69,5 +71,18 @@ async fn every_phase_of_a_smoke_sized_run_yields_figures() {
     ] {
         assert!(mib > 1.0, "{what}: {markdown}");
     }
+    for phase in ["relay catch-up", "command mix", "baseline: pgbench"] {
+        let usage = &report.cpu[phase];
+        assert!(
+            usage.cpu.cores.contains_key("postgres"),
+            "{phase}: {markdown}"
+        );
+    }
+    assert!(
+        report.cpu["command mix"].cpu.cores["gateway"] > 0.0,
+        "{markdown}"
+    );
+    assert!(report.cpu["command mix"].database_commits > 0, "{markdown}");
     assert!(markdown.contains("| commands/s |"), "{markdown}");
+    println!("{markdown}");
 }

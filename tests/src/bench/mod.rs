@@ -10,13 +10,14 @@
 
 mod baseline;
 mod commands;
+pub mod cpu;
 mod fleet;
 mod lag;
 mod processes;
 mod queries;
 pub mod report;
 mod seed;
-mod stats;
+pub mod stats;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -85,12 +86,9 @@ impl Plan {
     }
 }
 
-/// Settings that differ from the tests' (which keep pools small and poll fast):
-/// the ledger's own defaults, as a production deployment starts with.
-const PRODUCTION_SETTINGS: [(&str, &str); 2] = [
-    ("LEDGER_DATABASE_MAX_CONNECTIONS", "16"),
-    ("LEDGER_RELAY_POLL_INTERVAL_MS", "250"),
-];
+/// Settings that differ from the tests' (which keep pools small): the ledger's
+/// own defaults, as a production deployment starts with.
+const PRODUCTION_SETTINGS: [(&str, &str); 1] = [("LEDGER_DATABASE_MAX_CONNECTIONS", "16")];
 
 /// Longest any backlog may take before the run gives up.
 const BACKLOG_TIMEOUT: Duration = Duration::from_secs(1800);
@@ -112,6 +110,7 @@ async fn run_in(bin: &str, plan: &Plan, env: &TestEnv) -> anyhow::Result<Report>
     );
     let pool = env.pool().await;
     let jetstream = env.jetstream().await;
+    let mut cpu = cpu::PhaseLog::new(pool.clone());
 
     eprintln!("bench: loading {} purchases", plan.seeded_licenses);
     let seeding = Instant::now();
@@ -120,6 +119,8 @@ async fn run_in(bin: &str, plan: &Plan, env: &TestEnv) -> anyhow::Result<Report>
 
     eprintln!("bench: relay catch-up");
     let relay = Ledger::start_roles(bin, env, "relay", &PRODUCTION_SETTINGS).await?;
+    cpu.named.push(("relay", relay.pid()));
+    cpu.start().await;
     let relay_catch_up = processes::backlog(seeded.events, BACKLOG_TIMEOUT, || async {
         // The relay creates the stream once it has started.
         match jetstream.get_stream(&env.stream).await {
@@ -128,9 +129,12 @@ async fn run_in(bin: &str, plan: &Plan, env: &TestEnv) -> anyhow::Result<Report>
         }
     })
     .await?;
+    cpu.end("relay catch-up").await;
 
     eprintln!("bench: projector catch-up");
     let projector = Ledger::start_roles(bin, env, "projector", &PRODUCTION_SETTINGS).await?;
+    cpu.named.push(("projector", projector.pid()));
+    cpu.start().await;
     let projector_catch_up = processes::backlog(seeded.events, BACKLOG_TIMEOUT, || async {
         let applied: Option<i64> = sqlx::query_scalar(
             "SELECT stream_sequence FROM read_model.checkpoints WHERE projection = 'licenses'",
@@ -140,87 +144,32 @@ async fn run_in(bin: &str, plan: &Plan, env: &TestEnv) -> anyhow::Result<Report>
         Ok(applied.unwrap_or(0).max(0) as u64)
     })
     .await?;
+    cpu.end("projector catch-up").await;
 
     eprintln!("bench: rebuild");
+    cpu.start().await;
     let (rebuild, rebuild_mib) = processes::rebuild(bin, env).await?;
+    cpu.end("rebuild (the harness's share is the rebuild process)")
+        .await;
 
     let gateway = Ledger::start_roles(bin, env, "gateway", &PRODUCTION_SETTINGS).await?;
+    cpu.named.push(("gateway", gateway.pid()));
     let fleet = Fleet::new(&gateway.base_url, seeded.accounts.clone(), env.tokens())?;
     let readers = Readers::new(&fleet, &seeded.sample_licenses);
-
-    let mut queries = BTreeMap::new();
-    for query in Query::ALL {
-        eprintln!("bench: query {}", query.name());
-        let (samples, elapsed) = readers
-            .closed_loop(&[query], plan.query_clients, plan.phase())
-            .await;
-        queries.insert(query.name().to_owned(), samples.summary(elapsed));
-    }
-
-    eprintln!("bench: command mix");
-    let alongside = [
-        Query::LandingPage,
-        Query::SearchExpiring,
-        Query::LicenseById,
-    ];
-    let ((log, elapsed), (background, background_elapsed)) = tokio::join!(
-        commands::closed_loop(&fleet, plan.clients, plan.phase()),
-        readers.closed_loop(&alongside, plan.background_query_clients, plan.phase()),
-    );
-    let commands = CommandFigures {
-        all: log.all().summary(elapsed),
-        by_command: log
-            .by_command
-            .iter()
-            .map(|(name, samples)| ((*name).to_owned(), samples.summary(elapsed)))
-            .collect(),
-        queries_alongside: background.summary(background_elapsed),
-        first_failure: log.first_failure.clone(),
-    };
-
-    eprintln!(
-        "bench: projection lag at {} commands/s",
-        plan.lag_commands_per_second
-    );
-    let sampler = lag::CheckpointSampler::start(pool.clone(), "licenses");
-    let (log, elapsed) =
-        commands::open_loop(&fleet, plan.lag_commands_per_second, plan.phase()).await;
-    let lags = sampler
-        .lags(&pool, &log.answered, Duration::from_secs(60))
-        .await?;
-    let lag = LagFigures {
-        offered_per_second: plan.lag_commands_per_second,
-        commands: log.all().summary(elapsed),
-        lag: lags.summary(elapsed),
-    };
-
+    let queries = query_phases(plan, &readers, &mut cpu).await;
+    let commands = command_mix(plan, &fleet, &readers, &mut cpu).await;
+    let lag = projection_lag(plan, &fleet, &pool, &mut cpu).await?;
     let memory = Memory {
         gateway_mib: processes::peak_rss_mib(gateway.pid()),
         relay_mib: processes::peak_rss_mib(relay.pid()),
         projector_mib: processes::peak_rss_mib(projector.pid()),
         rebuild_mib,
     };
+    // Stopped only now: a process that exits mid-phase would have its whole
+    // run's CPU time counted in that phase (through its parent's reaped time).
+    let baselines = baselines(plan, env, &pool, &jetstream, &mut cpu).await?;
     drop((gateway, projector, relay));
-
-    eprintln!("bench: baselines");
-    let (payload, metadata): (String, String) = sqlx::query_as(
-        "SELECT payload::text, metadata::text FROM events WHERE event_type = 'Purchased' LIMIT 1",
-    )
-    .fetch_one(&pool)
-    .await?;
-    let pgbench_inserts_per_second = baseline::pgbench_inserts(
-        &pg_server(),
-        plan.clients,
-        plan.phase(),
-        &payload,
-        &metadata,
-    )
-    .await?;
-    let messages = first_messages(&jetstream, &env.stream, 1_000).await?;
-    let jetstream_publishes_per_second =
-        baseline::jetstream_publish(&jetstream, &messages, plan.baseline_messages, 1_024).await?;
     pool.close().await;
-
     Ok(Report {
         plan: plan.clone(),
         cpus: std::thread::available_parallelism()
@@ -230,14 +179,124 @@ async fn run_in(bin: &str, plan: &Plan, env: &TestEnv) -> anyhow::Result<Report>
         relay_catch_up,
         projector_catch_up,
         rebuild,
-        baselines: Baselines {
-            pgbench_inserts_per_second,
-            jetstream_publishes_per_second,
-        },
+        baselines,
         queries,
         commands,
         lag,
         memory,
+        cpu: cpu.phases,
+    })
+}
+
+/// Each query alone, closed-loop.
+async fn query_phases(
+    plan: &Plan,
+    readers: &Readers,
+    cpu: &mut cpu::PhaseLog,
+) -> BTreeMap<String, stats::Summary> {
+    let mut queries = BTreeMap::new();
+    for query in Query::ALL {
+        eprintln!("bench: query {}", query.name());
+        cpu.start().await;
+        let (samples, elapsed) = readers
+            .closed_loop(&[query], plan.query_clients, plan.phase())
+            .await;
+        cpu.end(&format!("query {}", query.name())).await;
+        queries.insert(query.name().to_owned(), samples.summary(elapsed));
+    }
+    queries
+}
+
+/// The command mix, closed-loop, with queries alongside.
+async fn command_mix(
+    plan: &Plan,
+    fleet: &Fleet,
+    readers: &Readers,
+    cpu: &mut cpu::PhaseLog,
+) -> CommandFigures {
+    eprintln!("bench: command mix");
+    let alongside = [
+        Query::LandingPage,
+        Query::SearchExpiring,
+        Query::LicenseById,
+    ];
+    cpu.start().await;
+    let ((log, elapsed), (background, background_elapsed)) = tokio::join!(
+        commands::closed_loop(fleet, plan.clients, plan.phase()),
+        readers.closed_loop(&alongside, plan.background_query_clients, plan.phase()),
+    );
+    cpu.end("command mix").await;
+    CommandFigures {
+        all: log.all().summary(elapsed),
+        by_command: log
+            .by_command
+            .iter()
+            .map(|(name, samples)| ((*name).to_owned(), samples.summary(elapsed)))
+            .collect(),
+        queries_alongside: background.summary(background_elapsed),
+        first_failure: log.first_failure.clone(),
+    }
+}
+
+/// Commands at a fixed rate, and how long each took to show in the read model.
+async fn projection_lag(
+    plan: &Plan,
+    fleet: &Fleet,
+    pool: &sqlx::PgPool,
+    cpu: &mut cpu::PhaseLog,
+) -> anyhow::Result<LagFigures> {
+    eprintln!(
+        "bench: projection lag at {} commands/s",
+        plan.lag_commands_per_second
+    );
+    let sampler = lag::CheckpointSampler::start(pool.clone(), "licenses");
+    cpu.start().await;
+    let (log, elapsed) =
+        commands::open_loop(fleet, plan.lag_commands_per_second, plan.phase()).await;
+    cpu.end("commands at a fixed rate").await;
+    let lags = sampler
+        .lags(pool, &log.answered, Duration::from_secs(60))
+        .await?;
+    Ok(LagFigures {
+        offered_per_second: plan.lag_commands_per_second,
+        commands: log.all().summary(elapsed),
+        lag: lags.summary(elapsed),
+        first_failure: log.first_failure,
+    })
+}
+
+/// pgbench and raw JetStream, with the ledger's processes stopped.
+async fn baselines(
+    plan: &Plan,
+    env: &TestEnv,
+    pool: &sqlx::PgPool,
+    jetstream: &async_nats::jetstream::Context,
+    cpu: &mut cpu::PhaseLog,
+) -> anyhow::Result<Baselines> {
+    eprintln!("bench: baselines");
+    let (payload, metadata): (String, String) = sqlx::query_as(
+        "SELECT payload::text, metadata::text FROM events WHERE event_type = 'Purchased' LIMIT 1",
+    )
+    .fetch_one(pool)
+    .await?;
+    cpu.start().await;
+    let pgbench_inserts_per_second = baseline::pgbench_inserts(
+        &pg_server(),
+        plan.clients,
+        plan.phase(),
+        &payload,
+        &metadata,
+    )
+    .await?;
+    cpu.end("baseline: pgbench").await;
+    let messages = first_messages(jetstream, &env.stream, 1_000).await?;
+    cpu.start().await;
+    let jetstream_publishes_per_second =
+        baseline::jetstream_publish(jetstream, &messages, plan.baseline_messages, 1_024).await?;
+    cpu.end("baseline: JetStream publishes").await;
+    Ok(Baselines {
+        pgbench_inserts_per_second,
+        jetstream_publishes_per_second,
     })
 }
 

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use super::cpu::PhaseLoad;
 use super::stats::Summary;
 use super::Plan;
 
@@ -62,6 +63,8 @@ pub struct LagFigures {
     pub commands: Summary,
     /// From a command's answer until the read model had applied its event.
     pub lag: Summary,
+    /// The first failure's status and body, when any command failed.
+    pub first_failure: Option<String>,
 }
 
 /// Peak resident memory (VmHWM) of each process, MiB.
@@ -102,6 +105,8 @@ pub struct Report {
     pub lag: LagFigures,
     /// Peak memory of each process.
     pub memory: Memory,
+    /// CPU use of each phase, by process group.
+    pub cpu: BTreeMap<String, PhaseLoad>,
 }
 
 impl Report {
@@ -221,8 +226,41 @@ impl Report {
             "\nPeak memory (VmHWM): gateway {:.0} MiB, relay {:.0} MiB, projector {:.0} MiB, rebuild {:.0} MiB.",
             memory.gateway_mib, memory.relay_mib, memory.projector_mib, memory.rebuild_mib
         );
-        if let Some(failure) = &self.commands.first_failure {
-            let _ = writeln!(out, "\nFirst failed command: {failure}");
+        let groups = [
+            "gateway",
+            "relay",
+            "projector",
+            "postgres",
+            "nats-server",
+            "harness + exited children",
+        ];
+        let _ = writeln!(
+            out,
+            "\nLoad by phase: CPU in cores (CPU seconds per second; {} CPUs), and transactions committed in the ledger's database:\n\n| phase | machine busy % | {} | commits |\n| --- | ---: |{} ---: |",
+            self.cpus,
+            groups.join(" | "),
+            " ---: |".repeat(groups.len())
+        );
+        for (phase, load) in &self.cpu {
+            let cells: Vec<String> = groups
+                .iter()
+                .map(|group| format!("{:.2}", load.cpu.cores.get(*group).copied().unwrap_or(0.0)))
+                .collect();
+            let _ = writeln!(
+                out,
+                "| {phase} | {:.0} | {} | {} |",
+                load.cpu.machine_busy_percent,
+                cells.join(" | "),
+                load.database_commits
+            );
+        }
+        for (phase, failure) in [
+            ("command mix", &self.commands.first_failure),
+            ("fixed rate", &self.lag.first_failure),
+        ] {
+            if let Some(failure) = failure {
+                let _ = writeln!(out, "\nFirst failed command ({phase}): {failure}");
+            }
         }
         out
     }
