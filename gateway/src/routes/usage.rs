@@ -14,7 +14,7 @@ use chrono::{Days, NaiveDate, Utc};
 use ledger_domain::usage::{ReportUsage, ServerHost, UsageStreamId};
 use ledger_domain::AccountId;
 use ledger_projections::queries::overdraft::{
-    account_features, daily_totals, overdraft_lines, DailyTotal, LineKey, OverdraftLine,
+    daily_totals, held_features, overdraft_lines, DailyTotal, LineKey, OverdraftLine,
     OverdraftQuery,
 };
 use serde::{Deserialize, Serialize};
@@ -189,7 +189,8 @@ async fn report(
     ApiJson(body): ApiJson<UsageReportBody>,
 ) -> Result<Response, ApiError> {
     let account: AccountId = path_param("account_id", &account_id)?;
-    let known = account_features(&state.pool, account.0).await?;
+    let reported: Vec<&str> = body.peaks.iter().map(|p| p.feature.as_str()).collect();
+    let known = held_features(&state.pool, account.0, &reported).await?;
     let report = parse_report(body, "", account, &caller, &known)?;
     let recorded = record(&state, &context, report).await?;
     Ok((StatusCode::CREATED, Json(recorded)).into_response())
@@ -231,7 +232,12 @@ async fn report_batch(
             format!("1 to {MAX_BATCH} reports"),
         ));
     }
-    let known = account_features(&state.pool, account.0).await?;
+    let reported: Vec<&str> = body
+        .reports
+        .iter()
+        .flat_map(|report| report.peaks.iter().map(|p| p.feature.as_str()))
+        .collect();
+    let known = held_features(&state.pool, account.0, &reported).await?;
     let mut reports = Vec::with_capacity(body.reports.len());
     for (index, report) in body.reports.into_iter().enumerate() {
         reports.push(parse_report(
