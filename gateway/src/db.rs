@@ -48,25 +48,12 @@ pub async fn ensure_database(url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// How the ledger connects: to `url`, with every statement planned for its
-/// parameters. PostgreSQL otherwise switches a prepared statement to a generic
-/// plan after five runs, and on this schema those were the slowest plans there
-/// were: the landing page's expiring licenses read 700 rows instead of 6 at
-/// 10,000 licenses an account (5.1 ms against 0.4 ms), the relay's and
-/// projector's batch reads scanned whole tables (measured with the benchmark
-/// harness; see BENCHMARKS.md). Planning costs a fraction of that.
-pub fn connect_options(url: &str) -> anyhow::Result<PgConnectOptions> {
-    Ok(PgConnectOptions::from_str(url)
-        .context("parsing database_url")?
-        .options([("plan_cache_mode", "force_custom_plan")]))
-}
-
 /// Opens the pool and brings the schema up to date.
 pub async fn connect_and_migrate(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
     ensure_database(url).await?;
     let pool = PgPoolOptions::new()
         .max_connections(max_connections)
-        .connect_with(connect_options(url)?)
+        .connect(url)
         .await
         .context("connecting to PostgreSQL")?;
     MIGRATOR.run(&pool).await.context("applying migrations")?;
@@ -79,7 +66,7 @@ pub async fn connect_and_migrate(url: &str, max_connections: u32) -> anyhow::Res
 pub async fn connect_to_store(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
     let pool = PgPoolOptions::new()
         .max_connections(max_connections)
-        .connect_with(connect_options(url)?)
+        .connect(url)
         .await
         .context("connecting to PostgreSQL")?;
     let store: Option<String> = sqlx::query_scalar("SELECT to_regclass('events')::text")
@@ -100,7 +87,8 @@ pub async fn dedicated_connection(
     url: &str,
     application_name: &str,
 ) -> anyhow::Result<PgConnection> {
-    connect_options(url)?
+    PgConnectOptions::from_str(url)
+        .context("parsing database_url")?
         .application_name(application_name)
         .connect()
         .await

@@ -117,9 +117,14 @@ pub async fn load_views(
     if views.is_empty() {
         return Ok(views);
     }
+    // Planned each time (not a cached generic plan): a plan cached while the
+    // tables were small (a rebuild starts empty) kept scanning them whole as they
+    // grew, which made replays slow down with their size (measured by sampling
+    // pg_stat_activity under the benchmark harness).
     let licenses: Vec<LicenseRow> =
         sqlx::query_as("SELECT * FROM licenses WHERE license_id = ANY($1)")
             .bind(license_ids)
+            .persistent(false)
             .fetch_all(&mut *conn)
             .await?;
     for license in licenses {
@@ -130,6 +135,7 @@ pub async fn load_views(
     let allocations: Vec<AllocationRow> =
         sqlx::query_as("SELECT * FROM license_allocations WHERE license_id = ANY($1)")
             .bind(license_ids)
+            .persistent(false)
             .fetch_all(&mut *conn)
             .await?;
     for allocation in allocations {
