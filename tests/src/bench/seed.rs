@@ -51,7 +51,7 @@ pub async fn purchases(pool: &PgPool, accounts: usize, licenses: usize) -> anyho
             }
             let event = LicenseEvent::Purchased(Purchased::new(
                 AccountId(account_ids[account]),
-                terms(n, now)?,
+                terms(n, accounts, now)?,
             ));
             ids.push(license.to_string());
             payloads.push(serde_json::to_string(&event)?);
@@ -82,9 +82,9 @@ pub async fn purchases(pool: &PgPool, accounts: usize, licenses: usize) -> anyho
     })
 }
 
-/// Varied terms for the `n`th license: purchases over the last three years, term
+/// Varied terms for the `n`th license of `accounts` accounts: purchases over the last three years, term
 /// licenses (most of them) expiring from a year ago to three years ahead.
-fn terms(n: usize, now: DateTime<Utc>) -> anyhow::Result<LicenseTerms> {
+fn terms(n: usize, accounts: usize, now: DateTime<Utc>) -> anyhow::Result<LicenseTerms> {
     let spread = |modulus: usize| (n.wrapping_mul(2_654_435_761) >> 7) % modulus;
     let purchased_at = now - TimeSpan::minutes(spread(3 * 365 * 24 * 60) as i64);
     let today = now.date_naive();
@@ -93,11 +93,14 @@ fn terms(n: usize, now: DateTime<Utc>) -> anyhow::Result<LicenseTerms> {
         today + TimeSpan::days(offset)
     });
     let editions = ["STD", "ADV", "ENT", "PLT"];
+    // By the license's rank within its account, so that every account holds every
+    // edition and model (the load's usage reports name one of its features).
+    let rank = n / accounts;
     let body = json!({
         "product": "XDT",
-        "edition": editions[n % editions.len()],
+        "edition": editions[rank % editions.len()],
         "version": "7.15",
-        "license_model": if n % 3 == 0 { "concurrent_user" } else { "user_device" },
+        "license_model": if rank % 3 == 0 { "concurrent_user" } else { "user_device" },
         "binding_type": "host_name",
         "quantity": 1 + spread(1000),
         "expires_on": expires_on,
