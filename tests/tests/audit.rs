@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use ledger_tests::{
-    ledger_bin, purchase_body, run_ledger, wait_until_projected, Api, Ledger, TestEnv,
+    activated_license, ledger_bin, run_ledger, wait_until_projected, Api, Ledger, TestEnv,
 };
 use serde_json::{json, Value};
 
@@ -26,18 +26,7 @@ async fn the_audit_agrees_with_an_honest_ledger_and_names_every_tampered_row() {
     let api = Api::new(&ledger);
     let mut licenses = Vec::new();
     for n in 0..3 {
-        let id = api
-            .post("/licenses", purchase_body(None))
-            .await
-            .unwrap()
-            .body["license_id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let code = json!({"access_code": "LA-0001234567-12345"});
-        api.post(&format!("/licenses/{id}/activate"), code)
-            .await
-            .unwrap();
+        let id = activated_license(&api).await;
         let allocate = json!({"host": format!("srv-{n}"), "quantity": 10});
         let allocated = api
             .post(&format!("/licenses/{id}/allocations"), allocate)

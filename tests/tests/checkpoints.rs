@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use ledger_tests::{
-    ledger_bin, purchase_body, run_ledger, wait_until_projected, Api, Ledger, TestEnv,
+    activated_license, ledger_bin, run_ledger, wait_until_projected, Api, Ledger, TestEnv,
 };
 use serde_json::{json, Value};
 
@@ -18,18 +18,7 @@ async fn the_relay_writes_and_publishes_checkpoints_and_verify_holds_the_store_t
     let api = Api::new(&ledger);
     let mut licenses = Vec::new();
     for _ in 0..2 {
-        let id = api
-            .post("/licenses", purchase_body(None))
-            .await
-            .unwrap()
-            .body["license_id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let code = json!({"access_code": "LA-0001234567-12345"});
-        api.post(&format!("/licenses/{id}/activate"), code)
-            .await
-            .unwrap();
+        let id = activated_license(&api).await;
         licenses.push(id);
     }
 

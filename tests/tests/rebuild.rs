@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use ledger_tests::{
-    ledger_bin, purchase_body, run_ledger, wait_until_projected, Api, Ledger, TestEnv,
+    activated_license, ledger_bin, purchase_body, run_ledger, wait_until_projected, Api, Ledger,
+    TestEnv,
 };
 use serde_json::{json, Value};
 
@@ -39,18 +40,7 @@ async fn a_rebuild_equals_the_live_read_models_and_swaps_in_without_stopping_que
     let ledger = Ledger::start(ledger_bin!(), &env, &[]).await.unwrap();
     let api = Api::new(&ledger);
     for n in 0..20 {
-        let id = api
-            .post("/licenses", purchase_body(None))
-            .await
-            .unwrap()
-            .body["license_id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let code = json!({"access_code": "LA-0001234567-12345"});
-        api.post(&format!("/licenses/{id}/activate"), code)
-            .await
-            .unwrap();
+        let id = activated_license(&api).await;
         let allocate = json!({"host": format!("srv-{}", n % 3), "quantity": 10 + n});
         let allocated = api
             .post(&format!("/licenses/{id}/allocations"), allocate)

@@ -16,69 +16,54 @@ use ledger_projections::contract::{ensure_stream, StreamConfig};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-/// The columns and indexes of the ledger's `events` table (migrations), without
-/// its triggers: what a plain durable append costs here.
-const EVENTS_SHAPE: &str = "
-CREATE TABLE events (
-    aggregate_type  text   NOT NULL,
-    aggregate_id    text   NOT NULL,
-    sequence        bigint NOT NULL CHECK (sequence >= 0),
-    event_type      text   NOT NULL,
-    event_version   text   NOT NULL,
-    payload         json   NOT NULL,
-    metadata        json   NOT NULL,
-    global_position bigint GENERATED ALWAYS AS IDENTITY,
-    transaction_id  xid8        NOT NULL DEFAULT pg_current_xact_id(),
-    recorded_at     timestamptz NOT NULL DEFAULT now(),
-    hash            bytea,
-    PRIMARY KEY (aggregate_type, aggregate_id, sequence)
-);
-CREATE UNIQUE INDEX events_global_position ON events (global_position);
-CREATE INDEX events_commit_order ON events (transaction_id, global_position);
-CREATE INDEX events_account_commit_order
-    ON events ((metadata->>'account_id'), transaction_id, global_position);
-";
+/// Where the baseline's table lives, in the ledger's own database.
+const BASELINE_SCHEMA: &str = "bench_baseline";
 
 /// pgbench's transactions per second: `clients` connections each inserting one
-/// event (`payload`, `metadata`: a real event's JSON) per transaction for `duration`.
+/// event (`payload`, `metadata`: a real event's JSON) per transaction for
+/// `duration`, into a copy of the ledger's `events` table (columns, defaults,
+/// constraints and indexes — `LIKE … INCLUDING ALL` — but not its triggers):
+/// what a plain durable append costs here. `pool` and `database_url` are the
+/// ledger's database, which gets the copy for the run's length.
 pub async fn pgbench_inserts(
-    server_url: &str,
+    pool: &PgPool,
+    database_url: &str,
     clients: usize,
     duration: Duration,
     payload: &str,
     metadata: &str,
 ) -> anyhow::Result<f64> {
-    let database = format!("bench_pgbench_{}", Uuid::new_v4().simple());
-    let admin = PgPool::connect(&format!("{server_url}/postgres")).await?;
-    sqlx::query(&format!("CREATE DATABASE \"{database}\""))
-        .execute(&admin)
-        .await?;
-    let result = run_pgbench(server_url, &database, clients, duration, payload, metadata).await;
-    sqlx::query(&format!(
-        "DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"
+    sqlx::raw_sql(&format!(
+        "DROP SCHEMA IF EXISTS {BASELINE_SCHEMA} CASCADE;
+         CREATE SCHEMA {BASELINE_SCHEMA};
+         CREATE TABLE {BASELINE_SCHEMA}.events (LIKE public.events INCLUDING ALL);"
     ))
-    .execute(&admin)
+    .execute(pool)
     .await?;
+    let result = run_pgbench(database_url, clients, duration, payload, metadata).await;
+    sqlx::raw_sql(&format!("DROP SCHEMA {BASELINE_SCHEMA} CASCADE"))
+        .execute(pool)
+        .await?;
     result
 }
 
 async fn run_pgbench(
-    server_url: &str,
-    database: &str,
+    url: &str,
     clients: usize,
     duration: Duration,
     payload: &str,
     metadata: &str,
 ) -> anyhow::Result<f64> {
-    let url = format!("{server_url}/{database}");
-    let pool = PgPool::connect(&url).await?;
-    sqlx::raw_sql(EVENTS_SHAPE).execute(&pool).await?;
-    pool.close().await;
     // The JSON goes in as pgbench variables (bound parameters): in the script's
-    // text pgbench would take its `:name` sequences for variables.
-    let script = "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
-         VALUES ('License', gen_random_uuid()::text, 1, 'Purchased', '2', CAST(:payload AS json), CAST(:metadata AS json));\n";
-    let script_path = std::env::temp_dir().join(format!("{database}.sql"));
+    // text pgbench would take its `:name` sequences for variables. No trigger
+    // fills `hash` here: an empty one satisfies its NOT NULL.
+    let script = format!(
+        "INSERT INTO {BASELINE_SCHEMA}.events (aggregate_type, aggregate_id, sequence, event_type, \
+         event_version, payload, metadata, hash) VALUES ('License', gen_random_uuid()::text, 1, \
+         'Purchased', '2', CAST(:payload AS json), CAST(:metadata AS json), ''::bytea);\n"
+    );
+    let script_path =
+        std::env::temp_dir().join(format!("{BASELINE_SCHEMA}_{}.sql", Uuid::new_v4().simple()));
     std::fs::write(&script_path, script)?;
     let output = tokio::process::Command::new(pgbench()?)
         .args(["-n", "-M", "prepared", "-j", "2"])
@@ -88,7 +73,7 @@ async fn run_pgbench(
         .arg(format!("--define=metadata={metadata}"))
         .arg("--file")
         .arg(&script_path)
-        .arg(&url)
+        .arg(url)
         .output()
         .await
         .context("running pgbench")?;

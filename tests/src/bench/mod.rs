@@ -26,7 +26,7 @@ use anyhow::Context as _;
 use async_nats::jetstream::message::StreamMessage;
 use serde::Serialize;
 
-use crate::{pg_server, run_ledger, Ledger, TestEnv};
+use crate::{run_ledger, Ledger, TestEnv};
 use fleet::Fleet;
 use queries::{Query, Readers};
 use report::{Baselines, CommandFigures, LagFigures, Memory, Report, Throughput};
@@ -281,7 +281,8 @@ async fn baselines(
     .await?;
     cpu.start().await;
     let pgbench_inserts_per_second = baseline::pgbench_inserts(
-        &pg_server(),
+        pool,
+        &env.database_url,
         plan.clients,
         plan.phase(),
         &payload,

@@ -118,7 +118,7 @@ impl Report {
         let commands = self.commands.all.per_second;
         let pgbench = self.baselines.pgbench_inserts_per_second;
         let jetstream = self.baselines.jetstream_publishes_per_second;
-        vec![
+        let mut ratios = vec![
             (
                 "commands/s",
                 commands,
@@ -131,31 +131,21 @@ impl Report {
                 "JetStream publishes/s",
                 ratio(self.relay_catch_up.per_second, jetstream),
             ),
-            (
-                "landing page/s",
-                query("landing_page"),
+        ];
+        for (what, name) in [
+            ("landing page/s", "landing_page"),
+            ("search (expiring)/s", "search_expiring"),
+            ("search (order number)/s", "search_order_number"),
+            ("license by id/s", "license_by_id"),
+        ] {
+            ratios.push((
+                what,
+                query(name),
                 "static endpoint/s",
-                ratio(query("landing_page"), static_rate),
-            ),
-            (
-                "search (expiring)/s",
-                query("search_expiring"),
-                "static endpoint/s",
-                ratio(query("search_expiring"), static_rate),
-            ),
-            (
-                "search (order number)/s",
-                query("search_order_number"),
-                "static endpoint/s",
-                ratio(query("search_order_number"), static_rate),
-            ),
-            (
-                "license by id/s",
-                query("license_by_id"),
-                "static endpoint/s",
-                ratio(query("license_by_id"), static_rate),
-            ),
-        ]
+                ratio(query(name), static_rate),
+            ));
+        }
+        ratios
     }
 
     /// A Markdown summary, the form BENCHMARKS.md quotes.
