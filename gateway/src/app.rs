@@ -20,6 +20,7 @@ use ledger_domain::License;
 use ledger_projections::queries::overdraft::AllowancePolicy;
 
 use crate::auth::rate_limit::RateLimiter;
+use crate::auth::verified::VerifiedTokens;
 use crate::auth::{Caller, Verifier};
 use crate::commands::{CommandContext, CommandService};
 use crate::error::ApiError;
@@ -63,6 +64,8 @@ pub struct Gate {
     pub verifier: Verifier,
     /// Per-token rate limits.
     pub limiter: RateLimiter,
+    /// Tokens whose signature already held.
+    pub verified: VerifiedTokens,
 }
 
 /// The router with all routes and middleware.
@@ -138,6 +141,7 @@ impl AppState {
             auth: Arc::new(Gate {
                 verifier: settings.token_verifier(),
                 limiter: RateLimiter::new(settings.rate_limit()),
+                verified: VerifiedTokens::default(),
             }),
             checkpoint_keys: Arc::new(settings.checkpoint_signing_keys.0.clone()),
             nats,

@@ -56,7 +56,7 @@ fn admit(state: &AppState, request: &Request) -> Result<Option<Caller>, ApiError
     let caller = state
         .auth
         .verifier
-        .verify(token, Utc::now())
+        .verify_with(token, Utc::now(), &state.auth.verified)
         .inspect_err(|reason| tracing::info!(%reason, "token refused"))
         .map_err(ApiError::Unauthenticated)?;
     state

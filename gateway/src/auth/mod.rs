@@ -9,6 +9,7 @@ pub mod middleware;
 pub mod policy;
 pub mod rate_limit;
 pub mod token;
+pub mod verified;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;

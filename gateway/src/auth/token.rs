@@ -14,6 +14,7 @@ use ledger_domain::AccountId;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::auth::verified::VerifiedTokens;
 use crate::auth::Role;
 
 /// Longest token accepted; ours are about 400 bytes.
@@ -107,7 +108,7 @@ struct Header {
 }
 
 /// RFC 7519 allows `aud` as one string or a list.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(untagged)]
 enum Audience {
     One(String),
@@ -125,8 +126,8 @@ impl Audience {
 
 /// The claims we issue and read. Unknown claims are ignored, so tokens minted by
 /// another issuer with extra claims still verify.
-#[derive(Debug, Serialize, Deserialize)]
-struct Claims {
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Claims {
     iss: String,
     aud: Audience,
     sub: String,
@@ -246,6 +247,31 @@ impl Verifier {
     /// The caller `token` speaks for at `now`, or why it is refused. The signature
     /// is checked before any claim is believed.
     pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<Caller, TokenError> {
+        self.check_claims(self.signed_claims(token)?, now)
+    }
+
+    /// The same, remembering in `seen` the claims of tokens whose signature held,
+    /// so a token sent again skips the signature check; its times, issuer and
+    /// audience are checked every time.
+    pub fn verify_with(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+        seen: &VerifiedTokens,
+    ) -> Result<Caller, TokenError> {
+        let claims = match seen.get(token) {
+            Some(claims) => claims,
+            None => {
+                let claims = self.signed_claims(token)?;
+                seen.insert(token, claims.clone());
+                claims
+            }
+        };
+        self.check_claims(claims, now)
+    }
+
+    /// The claims of a well-formed token signed by one of our keys, unchecked.
+    fn signed_claims(&self, token: &str) -> Result<Claims, TokenError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(TokenError::Malformed);
         }
@@ -269,8 +295,7 @@ impl Verifier {
         if !key.verifies_message(signing_input.as_bytes(), &signature) {
             return Err(TokenError::BadSignature);
         }
-        let claims: Claims = decode_json(claims)?;
-        self.check_claims(claims, now)
+        decode_json(claims)
     }
 
     fn check_claims(&self, claims: Claims, now: DateTime<Utc>) -> Result<Caller, TokenError> {
@@ -391,6 +416,45 @@ mod tests {
             verifier.verify(&token, at_expiry + Duration::seconds(30)),
             Err(TokenError::Expired)
         );
+    }
+
+    #[test]
+    fn a_remembered_token_is_still_checked_for_expiry_every_time() {
+        let verifier = verifier(vec![key("k1", 1)]);
+        let seen = VerifiedTokens::default();
+        let token = verifier.issue(&portal(), now()).unwrap().token;
+        assert!(verifier.verify_with(&token, now(), &seen).is_ok());
+        assert_eq!(seen.len(), 1);
+        let later = now() + Duration::hours(1) + Duration::seconds(30);
+        assert_eq!(
+            verifier.verify_with(&token, later, &seen),
+            Err(TokenError::Expired)
+        );
+    }
+
+    #[test]
+    fn only_the_very_token_verified_is_remembered() {
+        let verifier = verifier(vec![key("k1", 1)]);
+        let seen = VerifiedTokens::default();
+        let token = verifier.issue(&portal(), now()).unwrap().token;
+        assert!(verifier.verify_with(&token, now(), &seen).is_ok());
+        // Its claims with a changed role, and another key's signature, miss.
+        let parts: Vec<&str> = token.split('.').collect();
+        let mut claims: serde_json::Value =
+            serde_json::from_slice(&BASE64URL.decode(parts[1]).unwrap()).unwrap();
+        claims["role"] = "admin".into();
+        let tampered = format!("{}.{}.{}", parts[0], encode_json(&claims), parts[2]);
+        assert_eq!(
+            verifier.verify_with(&tampered, now(), &seen),
+            Err(TokenError::BadSignature)
+        );
+        let forger = self::verifier(vec![key("k1", 2)]);
+        let forged = forger.issue(&portal(), now()).unwrap().token;
+        assert_eq!(
+            verifier.verify_with(&forged, now(), &seen),
+            Err(TokenError::BadSignature)
+        );
+        assert_eq!(seen.len(), 1);
     }
 
     #[test]
