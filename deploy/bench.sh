@@ -5,7 +5,7 @@
 # machine's own limits measured in the same run (pgbench, raw JetStream, a static
 # endpoint). Prints a Markdown summary; the full figures go to bench-results.json.
 #
-#   bash deploy/bench.sh                 # full run: 1,000,000 licenses, ~15 min
+#   bash deploy/bench.sh                 # full run: 1,000,000 licenses, ~8 min
 #   bash deploy/bench.sh --smoke         # seconds: only proves every phase works
 #   bash deploy/bench.sh --licenses 200000 --phase-seconds 10
 set -euo pipefail
