@@ -160,13 +160,12 @@ impl TestEnv {
 
     /// Drops the database and the stream. Best effort: a failed test leaves them
     /// behind for inspection only if cleanup itself fails.
+    ///
+    /// Tests call it while their ledger processes still run, and a projector
+    /// whose stream vanished restarts and creates it again: the database goes
+    /// first (nothing restarts far without it), and a stream that came back
+    /// within a moment is deleted once more.
     pub async fn cleanup(&self) {
-        if let Ok(js) = ledger_gateway::nats::connect(&self.nats_url)
-            .await
-            .map(jetstream::new)
-        {
-            let _ = js.delete_stream(&self.stream).await;
-        }
         if let Ok(pool) = PgPool::connect(&format!("{}/postgres", pg_server())).await {
             let _ = sqlx::query(&format!(
                 "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
@@ -174,6 +173,18 @@ impl TestEnv {
             ))
             .execute(&pool)
             .await;
+        }
+        if let Ok(js) = ledger_gateway::nats::connect(&self.nats_url)
+            .await
+            .map(jetstream::new)
+        {
+            for _ in 0..3 {
+                let _ = js.delete_stream(&self.stream).await;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                if js.get_stream(&self.stream).await.is_err() {
+                    break;
+                }
+            }
         }
     }
 }
