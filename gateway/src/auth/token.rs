@@ -394,6 +394,15 @@ mod tests {
         })
     }
 
+    /// `token` with its role claim changed to admin, its signature kept.
+    fn promoted_to_admin(token: &str) -> String {
+        let parts: Vec<&str> = token.split('.').collect();
+        let mut claims: serde_json::Value =
+            serde_json::from_slice(&BASE64URL.decode(parts[1]).unwrap()).unwrap();
+        claims["role"] = "admin".into();
+        format!("{}.{}.{}", parts[0], encode_json(&claims), parts[2])
+    }
+
     #[test]
     fn an_issued_token_verifies_to_its_caller() {
         let verifier = verifier(vec![key("k1", 1)]);
@@ -439,11 +448,7 @@ mod tests {
         let token = verifier.issue(&portal(), now()).unwrap().token;
         assert!(verifier.verify_with(&token, now(), &seen).is_ok());
         // Its claims with a changed role, and another key's signature, miss.
-        let parts: Vec<&str> = token.split('.').collect();
-        let mut claims: serde_json::Value =
-            serde_json::from_slice(&BASE64URL.decode(parts[1]).unwrap()).unwrap();
-        claims["role"] = "admin".into();
-        let tampered = format!("{}.{}.{}", parts[0], encode_json(&claims), parts[2]);
+        let tampered = promoted_to_admin(&token);
         assert_eq!(
             verifier.verify_with(&tampered, now(), &seen),
             Err(TokenError::BadSignature)
@@ -479,11 +484,7 @@ mod tests {
     fn a_changed_claim_breaks_the_signature() {
         let verifier = verifier(vec![key("k1", 1)]);
         let token = verifier.issue(&portal(), now()).unwrap().token;
-        let parts: Vec<&str> = token.split('.').collect();
-        let mut claims: serde_json::Value =
-            serde_json::from_slice(&BASE64URL.decode(parts[1]).unwrap()).unwrap();
-        claims["role"] = "admin".into();
-        let tampered = format!("{}.{}.{}", parts[0], encode_json(&claims), parts[2]);
+        let tampered = promoted_to_admin(&token);
         assert_eq!(
             verifier.verify(&tampered, now()),
             Err(TokenError::BadSignature)
