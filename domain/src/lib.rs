@@ -16,6 +16,7 @@
 //! - [`bulk`]: which selections of licenses can take an action together.
 //! - [`usage`]: the `ServerUsage` aggregate: license servers' daily usage reports.
 //! - [`license_file`]: the signed FlexNet-style license file of an allocation.
+//! - [`transparency`]: the Merkle tree over every event, signed checkpoints and proofs.
 
 pub mod bulk;
 pub mod commands;
@@ -25,6 +26,7 @@ pub mod events;
 pub mod license;
 pub mod license_file;
 pub mod terms;
+pub mod transparency;
 pub mod upcast;
 pub mod usage;
 pub mod values;

@@ -22,9 +22,10 @@ use ledger_projections::queries::overdraft::AllowancePolicy;
 use crate::auth::rate_limit::RateLimiter;
 use crate::auth::verified::VerifiedTokens;
 use crate::auth::{Caller, Verifier};
-use crate::commands::{CommandContext, CommandService};
+use crate::commands::{CommandContext, CommandService, MessageLimit};
 use crate::error::ApiError;
 use crate::idempotency::IdempotencyKey;
+use crate::readiness::Blockers;
 use crate::routes;
 use crate::routes::license_files::LicenseFiles;
 
@@ -53,8 +54,12 @@ pub struct AppState {
     pub license_files: LicenseFiles,
     /// Keys that verify the store's integrity checkpoints.
     pub checkpoint_keys: Arc<ledger_domain::license_file::Keyring>,
+    /// The transparency log's name (`checkpoint_origin`).
+    pub checkpoint_origin: String,
     /// Bearer-token checks and rate limits.
     pub auth: Arc<Gate>,
+    /// What keeps this process's roles from making progress, for readiness.
+    pub blockers: Arc<Blockers>,
 }
 
 /// What the authentication middleware needs.
@@ -125,13 +130,21 @@ impl AppState {
         pool: PgPool,
         settings: &crate::config::Settings,
         nats: Option<async_nats::Client>,
+        blockers: Arc<Blockers>,
     ) -> Self {
         let retries = settings.command_conflict_retries;
+        let limit = MessageLimit {
+            max_bytes: settings.event_max_bytes,
+            subject_prefix: settings.subject_prefix.clone(),
+        };
         Self {
-            commands: Arc::new(CommandService::new(pool.clone(), retries, || {
-                vec![Box::new(LicenseEventUpcaster)]
-            })),
-            usage: Arc::new(CommandService::new(pool.clone(), retries, Vec::new)),
+            commands: Arc::new(CommandService::new(
+                pool.clone(),
+                retries,
+                || vec![Box::new(LicenseEventUpcaster)],
+                limit.clone(),
+            )),
+            usage: Arc::new(CommandService::new(pool.clone(), retries, Vec::new, limit)),
             allowance: settings.allowance_policy(),
             read_wait_timeout: settings.read_wait_timeout(),
             license_files: LicenseFiles {
@@ -144,8 +157,10 @@ impl AppState {
                 verified: VerifiedTokens::default(),
             }),
             checkpoint_keys: Arc::new(settings.checkpoint_signing_keys.0.clone()),
+            checkpoint_origin: settings.checkpoint_origin(),
             nats,
             pool,
+            blockers,
         }
     }
 }

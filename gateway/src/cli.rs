@@ -148,4 +148,50 @@ pub enum VerifyCommand {
         #[arg(long)]
         account: Option<uuid::Uuid>,
     },
+    /// Check a transparency-log checkpoint's signature offline (the text of
+    /// `GET /v1/log/checkpoint`). Exits 0 when the log's key signed it, 1 when
+    /// not, 2 when the inputs cannot be read.
+    Checkpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// The log's vkey (`<origin>+<key id>+<key>`, from `GET /v1/log/keys` or the
+        /// operator), or a file holding it.
+        #[arg(long)]
+        key: String,
+    },
+    /// Check inclusion proofs offline (`…/inclusion-proofs.ndjson`) against a
+    /// checkpoint; with `--events` (`…/events.ndjson`), also that every exported
+    /// event up to it has one. Exits 0 when all hold, 1 when one does not, 2 when
+    /// the inputs cannot be read.
+    Inclusion {
+        /// The checkpoint the proofs are against.
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// The proofs, one JSON object a line.
+        #[arg(long)]
+        proofs: PathBuf,
+        /// The account's exported events, to check none is left out.
+        #[arg(long)]
+        events: Option<PathBuf>,
+        /// The log's vkey, or a file holding it.
+        #[arg(long)]
+        key: String,
+    },
+    /// Check offline that a newer checkpoint's log extends an older one's, with
+    /// the proof `GET /v1/log/consistency-proof?from=<old size>&to=<new size>`
+    /// answers. Exits 0 when it does, 1 when not, 2 when the inputs cannot be read.
+    Consistency {
+        /// The checkpoint kept from before.
+        #[arg(long)]
+        old: PathBuf,
+        /// The newer checkpoint.
+        #[arg(long)]
+        new: PathBuf,
+        /// The consistency proof (JSON).
+        #[arg(long)]
+        proof: PathBuf,
+        /// The log's vkey, or a file holding it.
+        #[arg(long)]
+        key: String,
+    },
 }

@@ -11,10 +11,10 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::persist::{EventUpcaster, PersistedEventStore, SerializedEvent};
-use cqrs_es::{Aggregate, AggregateContext, AggregateError, EventStore};
+use cqrs_es::{Aggregate, AggregateContext, AggregateError, DomainEvent, EventStore};
 use ledger_domain::usage::ReportUsage;
 use ledger_domain::{AccountId, LicenseAction, LicenseCommand};
-use ledger_projections::contract::metadata;
+use ledger_projections::contract::{metadata, StoredEvent};
 use postgres_es::PostgresEventRepository;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -168,9 +168,65 @@ pub enum CommandError<R: std::error::Error> {
         /// Attempts made.
         attempts: u32,
     },
+    /// An event the command would record makes a stream message over the limit
+    /// (`event_max_bytes`): the relay could never publish it, so nothing is
+    /// recorded. Retrying the same command cannot succeed.
+    #[error(
+        "the event would make a {bytes}-byte message, over the stream's limit of {limit} bytes"
+    )]
+    TooLarge {
+        /// The message's size.
+        bytes: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// The store failed; nothing is known to have been recorded.
     #[error("event store failure: {0}")]
     Store(String),
+}
+
+/// How large an event's stream message may be, and the subjects it goes to.
+#[derive(Debug, Clone)]
+pub struct MessageLimit {
+    /// Largest message, in bytes (`event_max_bytes`).
+    pub max_bytes: usize,
+    /// The stream's subject prefix, part of every message's size.
+    pub subject_prefix: String,
+}
+
+impl MessageLimit {
+    /// Refuses an event whose message would be over the limit. Its positions are
+    /// not known before it is stored: the widest numbers stand in for them.
+    fn check<E: DomainEvent>(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+        event: &E,
+        metadata: &serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Result<(), (usize, usize)> {
+        let payload = serde_json::to_value(event).unwrap_or_default();
+        let stored = StoredEvent {
+            aggregate_type: aggregate_type.to_owned(),
+            aggregate_id: aggregate_id.to_owned(),
+            sequence: i64::MAX,
+            event_type: event.event_type(),
+            event_version: event.event_version(),
+            payload,
+            metadata: metadata.clone(),
+            global_position: i64::MAX,
+            transaction_id: i64::MAX,
+            recorded_at: now,
+        };
+        let bytes = stored
+            .to_message(&self.subject_prefix)
+            .map_or(usize::MAX, |message| message.size());
+        if bytes > self.max_bytes {
+            Err((bytes, self.max_bytes))
+        } else {
+            Ok(())
+        }
+    }
 }
 
 /// Makes the upcasters of `A`'s older event versions (none for most aggregates).
@@ -182,6 +238,7 @@ pub struct CommandService<A: Aggregate> {
     pool: PgPool,
     conflict_retries: u32,
     upcasters: Vec<Box<dyn EventUpcaster>>,
+    limit: MessageLimit,
 }
 
 impl<A> CommandService<A>
@@ -191,13 +248,20 @@ where
 {
     /// A service over `pool`; stored events are brought to their current version
     /// by `upcasters` as they are read.
-    pub fn new(pool: PgPool, conflict_retries: u32, upcasters: Upcasters) -> Self {
+    /// Events whose stream message would be over `limit` are refused.
+    pub fn new(
+        pool: PgPool,
+        conflict_retries: u32,
+        upcasters: Upcasters,
+        limit: MessageLimit,
+    ) -> Self {
         let repository = PostgresEventRepository::new(pool.clone());
         Self {
             store: PersistedEventStore::new_event_store(repository).with_upcasters(upcasters()),
             pool,
             conflict_retries,
             upcasters: upcasters(),
+            limit,
         }
     }
 
@@ -226,6 +290,7 @@ where
             }
         }
         let metadata = event_metadata(&command, context);
+        let metadata_json = serde_json::to_value(&metadata).unwrap_or_default();
         let mut attempts = 0;
         loop {
             attempts += 1;
@@ -248,6 +313,11 @@ where
                 .await
                 .map_err(CommandError::Rule)?;
             let events = sink.collect().await;
+            for event in &events {
+                self.limit
+                    .check(A::TYPE, aggregate_id, event, &metadata_json, command.now())
+                    .map_err(|(bytes, limit)| CommandError::TooLarge { bytes, limit })?;
+            }
             match self.store.commit(events, loaded, metadata.clone()).await {
                 Ok(committed) => return self.recorded(aggregate_id, committed).await,
                 Err(AggregateError::AggregateConflict) if attempts <= self.conflict_retries => {

@@ -79,6 +79,14 @@ pub struct Settings {
     /// How often the active relay writes a checkpoint, when events were recorded
     /// since the last one.
     pub checkpoint_interval_secs: u64,
+    /// The transparency log's name on every checkpoint (C2SP `origin`): unique to
+    /// this ledger, e.g. `ledger.example.com/licenses`. Empty: `licensing-ledger/<stream_name>`.
+    pub checkpoint_origin: String,
+    /// Largest message an event may make on the stream, in bytes: an event is
+    /// refused before it is recorded if its message would be larger (the relay could
+    /// never publish it). At most the broker's `max_payload` (1 MiB by default),
+    /// which the relay checks when it connects.
+    pub event_max_bytes: usize,
 }
 
 impl Default for Settings {
@@ -112,6 +120,8 @@ impl Default for Settings {
             rate_limit_burst: 1000,
             checkpoint_signing_keys: SigningKeys::default(),
             checkpoint_interval_secs: 60,
+            checkpoint_origin: String::new(),
+            event_max_bytes: 1024 * 1024,
         }
     }
 }
@@ -260,6 +270,19 @@ impl Settings {
             1,
             24 * 3600,
         )?;
+        // Below 1 KiB hardly an event with its headers fits.
+        in_range(
+            "event_max_bytes",
+            self.event_max_bytes as u64,
+            1024,
+            64 * 1024 * 1024,
+        )?;
+        let origin = &self.checkpoint_origin;
+        if origin.len() > 256 || origin.chars().any(|c| c.is_whitespace() || c == '+') {
+            bail!(
+                "setting `checkpoint_origin` must be at most 256 characters, without spaces or `+`"
+            );
+        }
         let name_ok = !self.stream_name.is_empty()
             && self
                 .stream_name
@@ -347,6 +370,15 @@ impl Settings {
     /// `checkpoint_interval_secs` as a duration.
     pub fn checkpoint_interval(&self) -> Duration {
         Duration::from_secs(self.checkpoint_interval_secs)
+    }
+
+    /// The transparency log's origin line.
+    pub fn checkpoint_origin(&self) -> String {
+        if self.checkpoint_origin.is_empty() {
+            format!("licensing-ledger/{}", self.stream_name)
+        } else {
+            self.checkpoint_origin.clone()
+        }
     }
 
     /// `read_wait_timeout_ms` as a duration.

@@ -37,7 +37,7 @@ async fn main_async() -> ExitCode {
     // Offline subcommands answer on stdout and stderr alone, without log lines.
     if let Some(outcome) = offline(&cli.command, &settings) {
         return match outcome {
-            Ok(()) => ExitCode::SUCCESS,
+            Ok(code) => code,
             Err(error) => {
                 eprintln!("ledger: {error:#}");
                 ExitCode::FAILURE
@@ -68,7 +68,10 @@ async fn main_async() -> ExitCode {
 }
 
 /// Runs a subcommand that needs neither the database nor NATS; `None` for the others.
-fn offline(command: &Command, settings: &Settings) -> Option<anyhow::Result<()>> {
+fn offline(command: &Command, settings: &Settings) -> Option<anyhow::Result<ExitCode>> {
+    use crate::integrity::offline;
+    let log_check =
+        |check: &dyn Fn() -> anyhow::Result<offline::Verdict>| Some(Ok(verdict(check())));
     match command {
         Command::LicenseKey {
             command:
@@ -77,13 +80,43 @@ fn offline(command: &Command, settings: &Settings) -> Option<anyhow::Result<()>>
                     active_from,
                     format,
                 },
-        } => Some(generate_key(key_id, *active_from, *format)),
+        } => Some(generate_key(key_id, *active_from, *format).map(|()| ExitCode::SUCCESS)),
         Command::Verify {
             command: VerifyCommand::LicenseFile { path, keys },
         } => Some(
-            crate::verify::license_file(path, keys.as_deref(), settings)
-                .map(|report| print!("{report}")),
+            crate::verify::license_file(path, keys.as_deref(), settings).map(|report| {
+                print!("{report}");
+                ExitCode::SUCCESS
+            }),
         ),
+        Command::Verify {
+            command: VerifyCommand::Checkpoint { path, key },
+        } => log_check(&|| offline::checkpoint(path, &offline::log_key(key)?)),
+        Command::Verify {
+            command:
+                VerifyCommand::Inclusion {
+                    checkpoint,
+                    proofs,
+                    events,
+                    key,
+                },
+        } => log_check(&|| {
+            offline::inclusion(
+                checkpoint,
+                proofs,
+                events.as_deref(),
+                &offline::log_key(key)?,
+            )
+        }),
+        Command::Verify {
+            command:
+                VerifyCommand::Consistency {
+                    old,
+                    new,
+                    proof,
+                    key,
+                },
+        } => log_check(&|| offline::consistency(old, new, proof, &offline::log_key(key)?)),
         Command::Verify {
             command: VerifyCommand::History { .. },
         }
@@ -92,6 +125,25 @@ fn offline(command: &Command, settings: &Settings) -> Option<anyhow::Result<()>>
         | Command::Migrate
         | Command::Rebuild
         | Command::Audit => None,
+    }
+}
+
+/// Prints an offline check's report: exit 0 when it holds, 1 when it does not, 2
+/// when it could not be made.
+fn verdict(outcome: anyhow::Result<crate::integrity::offline::Verdict>) -> ExitCode {
+    match outcome {
+        Ok(verdict) => {
+            print!("{}", verdict.report);
+            if verdict.holds {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(error) => {
+            eprintln!("ledger: {error:#}");
+            ExitCode::from(2)
+        }
     }
 }
 

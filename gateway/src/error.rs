@@ -35,6 +35,14 @@ pub enum ApiError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The command would record an event whose stream message is over the limit.
+    #[error("the event this command records would make a {bytes}-byte stream message, over the limit of {limit} bytes; nothing was recorded")]
+    EventTooLarge {
+        /// The message's size.
+        bytes: usize,
+        /// The limit in bytes (`event_max_bytes`).
+        limit: usize,
+    },
     /// The route exists, not with this method.
     #[error("this method is not allowed here")]
     MethodNotAllowed,
@@ -169,6 +177,7 @@ impl ApiError {
             CommandError::VersionMismatch { expected, current } => {
                 Self::PreconditionFailed { expected, current }
             }
+            CommandError::TooLarge { bytes, limit } => Self::EventTooLarge { bytes, limit },
             CommandError::Store(detail) => Self::Internal(anyhow::anyhow!(detail)),
             CommandError::Rule(rule) => Self::Internal(anyhow::anyhow!(rule.to_string())),
         }
@@ -309,6 +318,15 @@ impl ApiError {
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "payload-too-large",
                     "Payload too large",
+                    detail,
+                ),
+            ),
+            Self::EventTooLarge { .. } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                problem(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "event-too-large",
+                    "Event too large for the stream",
                     detail,
                 ),
             ),

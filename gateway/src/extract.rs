@@ -131,6 +131,16 @@ impl QueryParams {
             })
             .transpose()
     }
+
+    /// Parses parameter `name` with `parse`; refused when absent.
+    pub fn require<T>(
+        &self,
+        name: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<T, ApiError> {
+        self.get(name, parse)?
+            .ok_or_else(|| ApiError::bad_request(format!("query.{name}"), "required"))
+    }
 }
 
 /// Parses a path segment, naming it on failure.

@@ -39,6 +39,7 @@ pub mod integrity;
 pub mod license_keys;
 pub mod nats;
 pub mod openapi;
+pub mod readiness;
 pub mod relay;
 pub mod routes;
 pub mod run;

@@ -55,6 +55,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(routes::usage::router())
         .merge(routes::history::router())
         .merge(routes::integrity::router())
+        .merge(routes::transparency::router())
         .merge(routes::accounts::router())
         .merge(routes::health::router())
         .merge(OpenApiRouter::new().routes(routes!(openapi_json)))
@@ -112,6 +113,8 @@ async fn openapi_json() -> Json<&'static OpenApi> {
         (name = "usage", description = "Usage reports from license servers, and overdraft"),
         (name = "history", description = "Auditors: events with their metadata, state as of an instant, NDJSON export, read from the event store"),
         (name = "integrity", description = "Auditors: the event hash chains verified"),
+        (name = "transparency", description = "The transparency log: signed checkpoints, \
+            inclusion and consistency proofs, checkable offline with the log's public key"),
         (name = "accounts", description = "Admins: accounts and their bearer tokens"),
         (name = "health", description = "Liveness and readiness probes"),
         (name = "meta", description = "This document"),

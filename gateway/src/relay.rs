@@ -22,10 +22,17 @@
 //!   lock held through the commit's WAL flush), which cut command throughput to a
 //!   third (measured with pgbench on the `events` table: 3,800 against 10,900
 //!   inserts/s at 16 clients); a poll every few milliseconds costs far less.
-//! - The active relay also writes the store's signed integrity checkpoints
+//! - Nothing it publishes may outgrow the broker's `max_payload`: an event that
+//!   would (recorded before the gateway checked sizes, or with the broker's limit
+//!   lowered since) is never skipped, which would break the order, so the relay
+//!   stops before it, names it in the log and in readiness, and looks again every
+//!   few seconds (a raised limit lets it go on).
+//! - The active relay also grows the transparency log ([`crate::integrity::tree`])
+//!   beside publishing, and writes the signed checkpoints of its head
 //!   ([`crate::integrity::checkpoint`]) when they are due; the relay then
 //!   publishes them like any other event.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -35,6 +42,7 @@ use ledger_projections::contract::{ensure_stream, header, StoredEvent, StreamCon
 
 use crate::event_store::{events_after, CommitPosition, Horizon};
 use crate::integrity::checkpoint::{CheckpointSchedule, CheckpointTimer};
+use crate::readiness::Blockers;
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
@@ -48,6 +56,10 @@ const EXPECTED_LAST_SEQUENCE: &str = "Nats-Expected-Last-Sequence";
 const HELD_BACK_FIRST_PAUSE: Duration = Duration::from_millis(2);
 /// `application_name` of the relay's lock connection, followed by ` pid=<os pid>`.
 pub const RELAY_APPLICATION_NAME: &str = "ledger-relay";
+/// How the relay names itself in readiness.
+const PART: &str = "relay";
+/// How long the relay waits before it looks again at an event it cannot publish.
+const BLOCKED_PAUSE: Duration = Duration::from_secs(5);
 
 /// How the relay runs.
 #[derive(Debug, Clone)]
@@ -62,6 +74,11 @@ pub struct RelaySettings {
     pub poll_interval: Duration,
     /// Integrity checkpoints to write while leading; none without a signing key.
     pub checkpoints: Option<CheckpointSchedule>,
+    /// The largest message the gateway lets an event make (`event_max_bytes`),
+    /// checked against the broker's limit when the relay takes the lead.
+    pub event_max_bytes: usize,
+    /// Where the relay says what stops it.
+    pub blockers: Arc<Blockers>,
 }
 
 /// Runs until `shutdown`: waits for leadership, then relays; on any failure lets go
@@ -101,16 +118,49 @@ async fn lead(
         }
     }
     tracing::info!("relay is the active leader");
+    let max_payload = jetstream.client().server_info().max_payload;
+    if max_payload < settings.event_max_bytes {
+        tracing::error!(
+            max_payload,
+            event_max_bytes = settings.event_max_bytes,
+            "the broker's max_payload is below event_max_bytes: an event the gateway accepts \
+             may never be published; lower event_max_bytes or raise the broker's max_payload"
+        );
+    }
     let mut stream = ensure_stream(jetstream, &settings.stream).await?;
     refuse_if_transaction_ids_went_back(&mut lock).await?;
-    let (mut position, mut stream_end) = resume_position(&mut lock, &mut stream).await?;
+    let (position, stream_end) = resume_position(&mut lock, &mut stream).await?;
     tracing::info!(?position, stream_end, "relay resuming");
+    let tree = crate::integrity::tree::grow::grow(
+        pool.clone(),
+        settings.batch_size,
+        settings.poll_interval,
+        shutdown.clone(),
+    );
+    let result = tokio::select! {
+        result = relay(pool, &mut lock, jetstream, settings, shutdown, position, stream_end) => result,
+        result = tree => result.context("growing the transparency log"),
+    };
+    settings.blockers.clear(PART);
+    result
+}
+
+/// Publishes from `position` (the stream ends at `stream_end`) until `shutdown`.
+async fn relay(
+    pool: &PgPool,
+    lock: &mut PgConnection,
+    jetstream: &jetstream::Context,
+    settings: &RelaySettings,
+    shutdown: &CancellationToken,
+    mut position: CommitPosition,
+    mut stream_end: u64,
+) -> anyhow::Result<()> {
     let mut held_back_pause = HELD_BACK_FIRST_PAUSE;
     let mut checkpoints = CheckpointTimer::new(settings.checkpoints.clone());
     loop {
         checkpoints.write_if_due(pool).await;
         let batch = events_after(
-            &mut lock,
+            &mut *lock,
             position,
             settings.batch_size,
             Horizon::Settled,
@@ -119,22 +169,41 @@ async fn lead(
         )
         .await
         .context("reading committed events")?;
-        if let Some(last) = batch.events.last() {
+        let max_payload = jetstream.client().server_info().max_payload;
+        let (sendable, oversized) =
+            fitting(&batch.events, &settings.stream.subject_prefix, max_payload)?;
+        if let Some(last) = batch.events[..sendable].last() {
             stream_end = publish(
                 jetstream,
                 &settings.stream.subject_prefix,
-                &batch.events,
+                &batch.events[..sendable],
                 stream_end,
             )
             .await?;
-            position = CommitPosition {
-                transaction_id: last.transaction_id,
-                global_position: last.global_position,
-            };
-            save_checkpoint(&mut lock, position).await?;
-            if batch.events.len() == settings.batch_size && !shutdown.is_cancelled() {
-                continue;
+            position = CommitPosition::from(last);
+            save_checkpoint(&mut *lock, position).await?;
+        }
+        if let Some(blocked) = oversized {
+            let reason = blocked.reason(max_payload);
+            tracing::error!(
+                aggregate_type = %blocked.aggregate_type,
+                aggregate_id = %blocked.aggregate_id,
+                sequence = blocked.sequence,
+                global_position = blocked.global_position,
+                bytes = blocked.bytes,
+                max_payload,
+                "{reason}"
+            );
+            settings.blockers.set(PART, reason);
+            tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                () = tokio::time::sleep(BLOCKED_PAUSE) => {}
             }
+            continue;
+        }
+        settings.blockers.clear(PART);
+        if batch.events.len() == settings.batch_size && !shutdown.is_cancelled() {
+            continue;
         }
         // Committed events held back by an older running transaction are released
         // when it ends: look again soon, backing off while it keeps running.
@@ -152,6 +221,52 @@ async fn lead(
             () = checkpoints.due() => {}
         }
     }
+}
+
+/// An event whose message the broker would refuse.
+#[derive(Debug)]
+struct Oversized {
+    aggregate_type: String,
+    aggregate_id: String,
+    sequence: i64,
+    global_position: i64,
+    bytes: usize,
+}
+
+impl Oversized {
+    fn reason(&self, max_payload: usize) -> String {
+        format!(
+            "cannot publish {} {} sequence {} (global position {}): its message is {} bytes, \
+             over the broker's max_payload of {max_payload}; nothing after it is published \
+             until the broker's limit is raised",
+            self.aggregate_type, self.aggregate_id, self.sequence, self.global_position, self.bytes
+        )
+    }
+}
+
+/// How many of `events`, from the first, the broker takes, and the first it
+/// would refuse.
+fn fitting(
+    events: &[StoredEvent],
+    subject_prefix: &str,
+    max_payload: usize,
+) -> anyhow::Result<(usize, Option<Oversized>)> {
+    for (index, event) in events.iter().enumerate() {
+        let bytes = event.to_message(subject_prefix)?.size();
+        if bytes > max_payload {
+            return Ok((
+                index,
+                Some(Oversized {
+                    aggregate_type: event.aggregate_type.clone(),
+                    aggregate_id: event.aggregate_id.clone(),
+                    sequence: event.sequence,
+                    global_position: event.global_position,
+                    bytes,
+                }),
+            ));
+        }
+    }
+    Ok((events.len(), None))
 }
 
 /// Commit order rests on PostgreSQL's transaction-id counter moving forward. A

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::app::{app, health_only, AppState};
 use crate::config::Settings;
 use crate::integrity::checkpoint::CheckpointSchedule;
+use crate::readiness::Blockers;
 use crate::relay::{self, RelaySettings};
 
 /// A part of the ledger a process can run.
@@ -42,6 +43,7 @@ fn checkpoint_schedule(settings: &Settings) -> Option<CheckpointSchedule> {
     Some(CheckpointSchedule {
         keyring: Arc::new(keyring.clone()),
         interval: settings.checkpoint_interval(),
+        origin: settings.checkpoint_origin(),
     })
 }
 
@@ -72,6 +74,7 @@ pub async fn run(
         None
     };
     let mut tasks: JoinSet<anyhow::Result<()>> = JoinSet::new();
+    let blockers = Arc::new(Blockers::default());
     if let (true, Some(client)) = (roles.contains(&Role::Relay), &nats) {
         let relay_settings = RelaySettings {
             database_url: settings.database_url.clone(),
@@ -79,6 +82,8 @@ pub async fn run(
             batch_size: settings.relay_batch_size,
             poll_interval: Duration::from_millis(settings.relay_poll_interval_ms),
             checkpoints: checkpoint_schedule(&settings),
+            event_max_bytes: settings.event_max_bytes,
+            blockers: blockers.clone(),
         };
         tasks.spawn(relay::run(
             pool.clone(),
@@ -114,7 +119,7 @@ pub async fn run(
         }
     }
     // Every process serves the health probes; only the gateway role serves the API.
-    let state = AppState::new(pool.clone(), &settings, nats.clone());
+    let state = AppState::new(pool.clone(), &settings, nats.clone(), blockers);
     let router = if roles.contains(&Role::Gateway) {
         tasks.spawn(crate::idempotency::purge_expired(
             pool.clone(),

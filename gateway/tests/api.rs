@@ -11,7 +11,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use http_body_util::BodyExt as _;
 use serde_json::{json, Value};
-use support::{activated_license, purchase, spawn_app};
+use support::{activated_license, purchase, spawn_app, spawn_app_with};
 use tower::ServiceExt as _;
 use uuid::Uuid;
 
@@ -415,5 +415,29 @@ async fn health_probes_report_the_database() {
     assert_eq!(body["database"], true);
     let (status, _, _) = app.call(Method::GET, "/health/live", None).await;
     assert_eq!(status, StatusCode::OK);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_command_whose_event_would_outgrow_the_stream_limit_is_refused_and_records_nothing() {
+    let app = spawn_app_with(|settings| settings.event_max_bytes = 1024).await;
+    let account = Uuid::now_v7();
+    let (status, body, _) = app
+        .call(
+            Method::POST,
+            &format!("/v1/accounts/{account}/licenses"),
+            Some(purchase(10)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(body["type"], "urn:licensing-ledger:problem:event-too-large");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("over the limit of 1024 bytes"),
+        "{body}"
+    );
+    assert_eq!(app.event_count().await, 0);
     app.cleanup().await;
 }

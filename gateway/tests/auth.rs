@@ -36,7 +36,8 @@ fn allowed(method: &Method, path: &str) -> Vec<Role> {
     let history = path.contains("/history")
         || path.ends_with("/state")
         || path.ends_with("/events.ndjson")
-        || path.ends_with("/integrity");
+        || path.ends_with("/integrity")
+        || path.contains("/inclusion-proof");
     if path == "/v1/accounts" || path.ends_with("/tokens") {
         vec![Role::Admin]
     } else if method == Method::POST && path.contains("/usage-reports") {
@@ -62,6 +63,8 @@ struct Fixture {
     hidden: String,
     feature: String,
     day: String,
+    /// The global position of one of its events, in the signed log.
+    position: i64,
 }
 
 async fn fixture(app: &TestApp) -> Fixture {
@@ -82,6 +85,7 @@ async fn fixture(app: &TestApp) -> Fixture {
     assert_eq!(status, StatusCode::CREATED, "{allocated}");
     let allocation = allocated["allocation_id"].as_str().unwrap().to_owned();
     let (_, purchased, _) = app.call(Method::POST, &base, Some(purchase(5))).await;
+    let position = purchased["position"].as_i64().unwrap();
     let purchased = purchased["license_id"].as_str().unwrap().to_owned();
     let hidden = activated_license(app, account, 5).await;
     let (status, _, _) = app
@@ -102,6 +106,7 @@ async fn fixture(app: &TestApp) -> Fixture {
         hidden,
         feature,
         day,
+        position,
     };
     let (status, body, _) = app
         .call(
@@ -111,7 +116,21 @@ async fn fixture(app: &TestApp) -> Fixture {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
+    // The transparency log's routes prove against a signed head.
+    app.checkpoint(&checkpoint_keys())
+        .await
+        .expect("a checkpoint");
     fixture
+}
+
+fn checkpoint_keys() -> Keyring {
+    let key = FileKey::from_seed(
+        "test-log",
+        "2000-01-01T00:00:00Z".parse().unwrap(),
+        &[6; 32],
+    )
+    .unwrap();
+    Keyring::new(vec![key]).unwrap()
 }
 
 impl Fixture {
@@ -159,9 +178,15 @@ impl Fixture {
     }
 }
 
-/// Values for the query parameters an operation requires.
-fn required_query(spec: &Value, day: &str) -> String {
+/// Values for the query parameters an operation requires (or, for an inclusion
+/// proof, needs one of).
+fn required_query(spec: &Value, fixture: &Fixture) -> String {
+    let day = &fixture.day;
+    let operation = spec["operationId"].as_str().unwrap_or_default();
     let mut pairs = Vec::new();
+    if operation == "get_inclusion_proof" {
+        pairs.push(format!("global_position={}", fixture.position));
+    }
     for parameter in spec["parameters"].as_array().into_iter().flatten() {
         if parameter["in"] != "query" || parameter["required"] != true {
             continue;
@@ -169,6 +194,7 @@ fn required_query(spec: &Value, day: &str) -> String {
         let name = parameter["name"].as_str().unwrap();
         let value = match name {
             "as_of" => Utc::now().to_rfc3339().replace('+', "%2B"),
+            "from" | "to" if operation == "get_consistency_proof" => "1".to_owned(),
             "from" | "to" => day.to_owned(),
             other => panic!("no value for required query parameter {other}"),
         };
@@ -286,6 +312,8 @@ async fn every_operation_admits_exactly_its_roles_in_its_own_account() {
     let app = spawn_app_with(|settings| {
         settings.license_signing_keys =
             ledger_gateway::license_keys::SigningKeys(Keyring::new(vec![file_key]).unwrap());
+        settings.checkpoint_signing_keys =
+            ledger_gateway::license_keys::SigningKeys(checkpoint_keys());
     })
     .await;
     let (_, document, _) = app.call(Method::GET, "/openapi.json", None).await;
@@ -303,7 +331,7 @@ async fn every_operation_admits_exactly_its_roles_in_its_own_account() {
             let uri = format!(
                 "{}{}",
                 fixture.path(&operation, template),
-                required_query(spec, &fixture.day)
+                required_query(spec, &fixture)
             );
             let body = fixture.body(&operation);
             let security = &spec["security"];
@@ -487,11 +515,14 @@ async fn a_license_server_reports_for_its_own_host_only() {
 async fn the_actor_of_every_event_is_its_tokens_subject_and_role() {
     let app = spawn_app().await;
     let fixture = fixture(&app).await;
-    let metadata: Vec<Value> =
-        sqlx::query_scalar("SELECT metadata FROM events ORDER BY global_position")
-            .fetch_all(&app.pool)
-            .await
-            .unwrap();
+    // Every event but the log's checkpoint, which the relay signs.
+    let metadata: Vec<Value> = sqlx::query_scalar(
+        "SELECT metadata FROM events WHERE aggregate_type <> 'IntegrityCheckpoint'
+          ORDER BY global_position",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
     assert!(!metadata.is_empty());
     for event in metadata {
         assert_eq!(event["actor"], "test-portal", "{event}");

@@ -130,6 +130,25 @@ pub struct OutgoingMessage {
     pub payload: bytes::Bytes,
 }
 
+impl OutgoingMessage {
+    /// Bytes the message takes against the broker's `max_payload`: its payload and
+    /// its header block as sent (`NATS/1.0` CRLF, `name: value` CRLF each, CRLF).
+    pub fn size(&self) -> usize {
+        let headers: usize = self
+            .headers
+            .iter()
+            .flat_map(|(name, values)| {
+                let name: &[u8] = name.as_ref();
+                values
+                    .iter()
+                    .map(move |value| name.len() + value.as_str().len() + 4)
+            })
+            .sum();
+        let framing = if self.headers.is_empty() { 0 } else { 12 };
+        self.payload.len() + headers + framing
+    }
+}
+
 /// Where the stream lives and what it is called; per deployment (and per test).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamConfig {

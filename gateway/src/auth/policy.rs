@@ -55,6 +55,16 @@ pub fn access(method: &Method, template: &str) -> Option<Access> {
         "/health/live" | "/health/ready" | "/openapi.json" | "/v1/license-file-keys" if is_get => {
             Some(Access::Public)
         }
+        // The transparency log's heads and consistency proofs hold sizes and hashes
+        // only; witnesses, who hold no account, read them.
+        "/v1/log/keys"
+        | "/v1/log/checkpoint"
+        | "/v1/log/checkpoints"
+        | "/v1/log/consistency-proof"
+            if is_get =>
+        {
+            Some(Access::Public)
+        }
         "/v1/accounts" => (is_get || is_post).then_some(Access::Admin),
         "/v1/accounts/{account_id}/tokens" => is_post.then_some(Access::Admin),
         _ => {
@@ -93,6 +103,8 @@ fn is_history(rest: &str) -> bool {
         || rest.ends_with("/state")
         || rest == "/events.ndjson"
         || rest == "/integrity"
+        || rest == "/inclusion-proof"
+        || rest == "/inclusion-proofs.ndjson"
 }
 
 #[cfg(test)]
@@ -130,6 +142,8 @@ mod tests {
             (Method::GET, "/history/landing-page", ReadHistory),
             (Method::GET, "/events.ndjson", ReadHistory),
             (Method::GET, "/integrity", ReadHistory),
+            (Method::GET, "/inclusion-proof", ReadHistory),
+            (Method::GET, "/inclusion-proofs.ndjson", ReadHistory),
         ];
         for (method, rest, permission) in expected {
             assert_eq!(
@@ -139,6 +153,11 @@ mod tests {
             );
         }
         assert_eq!(access(&Method::GET, "/health/ready"), Some(Access::Public));
+        assert_eq!(
+            access(&Method::GET, "/v1/log/consistency-proof"),
+            Some(Access::Public)
+        );
+        assert_eq!(access(&Method::POST, "/v1/log/checkpoints"), None);
         assert_eq!(access(&Method::POST, "/v1/accounts"), Some(Access::Admin));
         assert_eq!(
             access(&Method::POST, "/v1/accounts/{account_id}/tokens"),

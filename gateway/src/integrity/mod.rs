@@ -10,7 +10,9 @@
 
 pub mod chain;
 pub mod checkpoint;
+pub mod offline;
 pub mod summary;
+pub mod tree;
 
 use futures::TryStreamExt as _;
 use serde::Serialize;
@@ -45,7 +47,7 @@ pub async fn verify_history(
     account: Option<Uuid>,
 ) -> sqlx::Result<HistoryReport> {
     let chains = verify_chains(pool, account).await?;
-    let checkpoint = verify_checkpoints(&mut *pool.acquire().await?, keys, account).await?;
+    let checkpoint = verify_checkpoints(pool, keys, account).await?;
     Ok(HistoryReport { chains, checkpoint })
 }
 

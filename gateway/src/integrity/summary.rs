@@ -47,16 +47,27 @@ pub fn render(report: &HistoryReport) -> serde_json::Result<(Vec<String>, u8)> {
             "{} checkpoints, but no checkpoint_signing_keys to check them with",
             checkpoint.checkpoints
         ),
-        (CheckpointStatus::Verified, Some(with)) => format!(
-            "checkpoint {} (key {}) verifies: {} events in {} streams up to global position {} \
-             are covered by its signature, {} after it by their chains only",
-            with.checkpoint,
-            with.key_id,
-            checkpoint.covered_events,
-            checkpoint.covered_streams,
-            with.global_position,
-            checkpoint.events_after
-        ),
+        (CheckpointStatus::Verified, Some(with)) => match (with.tree_size, with.global_position) {
+            (Some(tree_size), _) => format!(
+                "checkpoint {} (key {}) verifies: the log of {} events has its signed root; \
+                 {} events checked are covered by its signature, {} after it by their chains only",
+                with.checkpoint,
+                with.key_id,
+                tree_size,
+                checkpoint.covered_events,
+                checkpoint.events_after
+            ),
+            (None, global_position) => format!(
+                "checkpoint {} (key {}) verifies: {} events in {} streams up to global position {} \
+                 are covered by its signature, {} after it by their chains only",
+                with.checkpoint,
+                with.key_id,
+                checkpoint.covered_events,
+                checkpoint.covered_streams.unwrap_or_default(),
+                global_position.unwrap_or_default(),
+                checkpoint.events_after
+            ),
+        },
         _ => format!(
             "{} checkpoint problems; the first: {}",
             checkpoint.problems.len(),

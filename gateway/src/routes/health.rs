@@ -32,7 +32,10 @@ pub struct Readiness {
     pub database: bool,
     /// NATS is connected (or not used by this process).
     pub nats: bool,
-    /// Both.
+    /// What keeps a role of this process from making progress, each naming its
+    /// cause (e.g. an event the relay cannot publish).
+    pub problems: Vec<String>,
+    /// The database and NATS answer, and no role is stopped.
     pub ready: bool,
 }
 
@@ -48,7 +51,8 @@ async fn live() -> Json<Liveness> {
     Json(Liveness { status: "live" })
 }
 
-/// Ready when PostgreSQL answers and NATS (if this process uses it) is connected.
+/// Ready when PostgreSQL answers, NATS (if this process uses it) is connected and
+/// no role of this process is stopped.
 #[utoipa::path(
     get,
     path = "/health/ready",
@@ -65,7 +69,9 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
         .nats
         .as_ref()
         .is_none_or(|client| client.connection_state() == async_nats::connection::State::Connected);
-    let status = if database && nats {
+    let problems = state.blockers.all();
+    let ready = database && nats && problems.is_empty();
+    let status = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -75,7 +81,8 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
         Json(Readiness {
             database,
             nats,
-            ready: database && nats,
+            problems,
+            ready,
         }),
     )
 }

@@ -17,4 +17,5 @@ pub mod licenses;
 pub mod read_options;
 pub mod search;
 pub mod search_params;
+pub mod transparency;
 pub mod usage;

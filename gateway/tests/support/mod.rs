@@ -46,12 +46,16 @@ pub fn token_key() -> FileKey {
 }
 
 /// The settings of every test app.
+/// The transparency log's origin in these tests.
+pub const LOG_ORIGIN: &str = "ledger.test/log";
+
 pub fn settings() -> ledger_gateway::config::Settings {
     ledger_gateway::config::Settings {
         read_wait_timeout_ms: 200,
         // Enough that concurrent commands on one license always get through.
         command_conflict_retries: 100,
         auth_signing_keys: SigningKeys(Keyring::new(vec![token_key()]).unwrap()),
+        checkpoint_origin: LOG_ORIGIN.into(),
         ..Default::default()
     }
 }
@@ -73,7 +77,7 @@ pub async fn spawn_app_with(
         .expect("fresh database");
     let mut settings = settings();
     configure(&mut settings);
-    let state = AppState::new(pool.clone(), &settings, None);
+    let state = AppState::new(pool.clone(), &settings, None, Default::default());
     TestApp {
         router: app(state),
         pool,
@@ -209,6 +213,44 @@ impl TestApp {
         tx.commit().await.unwrap();
     }
 
+    /// Grows the transparency log over every event, as the active relay does,
+    /// once no transaction anywhere in the cluster (other tests run beside) still
+    /// holds the settled horizon back from the last event.
+    pub async fn grow_log(&self) {
+        loop {
+            let settled: bool = sqlx::query_scalar(
+                "SELECT max(transaction_id) < pg_snapshot_xmin(pg_current_snapshot()) FROM events",
+            )
+            .fetch_one(&self.pool)
+            .await
+            .unwrap();
+            if settled {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let mut grower = ledger_gateway::integrity::tree::grow::Grower::resume(&self.pool)
+            .await
+            .unwrap();
+        while grower.step(&self.pool, 1_000).await.unwrap() > 0 {}
+    }
+
+    /// Grows the log and signs its head with `keys`, as the relay's schedule does.
+    pub async fn checkpoint(
+        &self,
+        keys: &ledger_domain::license_file::Keyring,
+    ) -> Option<ledger_gateway::integrity::checkpoint::Written> {
+        self.grow_log().await;
+        ledger_gateway::integrity::checkpoint::write_checkpoint(
+            &self.pool,
+            keys,
+            LOG_ORIGIN,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap()
+    }
+
     /// Events in the store.
     pub async fn event_count(&self) -> i64 {
         sqlx::query_scalar("SELECT count(*) FROM events")
@@ -298,7 +340,12 @@ impl TestApp {
     /// would be. (Only the original cleans up.)
     pub fn another_instance(&self) -> TestApp {
         TestApp {
-            router: app(AppState::new(self.pool.clone(), &settings(), None)),
+            router: app(AppState::new(
+                self.pool.clone(),
+                &settings(),
+                None,
+                Default::default(),
+            )),
             pool: self.pool.clone(),
             tokens: settings().token_verifier(),
             database: self.database.clone(),

@@ -16,7 +16,7 @@ mod lag;
 mod processes;
 mod queries;
 pub mod report;
-mod seed;
+pub mod seed;
 pub mod stats;
 
 use std::collections::BTreeMap;
@@ -29,7 +29,9 @@ use serde::Serialize;
 use crate::{run_ledger, Ledger, TestEnv};
 use fleet::Fleet;
 use queries::{Query, Readers};
-use report::{Baselines, CommandFigures, LagFigures, Memory, Report, Throughput};
+use report::{
+    Baselines, CheckpointFigures, CommandFigures, LagFigures, Memory, Report, Throughput,
+};
 
 /// Sizes and durations of a run.
 #[derive(Debug, Clone, Serialize)]
@@ -96,7 +98,9 @@ const BACKLOG_TIMEOUT: Duration = Duration::from_secs(1800);
 /// Runs `plan` against the `ledger` binary `bin` in a fresh database and stream,
 /// removed afterwards.
 pub async fn run(bin: &str, plan: &Plan) -> anyhow::Result<Report> {
-    let env = TestEnv::fresh();
+    // Every production feature on: checkpoints (every second), auth, and the
+    // transparency log the relay always grows.
+    let env = TestEnv::fresh().with_checkpoints();
     let result = run_in(bin, plan, &env).await;
     env.cleanup().await;
     result
@@ -121,15 +125,26 @@ async fn run_in(bin: &str, plan: &Plan, env: &TestEnv) -> anyhow::Result<Report>
     let relay = Ledger::start_roles(bin, env, "relay", &PRODUCTION_SETTINGS).await?;
     cpu.named.push(("relay", relay.pid()));
     cpu.start().await;
-    let relay_catch_up = processes::backlog(seeded.events, BACKLOG_TIMEOUT, || async {
-        // The relay creates the stream once it has started.
-        match jetstream.get_stream(&env.stream).await {
-            Ok(mut stream) => Ok(stream.info().await?.state.messages),
-            Err(_) => Ok(0),
-        }
-    })
-    .await?;
-    cpu.end("relay catch-up").await;
+    let (relay_catch_up, log_catch_up) = tokio::join!(
+        processes::backlog(seeded.events, BACKLOG_TIMEOUT, || async {
+            // The relay creates the stream once it has started.
+            match jetstream.get_stream(&env.stream).await {
+                Ok(mut stream) => Ok(stream.info().await?.state.messages),
+                Err(_) => Ok(0),
+            }
+        }),
+        processes::backlog(seeded.events, BACKLOG_TIMEOUT, || async {
+            let size: i64 = sqlx::query_scalar(
+                "SELECT coalesce(max(leaf_index) + 1, 0) FROM transparency_leaves",
+            )
+            .fetch_one(&pool)
+            .await?;
+            Ok(size.max(0) as u64)
+        }),
+    );
+    let (relay_catch_up, log_catch_up) = (relay_catch_up?, log_catch_up?);
+    cpu.end("relay catch-up (and the transparency log)").await;
+    let checkpoint = checkpoint_over(&jetstream, env, seeded.events).await?;
 
     eprintln!("bench: projector catch-up");
     let projector = Ledger::start_roles(bin, env, "projector", &PRODUCTION_SETTINGS).await?;
@@ -177,6 +192,8 @@ async fn run_in(bin: &str, plan: &Plan, env: &TestEnv) -> anyhow::Result<Report>
             .unwrap_or(1),
         seed,
         relay_catch_up,
+        log_catch_up,
+        checkpoint,
         projector_catch_up,
         rebuild,
         baselines,
@@ -299,6 +316,37 @@ async fn baselines(
         pgbench_inserts_per_second,
         jetstream_publishes_per_second,
     })
+}
+
+/// The checkpoint whose log holds at least `events`, as the stream carries it.
+async fn checkpoint_over(
+    jetstream: &async_nats::jetstream::Context,
+    env: &TestEnv,
+    events: u64,
+) -> anyhow::Result<CheckpointFigures> {
+    let stream = jetstream.get_stream(&env.stream).await?;
+    let subject = format!(
+        "{}._system.integritycheckpoint.store.Checkpointed",
+        env.prefix
+    );
+    let started = Instant::now();
+    loop {
+        if let Ok(message) = stream.get_last_raw_message_by_subject(&subject).await {
+            let body: serde_json::Value = serde_json::from_slice(&message.payload)?;
+            let tree_size = body["tree_size"].as_u64().unwrap_or(0);
+            if tree_size >= events {
+                return Ok(CheckpointFigures {
+                    tree_size,
+                    payload_bytes: message.payload.len(),
+                });
+            }
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(120),
+            "no checkpoint over the backlog of {events} events"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// The first `count` messages of the ledger's stream, as the relay published them.

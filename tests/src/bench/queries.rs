@@ -24,16 +24,19 @@ pub enum Query {
     SearchByOrderNumber,
     /// One license by id.
     LicenseById,
+    /// The inclusion proof of a license's first event against the newest checkpoint.
+    InclusionProof,
 }
 
 impl Query {
     /// Every kind, in report order.
-    pub const ALL: [Query; 5] = [
+    pub const ALL: [Query; 6] = [
         Query::Static,
         Query::LandingPage,
         Query::SearchExpiring,
         Query::SearchByOrderNumber,
         Query::LicenseById,
+        Query::InclusionProof,
     ];
 
     /// Name in the report.
@@ -44,6 +47,7 @@ impl Query {
             Query::SearchExpiring => "search_expiring",
             Query::SearchByOrderNumber => "search_order_number",
             Query::LicenseById => "license_by_id",
+            Query::InclusionProof => "inclusion_proof",
         }
     }
 }
@@ -97,6 +101,13 @@ impl Readers {
                 Some(license) => format!("/licenses/{license}"),
                 None => format!("/licenses/{}", Uuid::nil()),
             },
+            Query::InclusionProof => format!(
+                "/inclusion-proof?aggregate_type=License&aggregate_id={}&sequence=1",
+                licenses
+                    .get(pick.below(licenses.len()))
+                    .copied()
+                    .unwrap_or_default()
+            ),
         };
         client
             .get(self.fleet.account_url(*account, &path))

@@ -80,6 +80,15 @@ pub struct Memory {
     pub rebuild_mib: f64,
 }
 
+/// The checkpoint signed once the backlog was in the log.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckpointFigures {
+    /// The log's size it signs.
+    pub tree_size: u64,
+    /// Its message's payload on the stream, in bytes.
+    pub payload_bytes: usize,
+}
+
 /// Everything one run measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -89,8 +98,12 @@ pub struct Report {
     pub cpus: usize,
     /// Loading the seeded purchases straight into the store (setup, for scale).
     pub seed: Throughput,
-    /// The relay publishing the seeded backlog.
+    /// The relay publishing the seeded backlog (the transparency log grown beside it).
     pub relay_catch_up: Throughput,
+    /// The transparency log taking in the same backlog, from the relay's start.
+    pub log_catch_up: Throughput,
+    /// The checkpoint signed over the whole backlog: its size on the stream.
+    pub checkpoint: CheckpointFigures,
     /// The live projector applying it.
     pub projector_catch_up: Throughput,
     /// `ledger rebuild` replaying the whole stream into fresh read models.
@@ -137,6 +150,7 @@ impl Report {
             ("search (expiring)/s", "search_expiring"),
             ("search (order number)/s", "search_order_number"),
             ("license by id/s", "license_by_id"),
+            ("inclusion proof/s", "inclusion_proof"),
         ] {
             ratios.push((
                 what,
@@ -177,6 +191,7 @@ impl Report {
         for (what, figures) in [
             ("seed (SQL insert)", &self.seed),
             ("relay catch-up", &self.relay_catch_up),
+            ("transparency log catch-up", &self.log_catch_up),
             ("projector catch-up", &self.projector_catch_up),
             ("rebuild", &self.rebuild),
         ] {
@@ -210,6 +225,11 @@ impl Report {
             &self.lag.commands,
         );
         row("projection lag", &self.lag.lag);
+        let _ = writeln!(
+            out,
+            "\nCheckpoint over the backlog: a log of {} events, {} bytes on the stream.",
+            self.checkpoint.tree_size, self.checkpoint.payload_bytes
+        );
         let memory = &self.memory;
         let _ = writeln!(
             out,

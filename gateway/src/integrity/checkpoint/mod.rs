@@ -1,20 +1,26 @@
 //! Signed checkpoints (DESIGN.md decision 8, part two): the hash chains catch an
-//! event altered, removed or reordered, but not one inserted whole by SQL (the
-//! database chains it like any other). A checkpoint pins every stream's head at a
-//! settled commit position, signed with a configured Ed25519 key, so an event
-//! inserted or removed at or before that position — in a stream it knew or a new
-//! one — no longer matches what was signed.
+//! event altered, removed or reordered within its stream, but not one inserted
+//! whole by SQL (the database chains it like any other), nor a stream removed or
+//! cut short at its end. A checkpoint signs the transparency log's head
+//! ([`crate::integrity::tree`]): its size and Merkle root over every event in
+//! commit order, so any event changed, added, removed or moved at or before it
+//! changes the root, and an auditor checks proofs against it offline.
 //!
-//! - [`canonical`]: the content and the exact signed bytes (pure);
-//! - [`store`]: the cut, the heads and the checkpoint stream in the database;
-//! - [`write`]: taking one; [`schedule`]: the active relay does, every
-//!   `checkpoint_interval_secs`;
-//! - [`verify`]: checking the history against them.
+//! - [`tree_head`]: the checkpoint, a C2SP `tlog-checkpoint` signed note (pure);
+//! - [`write`]: signing one; [`schedule`]: the active relay does, every
+//!   `checkpoint_interval_secs` when events were recorded;
+//! - [`store`]: the checkpoint stream in the database;
+//! - [`verify`] and [`verify_tree`]: checking the history against them.
+//! - [`canonical`]: version 1, which signed every stream head (it grew with the
+//!   store until it outgrew the broker's message limit). It is no longer
+//!   written; stored ones still decode and verify.
 
 pub mod canonical;
 pub mod schedule;
 pub mod store;
+pub mod tree_head;
 pub mod verify;
+pub mod verify_tree;
 pub mod write;
 
 pub use schedule::{CheckpointSchedule, CheckpointTimer};

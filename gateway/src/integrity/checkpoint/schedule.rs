@@ -18,6 +18,8 @@ pub struct CheckpointSchedule {
     pub keyring: Arc<Keyring>,
     /// Time between two.
     pub interval: Duration,
+    /// The log's name on each (`checkpoint_origin`).
+    pub origin: String,
 }
 
 /// The relay's checkpoint timer; idle when no schedule is given.
@@ -56,12 +58,13 @@ impl CheckpointTimer {
             return;
         }
         self.next = Instant::now() + schedule.interval;
-        match write_checkpoint(pool, &schedule.keyring, chrono::Utc::now()).await {
+        let now = chrono::Utc::now();
+        match write_checkpoint(pool, &schedule.keyring, &schedule.origin, now).await {
             Ok(Some(written)) => tracing::info!(
-                checkpoint = written.checkpoint.body.checkpoint,
-                key_id = %written.checkpoint.key_id,
-                cut_global_position = written.checkpoint.body.global_position,
-                streams = written.checkpoint.body.streams,
+                checkpoint = written.head.checkpoint,
+                key_id = %written.head.key_id,
+                tree_size = written.head.tree_size,
+                root_hash = %written.head.root_hash,
                 "integrity checkpoint written"
             ),
             Ok(None) => tracing::debug!("no new events since the last checkpoint"),

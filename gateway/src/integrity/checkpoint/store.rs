@@ -3,7 +3,8 @@
 //!
 //! Checkpoints are events of their own stream (`IntegrityCheckpoint`/`store`),
 //! so they are hash-chained like every other stream and the relay publishes them
-//! in commit order. They cover every other stream, never their own.
+//! in commit order. Version 1 covered every other stream's head, never their own;
+//! version 2, a tree head, covers every event before it, checkpoints included.
 
 use ledger_projections::contract::{
     CHECKPOINT_AGGREGATE_TYPE, CHECKPOINT_STREAM_ID, SYSTEM_ACCOUNT,
@@ -11,7 +12,8 @@ use ledger_projections::contract::{
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::canonical::{hex, Head, SignedCheckpoint, EVENT_TYPE, EVENT_VERSION};
+use super::canonical::{hex, Head, SignedCheckpoint, EVENT_TYPE, EVENT_VERSION as HEADS_VERSION};
+use super::tree_head::{self, TreeHead};
 use crate::event_store::CommitPosition;
 
 /// The newest settled event outside the checkpoint stream: no transaction still
@@ -156,21 +158,41 @@ pub async fn first_position(
     .await
 }
 
-/// A checkpoint event as stored: its sequence and payload text.
+/// A checkpoint event as stored: its sequence, version and payload.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct StoredCheckpoint {
     /// Its sequence in the checkpoint stream.
     pub sequence: i64,
     /// Its global position.
     pub global_position: i64,
+    /// `1`: stream heads; `2`: a signed tree head.
+    pub event_version: String,
     /// The stored payload (`{"Checkpointed": {…}}`).
     pub payload: serde_json::Value,
 }
 
+/// A stored checkpoint of either version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnyCheckpoint {
+    /// Version 1: every stream head at a cut (no longer written).
+    Heads(SignedCheckpoint),
+    /// Version 2: a signed tree head.
+    Tree(TreeHead),
+}
+
 impl StoredCheckpoint {
     /// The checkpoint its payload holds.
-    pub fn parse(&self) -> Result<SignedCheckpoint, serde_json::Error> {
-        serde_json::from_value(ledger_domain::events::untag(self.payload.clone()))
+    pub fn parse(&self) -> Result<AnyCheckpoint, String> {
+        let body = ledger_domain::events::untag(self.payload.clone());
+        match self.event_version.as_str() {
+            HEADS_VERSION => serde_json::from_value(body)
+                .map(AnyCheckpoint::Heads)
+                .map_err(|e| e.to_string()),
+            tree_head::EVENT_VERSION => serde_json::from_value(body)
+                .map(AnyCheckpoint::Tree)
+                .map_err(|e| e.to_string()),
+            other => Err(format!("unknown checkpoint version {other}")),
+        }
     }
 }
 
@@ -180,7 +202,7 @@ pub async fn checkpoints(
     newest_only: bool,
 ) -> sqlx::Result<Vec<StoredCheckpoint>> {
     let mut found: Vec<StoredCheckpoint> = sqlx::query_as(&format!(
-        "SELECT sequence, global_position, payload FROM public.events
+        "SELECT sequence, global_position, event_version, payload FROM public.events
           WHERE aggregate_type = $1 AND aggregate_id = $2
           ORDER BY sequence DESC {}",
         if newest_only { "LIMIT 1" } else { "" }
@@ -193,17 +215,21 @@ pub async fn checkpoints(
     Ok(found)
 }
 
-/// Appends `checkpoint` to the checkpoint stream. Its sequence is its number, so
-/// a second writer racing for the same number fails on the events' key.
+/// Appends a checkpoint event (`version` and body) as number `checkpoint`: its
+/// sequence, so a second writer racing for the same number fails on the events'
+/// key. Returns its global position.
 pub async fn append(
     connection: &mut PgConnection,
-    checkpoint: &SignedCheckpoint,
+    checkpoint: i64,
+    version: &str,
+    body: serde_json::Value,
+    at: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<i64> {
-    let payload = serde_json::json!({ EVENT_TYPE: checkpoint });
+    let payload = serde_json::json!({ EVENT_TYPE: body });
     let metadata = serde_json::json!({
         "account_id": SYSTEM_ACCOUNT,
         "actor": "ledger-relay",
-        "occurred_at": checkpoint.body.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "occurred_at": at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
     });
     let global_position: i64 = sqlx::query_scalar(
         "INSERT INTO public.events
@@ -213,9 +239,9 @@ pub async fn append(
     )
     .bind(CHECKPOINT_AGGREGATE_TYPE)
     .bind(CHECKPOINT_STREAM_ID)
-    .bind(checkpoint.body.checkpoint)
+    .bind(checkpoint)
     .bind(EVENT_TYPE)
-    .bind(EVENT_VERSION)
+    .bind(version)
     .bind(sqlx::types::Json(payload))
     .bind(sqlx::types::Json(metadata))
     .fetch_one(&mut *connection)

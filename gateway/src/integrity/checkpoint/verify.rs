@@ -1,10 +1,15 @@
 //! Checking the store against its signed checkpoints: every checkpoint's
-//! signature, then every stream head at the newest valid checkpoint's cut,
-//! recomputed from the events, against the digests it signed. A difference is
-//! named down to the stream — and the first event past the signed head — with the
-//! heads the checkpoints carry (trusted only once they reproduce a signed digest).
+//! signature, then the history against the newest valid one.
 //!
-//! Events after the newest checkpoint's cut are covered by their hash chains only.
+//! - A tree head (version 2): the transparency log recomputed from the events in
+//!   commit order must give every signed root ([`super::verify_tree`]).
+//! - Stream heads (version 1, when no tree head holds yet): every stream head at
+//!   its cut, recomputed from the events, against the digests it signed. A
+//!   difference is named down to the stream — and the first event past the signed
+//!   head — with the heads the checkpoints carry (trusted only once they reproduce
+//!   a signed digest).
+//!
+//! Events after the newest checkpoint are covered by their hash chains only.
 
 use std::collections::BTreeMap;
 
@@ -16,15 +21,16 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::canonical::{summarize, AccountDigest, Head, SignatureProblem, SignedCheckpoint};
-use super::store;
+use super::store::{self, AnyCheckpoint};
+use super::tree_head::{HeadProblem, TreeHead};
 use crate::event_store::CommitPosition;
 
 /// What the checkpoints say about the history checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckpointStatus {
-    /// The newest checkpoint's signature holds and every stream head at its cut is
-    /// the one it signed.
+    /// The newest checkpoint's signature holds and the history is what it signed
+    /// (the log's root, or for version 1 every stream head at its cut).
     Verified,
     /// A checkpoint is forged or the events disagree with one: see `problems`.
     Tampered,
@@ -41,12 +47,21 @@ pub struct CheckpointSummary {
     pub checkpoint: i64,
     /// The key that signed it.
     pub key_id: String,
-    /// The cut: every event up to this commit position is covered.
-    pub transaction_id: i64,
-    /// The cut's global position.
-    pub global_position: i64,
     /// When it was taken.
     pub at: DateTime<Utc>,
+    /// A tree head: the log's size it signed (the first `tree_size` events in
+    /// commit order).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tree_size: Option<u64>,
+    /// A tree head: the root it signed (base64).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root_hash: Option<String>,
+    /// Version 1: the cut, every event up to this commit position.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transaction_id: Option<i64>,
+    /// Version 1: the cut's global position.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub global_position: Option<i64>,
 }
 
 /// Something a checkpoint and the events disagree on.
@@ -72,6 +87,37 @@ pub enum CheckpointProblem {
         checkpoint: i64,
         /// What is wrong.
         reason: String,
+    },
+    /// The events in commit order do not make the log the checkpoint signed: an
+    /// event was altered, removed, inserted or moved at or before `leaf_index`, or
+    /// the newest were cut off (`global_position` absent: the store ends there).
+    LogDiffers {
+        /// The checkpoint.
+        checkpoint: i64,
+        /// The log's size it signed.
+        tree_size: u64,
+        /// The first place where the store's events and the stored log differ,
+        /// when the stored log still gives the signed root (else unknown).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        leaf_index: Option<u64>,
+        /// The event the store has there (one of the account's, when checking an
+        /// account; absent when the store ends there or it is another's).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        global_position: Option<i64>,
+        /// The event the signed log has there (same rule).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        logged_global_position: Option<i64>,
+    },
+    /// A checkpoint signs a smaller log than an earlier one: the log must only grow.
+    LogShrank {
+        /// The checkpoint.
+        checkpoint: i64,
+        /// The size it signed.
+        tree_size: u64,
+        /// The earlier checkpoint.
+        previous_checkpoint: i64,
+        /// The size that one signed.
+        previous_size: u64,
     },
     /// A stream's last event at the cut is not the one signed: events were added
     /// at or before the cut (found > signed), removed (found < signed), or the
@@ -146,6 +192,9 @@ impl CheckpointProblem {
             Self::HeadDiffers {
                 global_position, ..
             }
+            | Self::LogDiffers {
+                global_position, ..
+            }
             | Self::StreamAdded {
                 global_position, ..
             } => *global_position,
@@ -164,11 +213,12 @@ pub struct CheckpointReport {
     /// The newest checkpoint whose signature holds, which the events were compared with.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compared_with: Option<CheckpointSummary>,
-    /// Events at or before its cut: covered by its signature.
+    /// Events it covers (the account's, when checking an account).
     pub covered_events: u64,
-    /// Streams at its cut.
-    pub covered_streams: u64,
-    /// Events after its cut (all, with no checkpoint): covered by their chains only.
+    /// Version 1: streams at its cut.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub covered_streams: Option<u64>,
+    /// Events after it (all, with no checkpoint): covered by their chains only.
     pub events_after: u64,
     /// The first problem: the earliest event named, else the first found.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -177,27 +227,32 @@ pub struct CheckpointReport {
     pub problems: Vec<CheckpointProblem>,
 }
 
-/// Checks the checkpoints' signatures with `keyring`, and the heads at the newest
-/// valid one's cut — every account's, or `account`'s only.
+/// Checks the checkpoints' signatures with `keyring`, then the history against
+/// the newest valid tree head (the whole log; counts and names for `account`
+/// only, when given), else against the newest valid version 1 checkpoint's heads
+/// (every account's, or `account`'s only).
 pub async fn verify_checkpoints(
-    connection: &mut PgConnection,
+    pool: &sqlx::PgPool,
     keyring: &Keyring,
     account: Option<Uuid>,
 ) -> sqlx::Result<CheckpointReport> {
-    let stored = store::checkpoints(connection, false).await?;
+    // The tree comparison reads the events and the stored log side by side on
+    // connections of its own: this one goes back to the pool before it runs.
+    let mut held = pool.acquire().await?;
+    let stored = store::checkpoints(&mut held, false).await?;
     let mut report = CheckpointReport {
         status: CheckpointStatus::NoCheckpoint,
         checkpoints: stored.len() as u64,
         compared_with: None,
         covered_events: 0,
-        covered_streams: 0,
+        covered_streams: None,
         events_after: 0,
         first_problem: None,
         problems: Vec::new(),
     };
     if stored.is_empty() || keyring.keys().is_empty() {
         report.events_after =
-            store::count_events(connection, CommitPosition::default(), false, account).await?;
+            store::count_events(&mut held, CommitPosition::default(), false, account).await?;
         if !stored.is_empty() {
             report.status = CheckpointStatus::NoKey;
         }
@@ -205,17 +260,24 @@ pub async fn verify_checkpoints(
     }
     let mut parsed = Vec::with_capacity(stored.len());
     let mut newest = None;
+    let mut trees = Vec::new();
     for (expected, checkpoint) in (1..).zip(&stored) {
-        let Some(checkpoint) = check_one(expected, checkpoint, keyring, &mut report.problems)
-        else {
-            continue;
-        };
-        if checkpoint.1 {
-            newest = Some(parsed.len());
+        match check_one(expected, checkpoint, keyring, &mut report.problems) {
+            Some((AnyCheckpoint::Heads(heads), valid)) => {
+                if valid {
+                    newest = Some(parsed.len());
+                }
+                parsed.push(heads);
+            }
+            Some((AnyCheckpoint::Tree(head), true)) => trees.push(head),
+            Some((AnyCheckpoint::Tree(_), false)) | None => {}
         }
-        parsed.push(checkpoint.0);
     }
-    if let Some(newest) = newest {
+    if !trees.is_empty() {
+        drop(held);
+        super::verify_tree::compare(pool, &trees, account, &mut report).await?;
+    } else if let Some(newest) = newest {
+        let connection = &mut *held;
         // The heads as the checkpoints carry them (each only those that moved),
         // folded in order up to the one compared with.
         let mut signed_heads: BTreeMap<(String, String), Head> = BTreeMap::new();
@@ -235,7 +297,7 @@ pub async fn verify_checkpoints(
         .await?;
     } else {
         report.events_after =
-            store::count_events(connection, CommitPosition::default(), false, account).await?;
+            store::count_events(&mut held, CommitPosition::default(), false, account).await?;
     }
     report.status = if report.problems.is_empty() {
         CheckpointStatus::Verified
@@ -259,7 +321,7 @@ fn check_one(
     stored: &store::StoredCheckpoint,
     keyring: &Keyring,
     problems: &mut Vec<CheckpointProblem>,
-) -> Option<(SignedCheckpoint, bool)> {
+) -> Option<(AnyCheckpoint, bool)> {
     let mut malformed = |reason: String| {
         problems.push(CheckpointProblem::Malformed {
             checkpoint: stored.sequence,
@@ -269,32 +331,50 @@ fn check_one(
     let parsed = match stored.parse() {
         Ok(parsed) => parsed,
         Err(error) => {
-            malformed(error.to_string());
+            malformed(error);
             return None;
         }
     };
-    if parsed.body.checkpoint != stored.sequence {
-        malformed(format!(
-            "it says it is checkpoint {}",
-            parsed.body.checkpoint
-        ));
+    let number = match &parsed {
+        AnyCheckpoint::Heads(heads) => heads.body.checkpoint,
+        AnyCheckpoint::Tree(head) => head.checkpoint,
+    };
+    if number != stored.sequence {
+        malformed(format!("it says it is checkpoint {number}"));
         return None;
     }
     if stored.sequence != expected {
         malformed(format!("checkpoint {expected} is missing before it"));
     }
-    let problem = match parsed.check_signature(keyring) {
-        Ok(()) => return Some((parsed, true)),
-        Err(SignatureProblem::UnknownKey) => CheckpointProblem::UnknownKey {
-            checkpoint: stored.sequence,
-            key_id: parsed.key_id.clone(),
+    let problem = match &parsed {
+        AnyCheckpoint::Heads(heads) => match heads.check_signature(keyring) {
+            Ok(()) => None,
+            Err(SignatureProblem::UnknownKey) => Some(CheckpointProblem::UnknownKey {
+                checkpoint: stored.sequence,
+                key_id: heads.key_id.clone(),
+            }),
+            Err(SignatureProblem::Mismatch) => Some(CheckpointProblem::BadSignature {
+                checkpoint: stored.sequence,
+            }),
         },
-        Err(SignatureProblem::Mismatch) => CheckpointProblem::BadSignature {
-            checkpoint: stored.sequence,
-        },
+        AnyCheckpoint::Tree(head) => tree_problem(head, keyring),
     };
-    problems.push(problem);
-    Some((parsed, false))
+    let valid = problem.is_none();
+    problems.extend(problem);
+    Some((parsed, valid))
+}
+
+fn tree_problem(head: &TreeHead, keyring: &Keyring) -> Option<CheckpointProblem> {
+    match head.check(keyring) {
+        Ok(_) => None,
+        Err(HeadProblem::UnknownKey) => Some(CheckpointProblem::UnknownKey {
+            checkpoint: head.checkpoint,
+            key_id: head.key_id.clone(),
+        }),
+        Err(HeadProblem::Mismatch(_)) => Some(CheckpointProblem::BadSignature {
+            checkpoint: head.checkpoint,
+        }),
+    }
 }
 
 /// The heads at `checkpoint`'s cut against what it signed, account by account.
@@ -313,9 +393,11 @@ async fn compare(
     report.compared_with = Some(CheckpointSummary {
         checkpoint: body.checkpoint,
         key_id: checkpoint.key_id.clone(),
-        transaction_id: body.transaction_id,
-        global_position: body.global_position,
         at: body.at,
+        tree_size: None,
+        root_hash: None,
+        transaction_id: Some(body.transaction_id),
+        global_position: Some(body.global_position),
     });
     report.covered_events = store::count_events(connection, cut, true, account).await?;
     report.events_after = store::count_events(connection, cut, false, account).await?;
@@ -328,7 +410,7 @@ async fn compare(
             .or_default()
             .push(positioned.head);
     }
-    report.covered_streams = found.values().map(|heads| heads.len() as u64).sum();
+    report.covered_streams = Some(found.values().map(|heads| heads.len() as u64).sum());
     let mut signed: BTreeMap<String, &AccountDigest> = BTreeMap::new();
     for entry in body.accounts.iter().filter(|e| wanted(&e.account_id)) {
         signed.insert(entry.account_id.clone(), entry);
