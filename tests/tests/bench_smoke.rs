@@ -15,6 +15,7 @@ async fn every_phase_of_a_smoke_sized_run_yields_figures() {
     let seeded = plan.seeded_licenses as u64;
     for (what, backlog) in [
         ("relay", &report.relay_catch_up),
+        ("transparency log", &report.log_catch_up),
         ("projector", &report.projector_catch_up),
     ] {
         assert!(
@@ -24,6 +25,8 @@ async fn every_phase_of_a_smoke_sized_run_yields_figures() {
         assert!(backlog.per_second > 0.0, "{what}: {markdown}");
     }
     assert!(report.rebuild.events >= seeded, "{markdown}");
+    assert!(report.checkpoint.tree_size >= seeded, "{markdown}");
+    assert!(report.checkpoint.payload_bytes < 1_024, "{markdown}");
     assert!(
         report.baselines.pgbench_inserts_per_second > 0.0,
         "{markdown}"
@@ -33,7 +36,7 @@ async fn every_phase_of_a_smoke_sized_run_yields_figures() {
         "{markdown}"
     );
 
-    assert_eq!(report.queries.len(), 5, "{markdown}");
+    assert_eq!(report.queries.len(), 6, "{markdown}");
     for (name, summary) in &report.queries {
         assert!(summary.count > 0, "{name}: {markdown}");
         assert_eq!(summary.errors, 0, "{name}: {markdown}");
@@ -71,7 +74,11 @@ async fn every_phase_of_a_smoke_sized_run_yields_figures() {
     ] {
         assert!(mib > 1.0, "{what}: {markdown}");
     }
-    for phase in ["relay catch-up", "command mix", "baseline: pgbench"] {
+    for phase in [
+        "relay catch-up (and the transparency log)",
+        "command mix",
+        "baseline: pgbench",
+    ] {
         let usage = &report.cpu[phase];
         assert!(
             usage.cpu.cores.contains_key("postgres"),
