@@ -14,6 +14,7 @@ use sqlx::PgPool;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use ledger_domain::transparency::note::VerifierKey;
 use ledger_domain::upcast::LicenseEventUpcaster;
 use ledger_domain::usage::ServerUsage;
 use ledger_domain::License;
@@ -56,6 +57,8 @@ pub struct AppState {
     pub checkpoint_keys: Arc<ledger_domain::license_file::Keyring>,
     /// The transparency log's name (`checkpoint_origin`).
     pub checkpoint_origin: String,
+    /// Witnesses whose cosignatures are kept (`checkpoint_witness_keys`).
+    pub witness_keys: Arc<Vec<VerifierKey>>,
     /// Bearer-token checks and rate limits.
     pub auth: Arc<Gate>,
     /// What keeps this process's roles from making progress, for readiness.
@@ -158,6 +161,7 @@ impl AppState {
             }),
             checkpoint_keys: Arc::new(settings.checkpoint_signing_keys.0.clone()),
             checkpoint_origin: settings.checkpoint_origin(),
+            witness_keys: Arc::new(settings.checkpoint_witness_keys.0.clone()),
             nats,
             pool,
             blockers,

@@ -56,6 +56,36 @@ pub enum Command {
         #[command(subcommand)]
         command: LicenseKeyCommand,
     },
+    /// Witness a ledger's transparency log: each round, fetch its newest checkpoint
+    /// and cosign it only if it extends the last one this witness accepted (kept in
+    /// `--state`), handing the cosignature to the ledger. Needs no database. With
+    /// `--once`: exit 0 cosigned (or nothing yet), 1 refused, 2 could not run.
+    Witness {
+        /// The ledger's base URL.
+        #[arg(long)]
+        ledger_url: String,
+        /// The log's vkey (`GET /v1/log/keys`, better from its operator), or a file
+        /// holding it.
+        #[arg(long)]
+        log_key: String,
+        /// This witness's name on its cosignatures (no spaces or `+`), e.g.
+        /// `witness.example.org/w1`.
+        #[arg(long)]
+        name: String,
+        /// A file holding this witness's signing key, as `ledger signing-key
+        /// generate` prints it (`<id>=<base64 seed>@<active_from>`).
+        #[arg(long)]
+        key_file: PathBuf,
+        /// This witness's state: the last checkpoint it accepted.
+        #[arg(long)]
+        state: PathBuf,
+        /// Seconds between rounds.
+        #[arg(long, default_value_t = 60)]
+        interval_secs: u64,
+        /// One round, then exit.
+        #[arg(long)]
+        once: bool,
+    },
     /// Checks: of a license file (offline) or of the event store's history.
     Verify {
         /// What to check.

@@ -82,6 +82,9 @@ pub struct Settings {
     /// The transparency log's name on every checkpoint (C2SP `origin`): unique to
     /// this ledger, e.g. `ledger.example.com/licenses`. Empty: `licensing-ledger/<stream_name>`.
     pub checkpoint_origin: String,
+    /// The witnesses whose cosignatures of checkpoints are kept and served: their
+    /// `cosignature/v1` vkeys (comma-separated, or a TOML array).
+    pub checkpoint_witness_keys: crate::integrity::witness::WitnessKeys,
     /// Largest message an event may make on the stream, in bytes: an event is
     /// refused before it is recorded if its message would be larger (the relay could
     /// never publish it). At most the broker's `max_payload` (1 MiB by default),
@@ -121,6 +124,7 @@ impl Default for Settings {
             checkpoint_signing_keys: SigningKeys::default(),
             checkpoint_interval_secs: 60,
             checkpoint_origin: String::new(),
+            checkpoint_witness_keys: Default::default(),
             event_max_bytes: 1024 * 1024,
         }
     }

@@ -121,6 +121,7 @@ fn offline(command: &Command, settings: &Settings) -> Option<anyhow::Result<Exit
             command: VerifyCommand::History { .. },
         }
         | Command::Serve { .. }
+        | Command::Witness { .. }
         | Command::Admin { .. }
         | Command::Migrate
         | Command::Rebuild
@@ -237,6 +238,41 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<ExitCod
             Ok(ExitCode::SUCCESS)
         }
         Command::Admin { command } => crate::admin::run(command, &settings).await,
+        Command::Witness {
+            ledger_url,
+            log_key,
+            name,
+            key_file,
+            state,
+            interval_secs,
+            once,
+        } => {
+            let text = std::fs::read_to_string(&key_file)
+                .with_context(|| format!("reading the witness key {}", key_file.display()))?;
+            let key = crate::license_keys::parse_compact(text.trim())
+                .map_err(|error| anyhow::anyhow!("witness key {}: {error}", key_file.display()))?
+                .keys()
+                .iter()
+                .find(|key| key.can_sign())
+                .cloned()
+                .with_context(|| format!("{} holds no private key", key_file.display()))?;
+            let vkey = ledger_domain::transparency::note::VerifierKey::cosignature_v1(
+                &name,
+                key.public_key_bytes(),
+            )
+            .context("--name")?;
+            eprintln!("ledger witness: {name}, vkey {vkey} (the ledger keeps its cosignatures once checkpoint_witness_keys names it)");
+            let settings = crate::integrity::witness_run::WitnessSettings {
+                ledger_url,
+                log_key: crate::integrity::offline::log_key(&log_key)?,
+                name,
+                key,
+                state,
+                interval: std::time::Duration::from_secs(interval_secs.max(1)),
+                once,
+            };
+            Ok(crate::integrity::witness_run::run(settings).await)
+        }
         Command::Verify {
             command: VerifyCommand::History { account },
         } => {

@@ -184,3 +184,38 @@ pub async fn stream_events(
     .await?;
     Ok(rows.into_iter().map(StoredEvent::from).collect())
 }
+
+/// The bytes an event's chain hash covers, as stored, with the hash before it in
+/// its stream: what an auditor needs to recompute the hash without the database.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StoredBytes {
+    /// The event.
+    pub global_position: i64,
+    /// The stored payload JSON text, byte for byte.
+    pub payload: String,
+    /// The stored metadata JSON text, byte for byte.
+    pub metadata: String,
+    /// Its hash.
+    pub hash: Vec<u8>,
+    /// The previous event's hash in its stream (none for sequence 1).
+    pub previous_hash: Option<Vec<u8>>,
+}
+
+/// The stored bytes of the events at `positions`, in any order.
+pub async fn stored_bytes(
+    connection: &mut PgConnection,
+    positions: &[i64],
+) -> sqlx::Result<Vec<StoredBytes>> {
+    sqlx::query_as(
+        "SELECT e.global_position, e.payload::text AS payload, e.metadata::text AS metadata,
+                e.hash, p.hash AS previous_hash
+           FROM public.events e
+           LEFT JOIN public.events p ON p.aggregate_type = e.aggregate_type
+                AND p.aggregate_id = e.aggregate_id AND p.sequence = e.sequence - 1
+          WHERE e.global_position = ANY($1)",
+    )
+    .bind(positions)
+    .persistent(false)
+    .fetch_all(&mut *connection)
+    .await
+}

@@ -131,17 +131,23 @@ async fn lead(
     refuse_if_transaction_ids_went_back(&mut lock).await?;
     let (position, stream_end) = resume_position(&mut lock, &mut stream).await?;
     tracing::info!(?position, stream_end, "relay resuming");
+    // The log grows beside publishing while this relay leads, and stops with it.
+    // Larger batches than publishing's: each is one transaction of two `unnest`
+    // inserts, and fewer commits leave PostgreSQL more for the relay's own.
     let tree = crate::integrity::tree::grow::grow(
         pool.clone(),
-        settings.batch_size,
+        (settings.batch_size * 4).min(10_000),
         settings.poll_interval,
-        shutdown.clone(),
+        settings.blockers.clone(),
+        shutdown.child_token(),
     );
     let result = tokio::select! {
         result = relay(pool, &mut lock, jetstream, settings, shutdown, position, stream_end) => result,
-        result = tree => result.context("growing the transparency log"),
+        () = tree => Ok(()),
     };
+    // A relay that no longer leads stops for no reason of its own.
     settings.blockers.clear(PART);
+    settings.blockers.clear(crate::integrity::tree::grow::PART);
     result
 }
 

@@ -65,6 +65,8 @@ struct Fixture {
     day: String,
     /// The global position of one of its events, in the signed log.
     position: i64,
+    /// The checkpoint signed over it.
+    checkpoint: ledger_gateway::integrity::checkpoint::tree_head::TreeHead,
 }
 
 async fn fixture(app: &TestApp) -> Fixture {
@@ -107,6 +109,12 @@ async fn fixture(app: &TestApp) -> Fixture {
         feature,
         day,
         position,
+        // The transparency log's routes prove against a signed head.
+        checkpoint: app
+            .checkpoint(&checkpoint_keys())
+            .await
+            .expect("a checkpoint")
+            .head,
     };
     let (status, body, _) = app
         .call(
@@ -121,6 +129,12 @@ async fn fixture(app: &TestApp) -> Fixture {
         .await
         .expect("a checkpoint");
     fixture
+}
+
+const WITNESS: &str = "witness.test/w1";
+
+fn witness_key() -> FileKey {
+    FileKey::from_seed("w1", "2000-01-01T00:00:00Z".parse().unwrap(), &[7; 32]).unwrap()
 }
 
 fn checkpoint_keys() -> Keyring {
@@ -158,6 +172,14 @@ impl Fixture {
         let ids = json!([self.license]);
         Some(match operation {
             "create_account" => json!({"name": "Another"}),
+            "add_cosignature" => {
+                use ledger_domain::transparency::note::{cosign, SignedNote};
+                let text = SignedNote::parse(&self.checkpoint.note).unwrap().text;
+                let line = cosign(&text, WITNESS, &witness_key(), 1_800_000_000)
+                    .unwrap()
+                    .line();
+                json!({"tree_size": self.checkpoint.tree_size, "cosignature": line})
+            }
             "issue_token" => json!({"role": "read_only", "subject": "reader"}),
             "purchase_license" => purchase(10),
             "activate_license" => json!({"access_code": "LA-9"}),
@@ -314,6 +336,13 @@ async fn every_operation_admits_exactly_its_roles_in_its_own_account() {
             ledger_gateway::license_keys::SigningKeys(Keyring::new(vec![file_key]).unwrap());
         settings.checkpoint_signing_keys =
             ledger_gateway::license_keys::SigningKeys(checkpoint_keys());
+        settings.checkpoint_witness_keys = ledger_gateway::integrity::witness::WitnessKeys(vec![
+            ledger_domain::transparency::note::VerifierKey::cosignature_v1(
+                WITNESS,
+                witness_key().public_key_bytes(),
+            )
+            .unwrap(),
+        ]);
     })
     .await;
     let (_, document, _) = app.call(Method::GET, "/openapi.json", None).await;

@@ -143,3 +143,60 @@ async fn an_event_the_broker_cannot_take_stops_the_relay_before_it_and_readiness
     assert_eq!(published, 1, "only the first purchase is on the stream");
     env.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transparency_log_that_cannot_grow_is_named_in_readiness_and_publishing_goes_on() {
+    let env = TestEnv::fresh().with_checkpoints();
+    let ledger = Ledger::start(ledger_bin!(), &env, &[]).await.unwrap();
+    let api = Api::new(&ledger);
+    read_side_moves(&api).await;
+    let pool = env.pool().await;
+    // A leaf written behind the relay's back where its next one goes: the stored
+    // log no longer is the one the relay grows.
+    let size = |pool: sqlx::PgPool| async move {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT coalesce(max(leaf_index) + 1, 0) FROM transparency_leaves",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    loop {
+        let next = size(pool.clone()).await;
+        let forged = sqlx::query(
+            "INSERT INTO transparency_leaves (leaf_index, global_position) VALUES ($1, -1)",
+        )
+        .bind(next)
+        .execute(&pool)
+        .await;
+        if forged.is_ok() {
+            break;
+        }
+    }
+    read_side_moves(&api).await;
+
+    let client = reqwest::Client::new();
+    let started = tokio::time::Instant::now();
+    loop {
+        let answer = client
+            .get(format!("{}/health/ready", ledger.base_url))
+            .send()
+            .await
+            .unwrap();
+        let status = answer.status().as_u16();
+        let body: Value = answer.json().await.unwrap();
+        let named = body["problems"].as_array().unwrap().iter().any(|p| {
+            p.as_str()
+                .unwrap()
+                .starts_with("transparency log: not growing")
+        });
+        if status == 503 && named {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Publishing never stopped.
+    read_side_moves(&api).await;
+    env.cleanup().await;
+}

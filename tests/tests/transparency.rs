@@ -169,6 +169,37 @@ async fn an_auditor_proves_offline_that_every_event_of_the_account_is_in_the_sig
         "{said}"
     );
 
+    // An exported event whose content was changed: its hash no longer fits.
+    let mut exported: Vec<Value> = events
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let payload = exported[0]["stored_payload"]
+        .as_str()
+        .unwrap()
+        .replace("ENT", "PLT");
+    assert_ne!(payload, exported[0]["stored_payload"].as_str().unwrap());
+    exported[0]["stored_payload"] = Value::String(payload);
+    let altered: Vec<String> = exported.iter().map(Value::to_string).collect();
+    let altered_file = files.put("altered.ndjson", &altered.join("\n"));
+    let (code, said) = verify(
+        &env,
+        &[
+            "inclusion",
+            "--checkpoint",
+            &kept,
+            "--proofs",
+            &proofs_file,
+            "--events",
+            &altered_file,
+            "--key",
+            &vkey,
+        ],
+    )
+    .await;
+    assert_eq!(code, 1, "{said}");
+    assert!(said.contains("its content was changed"), "{said}");
+
     // More history, a later checkpoint: the log only grew since the one kept.
     activated_license(&api).await;
     let (newer, newer_size) = checkpoint_of(&ledger, size + 2).await;

@@ -65,6 +65,9 @@ pub fn access(method: &Method, template: &str) -> Option<Access> {
         {
             Some(Access::Public)
         }
+        // A cosignature authenticates itself: it must verify with a configured
+        // witness key.
+        "/v1/log/cosignatures" if is_post => Some(Access::Public),
         "/v1/accounts" => (is_get || is_post).then_some(Access::Admin),
         "/v1/accounts/{account_id}/tokens" => is_post.then_some(Access::Admin),
         _ => {

@@ -13,6 +13,8 @@ pub mod checkpoint;
 pub mod offline;
 pub mod summary;
 pub mod tree;
+pub mod witness;
+pub mod witness_run;
 
 use futures::TryStreamExt as _;
 use serde::Serialize;

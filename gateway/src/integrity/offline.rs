@@ -11,9 +11,12 @@ use std::path::Path;
 use anyhow::{bail, Context as _};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
+use chrono::{DateTime, Utc};
 use ledger_domain::transparency::merkle::{self, Hash};
 use ledger_domain::transparency::note::{CheckpointBody, SignedNote, VerifierKey};
 use serde::Deserialize;
+
+use super::chain::{event_hash, ChainedEvent};
 
 /// A check's outcome: what to print and whether it held.
 #[derive(Debug)]
@@ -118,13 +121,59 @@ struct InclusionLine {
     hashes: Vec<String>,
 }
 
-/// One line of `events.ndjson`, as far as matching it to its proof needs.
+/// One line of `events.ndjson`: the event and the stored bytes its hash covers.
 #[derive(Debug, Deserialize)]
 struct EventLine {
     global_position: i64,
     aggregate_type: String,
     aggregate_id: String,
     sequence: i64,
+    #[serde(rename = "type")]
+    event_type: String,
+    version: String,
+    recorded_at: DateTime<Utc>,
+    hash: String,
+    previous_hash: Option<String>,
+    stored_payload: String,
+    stored_metadata: String,
+}
+
+impl EventLine {
+    /// Why its hash is not the one its stored bytes make, if it is not.
+    fn hash_problem(&self) -> Option<String> {
+        let (Some(hash), previous) = (
+            hex_hash(&self.hash),
+            self.previous_hash.as_deref().map(hex_hash),
+        ) else {
+            return Some("its hash is not 32-byte hex".into());
+        };
+        let previous = match previous {
+            Some(None) => return Some("its previous_hash is not 32-byte hex".into()),
+            Some(Some(previous)) => Some(previous),
+            None => None,
+        };
+        let stored = ChainedEvent {
+            aggregate_type: self.aggregate_type.clone(),
+            aggregate_id: self.aggregate_id.clone(),
+            sequence: self.sequence,
+            event_type: self.event_type.clone(),
+            event_version: self.version.clone(),
+            payload: self.stored_payload.clone(),
+            metadata: self.stored_metadata.clone(),
+            global_position: self.global_position,
+            recorded_at: self.recorded_at,
+            hash: hash.to_vec(),
+        };
+        if event_hash(previous.as_ref().map(|p| p.as_slice()), &stored) != hash.to_vec() {
+            return Some(
+                "its hash is not the one its stored bytes make: its content was changed".into(),
+            );
+        }
+        if (self.sequence == 1) != previous.is_none() {
+            return Some("its previous_hash does not fit its sequence".into());
+        }
+        None
+    }
 }
 
 fn hash_of(base64: &str) -> Option<Hash> {
@@ -146,7 +195,9 @@ fn hex_hash(hex: &str) -> Option<Hash> {
 }
 
 /// `ledger verify inclusion`: every proof against the signed checkpoint, and with
-/// `events`, that every exported event has one.
+/// `events`, that every exported event's hash is the one its stored bytes make,
+/// that its stream's chain links through the export, and that every exported event
+/// the checkpoint covers has a proof of that very hash.
 pub fn inclusion(
     checkpoint_path: &Path,
     proofs_path: &Path,
@@ -157,7 +208,7 @@ pub fn inclusion(
         Ok(body) => body,
         Err(why) => return Ok(Verdict::fails(format!("{why}\n"))),
     };
-    let mut proven: HashMap<i64, (String, String, i64)> = HashMap::new();
+    let mut proven: HashMap<i64, (String, String, i64, String)> = HashMap::new();
     for (number, line) in (1..).zip(read(proofs_path, "proofs")?.lines()) {
         if line.trim().is_empty() {
             continue;
@@ -194,7 +245,12 @@ pub fn inclusion(
         }
         proven.insert(
             proof.global_position,
-            (proof.aggregate_type, proof.aggregate_id, proof.sequence),
+            (
+                proof.aggregate_type,
+                proof.aggregate_id,
+                proof.sequence,
+                proof.event_hash,
+            ),
         );
     }
     let mut report = format!(
@@ -207,6 +263,8 @@ pub fn inclusion(
     if let Some(events_path) = events_path {
         let mut covered = 0u64;
         let mut later = 0u64;
+        // Each stream's last hash seen, so the chain is followed through the export.
+        let mut heads: HashMap<(String, String), (i64, String)> = HashMap::new();
         for (number, line) in (1..).zip(read(events_path, "events")?.lines()) {
             if line.trim().is_empty() {
                 continue;
@@ -214,22 +272,36 @@ pub fn inclusion(
             let event: EventLine = serde_json::from_str(line).with_context(|| {
                 format!("{} line {number} is not an event", events_path.display())
             })?;
+            let named = format!(
+                "the exported event at global position {} ({} {} sequence {})",
+                event.global_position, event.aggregate_type, event.aggregate_id, event.sequence
+            );
+            if let Some(problem) = event.hash_problem() {
+                return Ok(Verdict::fails(format!("{named}: {problem}\n")));
+            }
+            let stream = (event.aggregate_type.clone(), event.aggregate_id.clone());
+            if let Some((sequence, hash)) = heads.get(&stream) {
+                if *sequence + 1 != event.sequence || Some(hash) != event.previous_hash.as_ref() {
+                    return Ok(Verdict::fails(format!(
+                        "{named}: its stream's chain does not link to the event before it\n"
+                    )));
+                }
+            }
+            heads.insert(stream, (event.sequence, event.hash.clone()));
+            let expected = (
+                event.aggregate_type.clone(),
+                event.aggregate_id.clone(),
+                event.sequence,
+                event.hash.clone(),
+            );
             match proven.get(&event.global_position) {
-                Some(found)
-                    if *found
-                        == (
-                            event.aggregate_type.clone(),
-                            event.aggregate_id.clone(),
-                            event.sequence,
-                        ) =>
-                {
+                Some(found) if *found == expected => {
                     covered += 1;
                 }
                 Some(_) => {
                     return Ok(Verdict::fails(format!(
-                    "the exported event at global position {} is not the event its proof is of\n",
-                    event.global_position
-                )))
+                        "{named}: its proof is of another event or another hash\n"
+                    )))
                 }
                 None => later += 1,
             }
@@ -241,8 +313,9 @@ pub fn inclusion(
             );
         }
         report.push_str(&format!(
-            "every one of the {covered} exported events up to the checkpoint is proven; \
-             {later} exported events are newer than it (prove them against a later checkpoint)\n"
+            "every one of the {covered} exported events up to the checkpoint is proven, each \
+             hash recomputed from its stored bytes and every stream's chain followed; {later} \
+             exported events are newer than it (prove them against a later checkpoint)\n"
         ));
     }
     Ok(Verdict::holds(report))

@@ -36,6 +36,7 @@ use crate::app::AppState;
 use crate::error::ApiError;
 use crate::event_store::{self, CommitPosition, Horizon};
 use crate::extract::{date, path_param, QueryParams};
+use crate::integrity::checkpoint::canonical::hex;
 use crate::openapi::{AccountPath, AsOf, HistoryErrors, LicensePath, Paging, ReplayErrors};
 use crate::routes::search::Page;
 use crate::routes::search_params::SearchQuery;
@@ -139,6 +140,55 @@ impl From<StoredEvent> for HistoryEvent {
             body: untag(event.payload),
         }
     }
+}
+
+/// An exported event: as in a history page, with the bytes its hash covers, so an
+/// auditor recomputes the hash — and, with its inclusion proof, finds it in the
+/// signed transparency log — without the database.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportedEvent {
+    /// The event.
+    #[serde(flatten)]
+    pub event: HistoryEvent,
+    /// Its stored content hash (hex): its chain link and its leaf's data in the
+    /// transparency log.
+    pub hash: String,
+    /// The previous event's hash in its stream (hex); absent for sequence 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_hash: Option<String>,
+    /// The stored payload JSON text, byte for byte as hashed.
+    pub stored_payload: String,
+    /// The stored metadata JSON text, byte for byte as hashed.
+    pub stored_metadata: String,
+}
+
+/// The batch's events with their stored bytes, read in one query.
+async fn exported(
+    connection: &mut sqlx::PgConnection,
+    events: Vec<StoredEvent>,
+) -> sqlx::Result<Vec<ExportedEvent>> {
+    let positions: Vec<i64> = events.iter().map(|e| e.global_position).collect();
+    let mut bytes: std::collections::HashMap<i64, event_store::StoredBytes> =
+        event_store::stored_bytes(connection, &positions)
+            .await?
+            .into_iter()
+            .map(|b| (b.global_position, b))
+            .collect();
+    events
+        .into_iter()
+        .map(|event| {
+            let stored = bytes
+                .remove(&event.global_position)
+                .ok_or_else(|| sqlx::Error::RowNotFound)?;
+            Ok(ExportedEvent {
+                event: HistoryEvent::from(event),
+                hash: hex(&stored.hash),
+                previous_hash: stored.previous_hash.as_deref().map(hex),
+                stored_payload: stored.payload,
+                stored_metadata: stored.metadata,
+            })
+        })
+        .collect()
 }
 
 /// A page of one stream's history.
@@ -341,7 +391,8 @@ async fn license_state(
 /// Every event of the account as NDJSON, in commit order.
 ///
 /// Every event of the account in commit order (the order
-/// of the stream), one JSON object a line, streamed as it is read. Only events no
+/// of the stream), one JSON object a line, streamed as it is read, each with the
+/// stored bytes its hash covers. Only events no
 /// running transaction can precede are included (an export waits a few seconds
 /// for an older transaction to end), so continuing later from the last line's
 /// `global_position` never skips one.
@@ -352,7 +403,7 @@ async fn license_state(
     tag = "history",
     params(AccountPath, ExportStart),
     responses(
-        (status = 200, description = "One event (as in a history page) a line", body = HistoryEvent,
+        (status = 200, description = "One event (as in a history page, with its stored bytes) a line", body = ExportedEvent,
             content_type = "application/x-ndjson"),
         ReplayErrors,
     ),
@@ -413,7 +464,11 @@ async fn export(
                     // Later events held back by an older transaction still running
                     // (anywhere in the cluster): give it a moment to end.
                     if !(batch.events.is_empty() && batch.held_back) || Instant::now() >= give_up {
-                        return Ok::<_, sqlx::Error>(batch);
+                        let held_back = batch.held_back;
+                        let count = batch.events.len();
+                        let last = batch.events.last().map(CommitPosition::from);
+                        let events = exported(&mut connection, batch.events).await?;
+                        return Ok::<_, sqlx::Error>((events, count, held_back, last));
                     }
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_millis(200));
@@ -421,18 +476,9 @@ async fn export(
             };
             match read.await {
                 Err(error) => Some((Err(error), None)),
-                Ok(batch) => {
-                    let more = match batch.events.last() {
-                        Some(last) if batch.events.len() == EXPORT_BATCH || batch.held_back => {
-                            Some(CommitPosition::from(last))
-                        }
-                        _ => None,
-                    };
-                    let text = batch
-                        .events
-                        .into_iter()
-                        .map(|event| ndjson_line(HistoryEvent::from(event)))
-                        .collect::<String>();
+                Ok((events, count, held_back, last)) => {
+                    let more = last.filter(|_| count == EXPORT_BATCH || held_back);
+                    let text = events.into_iter().map(ndjson_line).collect::<String>();
                     Some((Ok(text), more))
                 }
             }
@@ -453,7 +499,7 @@ async fn export(
     Ok(response)
 }
 
-fn ndjson_line(event: HistoryEvent) -> String {
+fn ndjson_line(event: ExportedEvent) -> String {
     // Serialising our own plain types cannot fail; an empty line would be visible.
     let mut line = serde_json::to_string(&event).unwrap_or_default();
     line.push('\n');

@@ -3,6 +3,7 @@
 //! account's events, each checkable offline with only the checkpoint key's public
 //! half (`ledger verify checkpoint|inclusion|consistency`).
 //!
+//! Witnesses hand in their cosignatures, which are served beside the checkpoint.
 //! The checkpoints and consistency proofs are public, as a transparency log's are:
 //! they hold tree sizes and hashes only, and witnesses without an account read
 //! them. An inclusion proof names an event of an account, so it needs that
@@ -21,7 +22,7 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
 use ledger_domain::transparency::merkle::{self, NodeId};
-use ledger_domain::transparency::note::VerifierKey;
+use ledger_domain::transparency::note::{verify_cosignature, SignedNote, VerifierKey};
 use ledger_domain::AccountId;
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -32,7 +33,8 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::extract::{path_param, QueryParams};
+use crate::extract::{path_param, ApiJson, QueryParams};
+use crate::integrity::checkpoint::canonical::hex;
 use crate::integrity::checkpoint::store::{self as checkpoints, AnyCheckpoint};
 use crate::integrity::checkpoint::tree_head::TreeHead;
 use crate::integrity::tree::{self, proof::ProofError};
@@ -48,6 +50,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(log_keys))
         .routes(routes!(newest_checkpoint))
+        .routes(routes!(add_cosignature))
         .routes(routes!(list_checkpoints))
         .routes(routes!(consistency_proof))
         .routes(routes!(inclusion_proof))
@@ -179,12 +182,114 @@ async fn newest_checkpoint(
         .await?
         .pop()
         .ok_or_else(|| ApiError::NotFound("no checkpoint has been written yet".into()))?;
-    let mut response = head.note.into_response();
+    let lines: Vec<String> = sqlx::query_scalar(
+        "SELECT line FROM transparency_cosignatures WHERE tree_size = $1 ORDER BY witness",
+    )
+    .bind(i64::try_from(head.tree_size).unwrap_or(i64::MAX))
+    .fetch_all(&mut *connection)
+    .await?;
+    let mut note = head.note;
+    for line in lines {
+        note.push_str(&line);
+    }
+    let mut response = note.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     Ok(response)
+}
+
+/// A witness's cosignature of a checkpoint.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CosignatureBody {
+    /// The size of the checkpoint it cosigns.
+    pub tree_size: u64,
+    /// Its `cosignature/v1` signature line, `— <witness name> <base64>` and a line feed.
+    pub cosignature: String,
+}
+
+/// What was kept.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CosignatureKept {
+    /// The checkpoint's size.
+    pub tree_size: u64,
+    /// The witness.
+    pub witness: String,
+    /// When the witness says it cosigned (Unix seconds).
+    pub timestamp: u64,
+}
+
+/// A witness hands in its cosignature of a checkpoint; it is kept, and served
+/// beside the checkpoint (`GET /v1/log/checkpoint`), only when it verifies with a
+/// configured witness key (`checkpoint_witness_keys`) over a checkpoint the log
+/// signed. The signature is its own authentication: no token.
+#[utoipa::path(
+    post,
+    path = "/v1/log/cosignatures",
+    operation_id = "add_cosignature",
+    tag = "transparency",
+    request_body = CosignatureBody,
+    responses((status = 201, description = "Kept", body = CosignatureKept), HistoryErrors),
+)]
+async fn add_cosignature(
+    State(state): State<AppState>,
+    params: QueryParams,
+    ApiJson(body): ApiJson<CosignatureBody>,
+) -> Result<(axum::http::StatusCode, Json<CosignatureKept>), ApiError> {
+    params.only(&[])?;
+    let mut connection = state.pool.acquire().await?;
+    let head = tree_heads(&mut connection)
+        .await?
+        .into_iter()
+        .rev()
+        .find(|head| head.tree_size == body.tree_size)
+        .ok_or_else(|| ApiError::NotFound(format!("no checkpoint of {} events", body.tree_size)))?;
+    let bad = |detail: String| ApiError::bad_request("cosignature", detail);
+    let line = if body.cosignature.ends_with('\n') {
+        body.cosignature.clone()
+    } else {
+        format!("{}\n", body.cosignature)
+    };
+    if line.len() > 1_024 || line.matches('\n').count() != 1 {
+        return Err(bad("one signature line of at most 1 KiB".into()));
+    }
+    let signed = SignedNote::parse(&format!("{}{line}", head.note))
+        .map_err(|error| bad(format!("not a signature line: {error}")))?;
+    let signature = signed
+        .signatures
+        .last()
+        .ok_or_else(|| bad("not a signature line".into()))?;
+    let key = state
+        .witness_keys
+        .iter()
+        .find(|key| key.name() == signature.name && key.key_hash() == signature.key_hash)
+        .ok_or_else(|| {
+            bad(format!(
+                "`{}` is not a configured witness key",
+                signature.name
+            ))
+        })?;
+    let timestamp = verify_cosignature(&signed.text, signature, key.name(), key.public_key())
+        .map_err(|error| bad(format!("does not verify: {error}")))?;
+    sqlx::query(
+        "INSERT INTO transparency_cosignatures (tree_size, witness, line) VALUES ($1, $2, $3)
+         ON CONFLICT (tree_size, witness) DO UPDATE SET line = EXCLUDED.line, received_at = now()",
+    )
+    .bind(i64::try_from(head.tree_size).unwrap_or(i64::MAX))
+    .bind(key.name())
+    .bind(&line)
+    .execute(&mut *connection)
+    .await?;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(CosignatureKept {
+            tree_size: head.tree_size,
+            witness: key.name().to_owned(),
+            timestamp,
+        }),
+    ))
 }
 
 /// A page of checkpoints.
@@ -524,10 +629,6 @@ async fn prove(
             })
         })
         .collect()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Against which size.

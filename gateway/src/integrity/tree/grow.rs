@@ -2,8 +2,10 @@
 //! order, as a leaf (O(log n) hashes a leaf), and stores what each append
 //! completed in one transaction a batch. It starts wherever the stored tree ends,
 //! so on a store that had events before the tree existed the same loop is the
-//! backfill, and it runs beside publishing.
+//! backfill, and it runs beside publishing. A log that cannot grow (its rows
+//! damaged, say) never stops publishing: readiness names it instead.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -13,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::store;
 use crate::event_store::CommitPosition;
+use crate::readiness::Blockers;
 
 /// The tree in memory as far as it is stored, and where in commit order it ends.
 pub struct Grower {
@@ -88,18 +91,56 @@ impl Grower {
     }
 }
 
+/// How the log names itself in readiness.
+pub const PART: &str = "transparency log";
+/// How long growing waits after a failure before it reads the stored tree again.
+const RETRY_PAUSE: Duration = Duration::from_secs(5);
+
 /// Grows the tree until `shutdown`: at once while it finds full batches, else
-/// every `poll_interval`. An error ends it (the relay then starts over).
+/// every `poll_interval`. A failure does not stop publishing: it is logged and
+/// named in readiness (`blockers`), and growing starts over from the stored tree
+/// after a pause.
 pub async fn grow(
     pool: PgPool,
     batch_size: usize,
     poll_interval: Duration,
+    blockers: Arc<Blockers>,
     shutdown: CancellationToken,
+) {
+    loop {
+        let error =
+            match grow_from_stored(&pool, batch_size, poll_interval, &blockers, &shutdown).await {
+                Ok(()) => return,
+                Err(error) => error,
+            };
+        let reason = format!(
+            "not growing, retrying every {} s: {error:#}",
+            RETRY_PAUSE.as_secs()
+        );
+        tracing::error!(
+            error = format!("{error:#}"),
+            "the transparency log is not growing"
+        );
+        blockers.set(PART, reason);
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(RETRY_PAUSE) => {}
+        }
+    }
+}
+
+async fn grow_from_stored(
+    pool: &PgPool,
+    batch_size: usize,
+    poll_interval: Duration,
+    blockers: &Blockers,
+    shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
-    let mut grower = Grower::resume(&pool).await?;
+    let mut grower = Grower::resume(pool).await?;
     tracing::info!(size = grower.size(), "transparency log resuming");
     loop {
-        let appended = grower.step(&pool, batch_size).await?;
+        let appended = grower.step(pool, batch_size).await?;
+        blockers.clear(PART);
         if appended == batch_size && !shutdown.is_cancelled() {
             continue;
         }
