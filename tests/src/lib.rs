@@ -320,6 +320,16 @@ pub async fn run_ledger(bin: &str, env: &TestEnv, args: &[&str]) -> std::process
         .expect("running the ledger binary")
 }
 
+/// A finished command's exit status and everything it printed, stdout then stderr.
+pub fn status_and_output(output: &std::process::Output) -> (i32, String) {
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code().unwrap_or(-1), said)
+}
+
 /// A client for one account's part of the API, with a portal token of it.
 #[derive(Clone)]
 pub struct Api {

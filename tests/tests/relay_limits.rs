@@ -35,6 +35,28 @@ async fn checkpoint_of_at_least(env: &TestEnv, size: u64) -> (Value, usize) {
     }
 }
 
+/// Polls `/health/ready` until it answers 503 with a problem `named` accepts;
+/// the answer's body.
+async fn not_ready_because(ledger: &Ledger, named: impl Fn(&str) -> bool) -> Value {
+    let client = reqwest::Client::new();
+    let started = tokio::time::Instant::now();
+    loop {
+        let answer = client
+            .get(format!("{}/health/ready", ledger.base_url))
+            .send()
+            .await
+            .unwrap();
+        let status = answer.status().as_u16();
+        let body: Value = answer.json().await.unwrap();
+        let problems = body["problems"].as_array().unwrap();
+        if status == 503 && problems.iter().any(|p| named(p.as_str().unwrap())) {
+            return body;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// A purchase made now is read back through the read model (`min_position`):
 /// the relay and the projector both still move.
 async fn read_side_moves(api: &Api) {
@@ -103,27 +125,12 @@ async fn an_event_the_broker_cannot_take_stops_the_relay_before_it_and_readiness
     let after = api.post("/licenses", purchase_body(None)).await.unwrap();
     assert_eq!(after.status, 201);
 
-    let client = reqwest::Client::new();
-    let started = tokio::time::Instant::now();
-    let problems = loop {
-        let answer = client
-            .get(format!("{}/health/ready", ledger.base_url))
-            .send()
-            .await
-            .unwrap();
-        let status = answer.status().as_u16();
-        let body: Value = answer.json().await.unwrap();
-        if status == 503 && !body["problems"].as_array().unwrap().is_empty() {
-            assert_eq!(
-                (&body["database"], &body["nats"]),
-                (&json!(true), &json!(true))
-            );
-            break body["problems"].clone();
-        }
-        assert!(started.elapsed() < Duration::from_secs(30), "{body}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let said = problems[0].as_str().unwrap();
+    let body = not_ready_because(&ledger, |problem| problem.starts_with("relay: ")).await;
+    assert_eq!(
+        (&body["database"], &body["nats"]),
+        (&json!(true), &json!(true))
+    );
+    let said = body["problems"][0].as_str().unwrap();
     assert!(
         said.starts_with(&format!(
             "relay: cannot publish License {oversized} sequence 1"
@@ -175,27 +182,10 @@ async fn a_transparency_log_that_cannot_grow_is_named_in_readiness_and_publishin
     }
     read_side_moves(&api).await;
 
-    let client = reqwest::Client::new();
-    let started = tokio::time::Instant::now();
-    loop {
-        let answer = client
-            .get(format!("{}/health/ready", ledger.base_url))
-            .send()
-            .await
-            .unwrap();
-        let status = answer.status().as_u16();
-        let body: Value = answer.json().await.unwrap();
-        let named = body["problems"].as_array().unwrap().iter().any(|p| {
-            p.as_str()
-                .unwrap()
-                .starts_with("transparency log: not growing")
-        });
-        if status == 503 && named {
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(30), "{body}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    not_ready_because(&ledger, |problem| {
+        problem.starts_with("transparency log: not growing")
+    })
+    .await;
     // Publishing never stopped.
     read_side_moves(&api).await;
     env.cleanup().await;

@@ -9,7 +9,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ledger_tests::{activated_license, ledger_bin, run_ledger, Api, Ledger, TestEnv};
+use ledger_tests::{
+    activated_license, ledger_bin, run_ledger, status_and_output, Api, Ledger, TestEnv,
+};
 use serde_json::Value;
 
 /// A public route's body as text.
@@ -61,13 +63,7 @@ impl Files {
 async fn verify(env: &TestEnv, args: &[&str]) -> (i32, String) {
     let mut all = vec!["verify"];
     all.extend_from_slice(args);
-    let output = run_ledger(ledger_bin!(), env, &all).await;
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.code().unwrap(), said)
+    status_and_output(&run_ledger(ledger_bin!(), env, &all).await)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,7 +8,9 @@
 use std::time::Duration;
 
 use ledger_domain::transparency::note::{SignedNote, VerifierKey};
-use ledger_tests::{activated_license, generated_signing_key, ledger_bin, Api, Ledger, TestEnv};
+use ledger_tests::{
+    activated_license, generated_signing_key, ledger_bin, status_and_output, Api, Ledger, TestEnv,
+};
 use tokio::process::Command;
 
 const ORIGIN: &str = "ledger.test/witnessed";
@@ -60,12 +62,7 @@ async fn witness_once(
         .output()
         .await
         .unwrap();
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.code().unwrap(), said)
+    status_and_output(&output)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -57,40 +57,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(inclusion_proofs))
 }
 
-/// A signed tree head, as stored.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CheckpointAnswer {
-    /// Its number (its sequence in the checkpoint stream).
-    pub checkpoint: i64,
-    /// The log's name, the note's first line.
-    pub origin: String,
-    /// The log's size it signs: the first `tree_size` events in commit order.
-    pub tree_size: u64,
-    /// The root (RFC 9162), base64.
-    pub root_hash: String,
-    /// When it was signed.
-    pub at: DateTime<Utc>,
-    /// The checkpoint key that signed it.
-    pub key_id: String,
-    /// The C2SP `tlog-checkpoint` signed note, with the cosignatures witnesses
-    /// sent appended as further signature lines.
-    pub note: String,
-}
-
-impl From<TreeHead> for CheckpointAnswer {
-    fn from(head: TreeHead) -> Self {
-        Self {
-            checkpoint: head.checkpoint,
-            origin: head.origin,
-            tree_size: head.tree_size,
-            root_hash: head.root_hash,
-            at: head.at,
-            key_id: head.key_id,
-            note: head.note,
-        }
-    }
-}
-
 /// A key that signs (or signed) the log's checkpoints.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LogKey {
@@ -307,8 +273,8 @@ pub struct CheckpointPaging {
 /// The checkpoints, oldest first.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CheckpointList {
-    /// Signed tree heads.
-    pub checkpoints: Vec<CheckpointAnswer>,
+    /// Signed tree heads, as stored and published.
+    pub checkpoints: Vec<TreeHead>,
     /// Pass as `after` for the next page; absent on the last.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_after: Option<i64>,
@@ -345,7 +311,7 @@ async fn list_checkpoints(
     heads.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     Ok(Json(CheckpointList {
         next_after: more.then(|| heads.last().map_or(after, |h| h.checkpoint)),
-        checkpoints: heads.into_iter().map(CheckpointAnswer::from).collect(),
+        checkpoints: heads,
     }))
 }
 

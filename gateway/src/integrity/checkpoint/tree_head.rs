@@ -30,7 +30,7 @@ pub const EVENT_VERSION: &str = "2";
 const TIME: &str = "time ";
 
 /// A signed tree head as stored and published.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TreeHead {
     /// Its number: its sequence in the checkpoint stream (version 1 ones included).
     pub checkpoint: i64,
