@@ -8,13 +8,10 @@
 
 use std::time::{Duration, Instant};
 
-use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use futures::StreamExt as _;
 use ledger_domain::events::untag;
 use ledger_domain::license::LicenseState;
 use ledger_domain::usage::{ServerHost, UsageStreamId};
@@ -40,7 +37,7 @@ use crate::integrity::checkpoint::canonical::hex;
 use crate::openapi::{AccountPath, AsOf, HistoryErrors, LicensePath, Paging, ReplayErrors};
 use crate::routes::search::Page;
 use crate::routes::search_params::SearchQuery;
-use crate::routes::{read_options, search_params};
+use crate::routes::{ndjson, read_options, search_params};
 
 /// Most events a history page holds.
 pub const MAX_PAGE: i64 = 1_000;
@@ -478,32 +475,13 @@ async fn export(
                 Err(error) => Some((Err(error), None)),
                 Ok((events, count, held_back, last)) => {
                     let more = last.filter(|_| count == EXPORT_BATCH || held_back);
-                    let text = events.into_iter().map(ndjson_line).collect::<String>();
+                    let text = events.iter().map(ndjson::line).collect::<String>();
                     Some((Ok(text), more))
                 }
             }
         }
     });
-    let body = lines.map(|chunk| match chunk {
-        Ok(text) => Ok(Bytes::from(text)),
-        Err(error) => {
-            tracing::error!(%error, "history export failed part-way");
-            Err(std::io::Error::other("export failed"))
-        }
-    });
-    let mut response = Body::from_stream(body).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/x-ndjson"),
-    );
-    Ok(response)
-}
-
-fn ndjson_line(event: ExportedEvent) -> String {
-    // Serialising our own plain types cannot fail; an empty line would be visible.
-    let mut line = serde_json::to_string(&event).unwrap_or_default();
-    line.push('\n');
-    line
+    Ok(ndjson::response(lines, "history export"))
 }
 
 /// Replays `account`'s events recorded by `as_of` into a fresh scratch schema

@@ -12,7 +12,6 @@
 
 use std::collections::HashMap;
 
-use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -20,7 +19,6 @@ use axum::Json;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use futures::StreamExt as _;
 use ledger_domain::transparency::merkle::{self, NodeId};
 use ledger_domain::transparency::note::{verify_cosignature, SignedNote, VerifierKey};
 use ledger_domain::AccountId;
@@ -39,6 +37,7 @@ use crate::integrity::checkpoint::store::{self as checkpoints, AnyCheckpoint};
 use crate::integrity::checkpoint::tree_head::TreeHead;
 use crate::integrity::tree::{self, proof::ProofError};
 use crate::openapi::{AccountPath, HistoryErrors, ReplayErrors};
+use crate::routes::ndjson;
 
 /// Most checkpoints a page lists.
 const MAX_CHECKPOINTS: i64 = 1_000;
@@ -665,31 +664,11 @@ async fn inclusion_proofs(
             match read.await {
                 Err(error) => Some((Err(error), None)),
                 Ok((proofs, next)) => {
-                    let text: String = proofs
-                        .into_iter()
-                        .map(|proof| {
-                            // Serialising our own plain types cannot fail.
-                            let mut line = serde_json::to_string(&proof).unwrap_or_default();
-                            line.push('\n');
-                            line
-                        })
-                        .collect();
+                    let text: String = proofs.iter().map(ndjson::line).collect();
                     Some((Ok(text), next))
                 }
             }
         }
     });
-    let body = lines.map(|chunk| match chunk {
-        Ok(text) => Ok(Bytes::from(text)),
-        Err(error) => {
-            tracing::error!(%error, "inclusion proofs failed part-way");
-            Err(std::io::Error::other("inclusion proofs failed"))
-        }
-    });
-    let mut response = Body::from_stream(body).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/x-ndjson"),
-    );
-    Ok(response)
+    Ok(ndjson::response(lines, "inclusion proofs"))
 }
