@@ -13,7 +13,7 @@ use ledger_domain::license_file::VendorName;
 use ledger_projections::contract::StreamConfig;
 use serde::Deserialize;
 
-use crate::license_keys::SigningKeys;
+use crate::signing_keys::SigningKeys;
 
 /// Everything the binary can be told. Keys are the lower-case names of the
 /// `LEDGER_*` variables (`LEDGER_LISTEN_ADDR` sets `listen_addr`).
@@ -58,7 +58,7 @@ pub struct Settings {
     pub log_filter: String,
     /// The vendor daemon named in license files.
     pub license_vendor: VendorName,
-    /// Keys that sign and verify license files (see [`crate::license_keys`]).
+    /// Keys that sign and verify license files (see [`crate::signing_keys`]).
     pub license_signing_keys: SigningKeys,
     /// Keys that sign and verify bearer tokens, in the same formats as
     /// `license_signing_keys`; the gateway needs at least one.
@@ -364,8 +364,8 @@ impl Settings {
     }
 
     /// Each token's rate limit.
-    pub fn rate_limit(&self) -> crate::auth::rate_limit::RateLimit {
-        crate::auth::rate_limit::RateLimit {
+    pub fn rate_limit(&self) -> crate::http::rate_limit::RateLimit {
+        crate::http::rate_limit::RateLimit {
             per_second: self.rate_limit_per_second as f64,
             burst: u32::try_from(self.rate_limit_burst).unwrap_or(u32::MAX),
         }
@@ -486,9 +486,9 @@ mod tests {
     #[test]
     fn signing_keys_come_from_a_toml_table_or_one_environment_string() {
         let old =
-            crate::license_keys::generate("k1", "2026-01-01T00:00:00Z".parse().unwrap()).unwrap();
+            crate::signing_keys::generate("k1", "2026-01-01T00:00:00Z".parse().unwrap()).unwrap();
         let new =
-            crate::license_keys::generate("k2", "2027-01-01T00:00:00Z".parse().unwrap()).unwrap();
+            crate::signing_keys::generate("k2", "2027-01-01T00:00:00Z".parse().unwrap()).unwrap();
         let dir = std::env::temp_dir().join(format!("ledger-config-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("ledger.toml");
@@ -499,7 +499,7 @@ mod tests {
         );
         let text = format!(
             "license_vendor = \"ACME_1\"\n{}{retired}",
-            crate::license_keys::toml_entry(&new)
+            crate::signing_keys::toml_entry(&new)
         );
         std::fs::write(&file, text).unwrap();
         let from_file = Settings::load(Some(&file), env(&[])).unwrap();
@@ -513,7 +513,7 @@ mod tests {
             .collect();
         assert_eq!(keys, [("k1", false), ("k2", true)]);
 
-        let line = crate::license_keys::compact_entry(&old);
+        let line = crate::signing_keys::compact_entry(&old);
         let from_env =
             Settings::load(Some(&file), env(&[("LEDGER_LICENSE_SIGNING_KEYS", &line)])).unwrap();
         let keyring = &from_env.license_signing_keys.0;

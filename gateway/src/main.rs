@@ -1,5 +1,5 @@
-//! The `ledger` binary. Everything it does is in [`ledger_gateway::entry`].
+//! The `ledger` binary. Everything it does is in [`ledger_gateway::cli::entry`].
 
 fn main() -> std::process::ExitCode {
-    ledger_gateway::entry::main()
+    ledger_gateway::cli::entry::main()
 }

@@ -12,10 +12,10 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::{app, health_only, AppState};
 use crate::config::Settings;
-use crate::integrity::checkpoint::CheckpointSchedule;
+use crate::http::app::{app, health_only, AppState};
 use crate::readiness::Blockers;
+use crate::relay::checkpoint_schedule::CheckpointSchedule;
 use crate::relay::{self, RelaySettings};
 
 /// A part of the ledger a process can run.
@@ -121,7 +121,7 @@ pub async fn run(
     // Every process serves the health probes; only the gateway role serves the API.
     let state = AppState::new(pool.clone(), &settings, nats.clone(), blockers);
     let router = if roles.contains(&Role::Gateway) {
-        tasks.spawn(crate::idempotency::purge_expired(
+        tasks.spawn(crate::http::idempotency::purge_expired(
             pool.clone(),
             settings.idempotency_retention(),
             shutdown.clone(),

@@ -333,9 +333,9 @@ async fn every_operation_admits_exactly_its_roles_in_its_own_account() {
     .unwrap();
     let app = spawn_app_with(|settings| {
         settings.license_signing_keys =
-            ledger_gateway::license_keys::SigningKeys(Keyring::new(vec![file_key]).unwrap());
+            ledger_gateway::signing_keys::SigningKeys(Keyring::new(vec![file_key]).unwrap());
         settings.checkpoint_signing_keys =
-            ledger_gateway::license_keys::SigningKeys(checkpoint_keys());
+            ledger_gateway::signing_keys::SigningKeys(checkpoint_keys());
         settings.checkpoint_witness_keys = ledger_gateway::integrity::witness::WitnessKeys(vec![
             ledger_domain::transparency::note::VerifierKey::cosignature_v1(
                 WITNESS,

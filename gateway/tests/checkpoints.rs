@@ -20,7 +20,7 @@ use ledger_gateway::integrity::checkpoint::{
     write_checkpoint, CheckpointProblem, CheckpointStatus, Written,
 };
 use ledger_gateway::integrity::{verify_chains, verify_history};
-use ledger_gateway::license_keys::{generate, SigningKeys};
+use ledger_gateway::signing_keys::{generate, SigningKeys};
 use serde_json::json;
 use support::{activated_license, spawn_app_with, TestApp};
 use uuid::Uuid;

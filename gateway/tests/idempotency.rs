@@ -309,7 +309,7 @@ async fn answers_past_their_retention_are_forgotten_and_running_ones_kept() {
     .execute(&app.pool)
     .await
     .unwrap();
-    let purged = ledger_gateway::idempotency::store::purge(
+    let purged = ledger_gateway::http::idempotency::store::purge(
         &app.pool,
         std::time::Duration::from_secs(24 * 3600),
     )

@@ -8,9 +8,9 @@
 
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 
-use crate::consumer::LIVE_SCHEMA;
+use crate::consumer::{LICENSES_PROJECTION, LIVE_SCHEMA};
 
 /// The scratch schema an audit replays into.
 pub const AUDIT_SCHEMA: &str = "read_model_audit";
@@ -26,6 +26,39 @@ pub struct Difference {
     pub only_in: &'static str,
     /// The row, as JSON.
     pub row: Value,
+}
+
+/// The commit position `(transaction_id, global_position)` of the last event the
+/// live projector applied; `(0, 0)` before the first.
+pub async fn live_checkpoint(connection: &mut PgConnection) -> sqlx::Result<(i64, i64)> {
+    let found: Option<(i64, i64)> = sqlx::query_as(&format!(
+        "SELECT transaction_id::text::bigint, global_position
+           FROM {LIVE_SCHEMA}.checkpoints WHERE projection = $1"
+    ))
+    .bind(LICENSES_PROJECTION)
+    .fetch_optional(&mut *connection)
+    .await?;
+    Ok(found.unwrap_or_default())
+}
+
+/// Holds the live projector still until the transaction of `connection` ends: it
+/// locks its checkpoint row for each batch it applies.
+pub async fn hold_live_projector(connection: &mut PgConnection) -> sqlx::Result<()> {
+    sqlx::query(&format!(
+        "SELECT 1 FROM {LIVE_SCHEMA}.checkpoints WHERE projection = $1 FOR UPDATE"
+    ))
+    .bind(LICENSES_PROJECTION)
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}
+
+/// Removes the audit's scratch schema and everything replayed into it.
+pub async fn drop_scratch(pool: &PgPool) -> sqlx::Result<()> {
+    sqlx::query(&format!("DROP SCHEMA IF EXISTS {AUDIT_SCHEMA} CASCADE"))
+        .execute(pool)
+        .await?;
+    Ok(())
 }
 
 /// Up to `limit` differences per table and side between `read_model` and `scratch`.

@@ -56,6 +56,9 @@ pub mod header {
     pub const TRACEPARENT: &str = "traceparent";
     /// JetStream de-duplication id.
     pub const MSG_ID: &str = "Nats-Msg-Id";
+    /// JetStream stores the message only if the stream's last sequence is this
+    /// one: the relay's guard against holes.
+    pub const EXPECTED_LAST_SEQUENCE: &str = "Nats-Expected-Last-Sequence";
     /// CloudEvents spec version (`1.0`).
     pub const CE_SPECVERSION: &str = "ce-specversion";
     /// CloudEvents id (same as `Nats-Msg-Id`).
@@ -131,6 +134,17 @@ pub struct OutgoingMessage {
 }
 
 impl OutgoingMessage {
+    /// The message as the relay publishes it: stored only if the stream's last
+    /// sequence is `last_sequence`. The header counts against the broker's limit,
+    /// so sizes are measured with it.
+    pub fn expecting(mut self, last_sequence: u64) -> Self {
+        self.headers.insert(
+            header::EXPECTED_LAST_SEQUENCE,
+            last_sequence.to_string().as_str(),
+        );
+        self
+    }
+
     /// Bytes the message takes against the broker's `max_payload`: its payload and
     /// its header block as sent (`NATS/1.0` CRLF, `name: value` CRLF each, CRLF).
     pub fn size(&self) -> usize {

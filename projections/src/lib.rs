@@ -10,6 +10,8 @@
 //! - [`consumer`]: the durable JetStream consumer loop that feeds the writer.
 //! - [`queries`]: what the gateway asks: a license, the landing page, read-your-writes.
 //! - [`rebuild`]: replaying the stream into fresh tables and swapping them in.
+//! - [`audit`]: the auditor's comparison of replayed and live read models, and the
+//!   live projector's position and lock it compares at.
 //! - [`supervise`]: restarting long-running loops after failures.
 //!
 //! This crate owns the `read_model` schema: nothing else writes to it.

@@ -7,7 +7,7 @@
 use chrono::{Days, Utc};
 use ledger_domain::license_file::model::{feature_version, flexnet_date};
 use ledger_domain::license_file::FileKey;
-use ledger_gateway::license_keys::{compact_entry, parse_compact, PublishedKeys};
+use ledger_gateway::signing_keys::{compact_entry, parse_compact, PublishedKeys};
 use ledger_tests::{
     generated_signing_key, ledger_bin, purchase_body, run_ledger, Api, Ledger, TestEnv,
 };

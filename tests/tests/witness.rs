@@ -68,7 +68,7 @@ async fn witness_once(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_witness_cosigns_only_a_log_that_extends_what_it_saw_and_refuses_a_split_view() {
     let witness_key = generated_signing_key("w1", "2000-01-01T00:00:00Z");
-    let witness_public = ledger_gateway::license_keys::parse_compact(&witness_key)
+    let witness_public = ledger_gateway::signing_keys::parse_compact(&witness_key)
         .unwrap()
         .keys()[0]
         .public_key_bytes();

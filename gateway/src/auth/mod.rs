@@ -2,23 +2,21 @@
 //! OpenAPI document and the public license-file keys carries a bearer token (an
 //! Ed25519-signed JWT, [`token`]); its role must allow the route ([`policy`]) and
 //! its account must be the one in the path, else the answer is the same 404 a
-//! missing resource gets. Requests are rate-limited per token ([`rate_limit`]).
+//! missing resource gets. Requests are rate-limited per token. Accounts and the
+//! tokens issued for them are kept in PostgreSQL ([`accounts`]).
+//!
+//! Nothing here speaks HTTP: the request gate that applies these rules is
+//! [`crate::http::gate`], and `ledger admin` issues tokens from the command line.
 
-pub mod document;
-pub mod middleware;
+pub mod accounts;
 pub mod policy;
-pub mod rate_limit;
 pub mod token;
 pub mod verified;
 
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
 
 pub use policy::{Access, Permission};
 pub use token::{Caller, Verifier};
-
-use crate::error::ApiError;
 
 /// What a token may do.
 #[derive(
@@ -64,18 +62,5 @@ impl Role {
 impl std::fmt::Display for Role {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-/// The authenticated caller of a request, as the middleware left it.
-impl<S: Send + Sync> FromRequestParts<S> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        parts
-            .extensions
-            .get::<Caller>()
-            .cloned()
-            .ok_or(ApiError::Unauthenticated(token::TokenError::Missing))
     }
 }

@@ -2,7 +2,7 @@
 //! permission, and each role holds a fixed set of them. Anything not named here
 //! is refused, so a new route is closed until it is given a permission.
 
-use axum::http::Method;
+use http::Method;
 
 use crate::auth::Role;
 

@@ -8,6 +8,7 @@
 //! position — is named. Signed [`checkpoint`]s over every stream head catch what
 //! the chains cannot: an event inserted whole.
 
+pub mod audit;
 pub mod chain;
 pub mod checkpoint;
 pub mod offline;

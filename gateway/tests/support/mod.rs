@@ -16,10 +16,10 @@ use http_body_util::BodyExt as _;
 use ledger_domain::license_file::{FileKey, Keyring};
 use ledger_domain::usage::ServerHost;
 use ledger_domain::AccountId;
-use ledger_gateway::app::{app, AppState};
 use ledger_gateway::auth::token::TokenRequest;
 use ledger_gateway::auth::{Role, Verifier};
-use ledger_gateway::license_keys::SigningKeys;
+use ledger_gateway::http::app::{app, AppState};
+use ledger_gateway::signing_keys::SigningKeys;
 use serde_json::{json, Value};
 use tower::ServiceExt as _;
 use uuid::Uuid;
@@ -183,7 +183,7 @@ impl TestApp {
     /// Applies every event not yet applied to the read models, as the projector
     /// would (these tests run no NATS, so nothing else does).
     pub async fn project(&self) {
-        use ledger_gateway::event_store::{events_after, CommitPosition, Horizon};
+        use ledger_gateway::write::event_store::{events_after, CommitPosition, Horizon};
         use ledger_projections::consumer::{
             project_stored, Target, LICENSES_PROJECTION, LIVE_SCHEMA,
         };

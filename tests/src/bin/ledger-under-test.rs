@@ -2,5 +2,5 @@
 //! path (`CARGO_BIN_EXE_ledger-under-test`). Same entry point, same code.
 
 fn main() -> std::process::ExitCode {
-    ledger_gateway::entry::main()
+    ledger_gateway::cli::entry::main()
 }

@@ -288,7 +288,7 @@ mod tests {
     #[test]
     fn a_signed_checkpoint_verifies_and_any_change_or_unknown_key_does_not() {
         let key =
-            crate::license_keys::generate("ck1", "2026-01-01T00:00:00Z".parse().unwrap()).unwrap();
+            crate::signing_keys::generate("ck1", "2026-01-01T00:00:00Z".parse().unwrap()).unwrap();
         let keyring = Keyring::new(vec![key.clone()]).unwrap();
         let heads = vec![head("a", "l-1", 4)];
         let signed = body(&heads).sign(&keyring, heads).unwrap();

@@ -7,8 +7,8 @@
 //! changes the root, and an auditor checks proofs against it offline.
 //!
 //! - [`tree_head`]: the checkpoint, a C2SP `tlog-checkpoint` signed note (pure);
-//! - [`write`]: signing one; [`schedule`]: the active relay does, every
-//!   `checkpoint_interval_secs` when events were recorded;
+//! - [`write`]: signing one (the active relay does, on the schedule of
+//!   [`crate::relay::checkpoint_schedule`]);
 //! - [`store`]: the checkpoint stream in the database;
 //! - [`verify`] and [`verify_tree`]: checking the history against them.
 //! - [`canonical`]: version 1, which signed every stream head (it grew with the
@@ -16,13 +16,11 @@
 //!   written; stored ones still decode and verify.
 
 pub mod canonical;
-pub mod schedule;
 pub mod store;
 pub mod tree_head;
 pub mod verify;
 pub mod verify_tree;
 pub mod write;
 
-pub use schedule::{CheckpointSchedule, CheckpointTimer};
 pub use verify::{verify_checkpoints, CheckpointProblem, CheckpointReport, CheckpointStatus};
 pub use write::{write_checkpoint, Written};

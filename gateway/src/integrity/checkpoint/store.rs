@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::canonical::{hex, Head, SignedCheckpoint, EVENT_TYPE, EVENT_VERSION as HEADS_VERSION};
 use super::tree_head::{self, TreeHead};
-use crate::event_store::CommitPosition;
+use crate::write::event_store::CommitPosition;
 
 /// The newest settled event outside the checkpoint stream: no transaction still
 /// running can add an event at or before it. Run it in the transaction that then

@@ -23,7 +23,7 @@ use uuid::Uuid;
 use super::canonical::{summarize, AccountDigest, Head, SignatureProblem, SignedCheckpoint};
 use super::store::{self, AnyCheckpoint};
 use super::tree_head::{HeadProblem, TreeHead};
-use crate::event_store::CommitPosition;
+use crate::write::event_store::CommitPosition;
 
 /// What the checkpoints say about the history checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]

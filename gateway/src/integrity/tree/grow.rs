@@ -14,8 +14,8 @@ use sqlx::{Connection as _, PgPool};
 use tokio_util::sync::CancellationToken;
 
 use super::store;
-use crate::event_store::CommitPosition;
 use crate::readiness::Blockers;
+use crate::write::event_store::CommitPosition;
 
 /// The tree in memory as far as it is stored, and where in commit order it ends.
 pub struct Grower {

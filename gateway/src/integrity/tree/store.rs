@@ -5,7 +5,7 @@
 use ledger_domain::transparency::merkle::{Frontier, Hash, NodeId};
 use sqlx::PgConnection;
 
-use crate::event_store::CommitPosition;
+use crate::write::event_store::CommitPosition;
 
 /// How many leaves the stored tree has.
 pub async fn size(connection: &mut PgConnection) -> sqlx::Result<u64> {
@@ -156,7 +156,7 @@ pub struct LeafEvent {
 }
 
 /// Up to `limit` events after `after` in commit order, their hashes only. Each
-/// says whether it is settled (see [`crate::event_store`]): the tree takes events
+/// says whether it is settled (see [`crate::write::event_store`]): the tree takes events
 /// up to the first that is not, so it never has to take a leaf back.
 pub async fn events_after(
     connection: &mut PgConnection,

@@ -1,0 +1,318 @@
+//! The `ledger` binary's entry point: reads settings, starts telemetry and hands
+//! over to [`crate::run`]. Prints `listening on http://<addr>` once the HTTP port
+//! is bound, so scripts and tests can start it on port 0. It lives in the library
+//! so the black-box tests can build the very same binary.
+
+use std::collections::BTreeSet;
+use std::process::ExitCode;
+
+use crate::cli::args::{Cli, Command, KeyFormat, LicenseKeyCommand, VerifyCommand};
+use crate::config::Settings;
+use crate::run::{run, Role};
+use anyhow::Context as _;
+use clap::Parser as _;
+use tokio_util::sync::CancellationToken;
+
+/// Runs the `ledger` command line to completion.
+pub fn main() -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("ledger: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(main_async())
+}
+
+async fn main_async() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref(), std::env::vars()) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("ledger: invalid configuration: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
+    // Offline subcommands answer on stdout and stderr alone, without log lines.
+    if let Some(outcome) = offline(&cli.command, &settings) {
+        return match outcome {
+            Ok(code) => code,
+            Err(error) => {
+                eprintln!("ledger: {error:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let _telemetry = match crate::telemetry::init(&settings) {
+        Ok(guard) => guard,
+        Err(error) => {
+            eprintln!("ledger: telemetry: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
+    // The auditors' checks keep 1 for "the store disagrees": not being able to
+    // check at all is 2.
+    let could_not_run = match &cli.command {
+        Command::Audit | Command::Verify { .. } => ExitCode::from(2),
+        _ => ExitCode::FAILURE,
+    };
+    match execute(cli.command, settings).await {
+        Ok(code) => code,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "ledger stopped");
+            eprintln!("ledger: {error:#}");
+            could_not_run
+        }
+    }
+}
+
+/// Runs a subcommand that needs neither the database nor NATS; `None` for the others.
+fn offline(command: &Command, settings: &Settings) -> Option<anyhow::Result<ExitCode>> {
+    use crate::integrity::offline;
+    let log_check =
+        |check: &dyn Fn() -> anyhow::Result<offline::Verdict>| Some(Ok(verdict(check())));
+    match command {
+        Command::LicenseKey {
+            command:
+                LicenseKeyCommand::Generate {
+                    key_id,
+                    active_from,
+                    format,
+                },
+        } => Some(generate_key(key_id, *active_from, *format).map(|()| ExitCode::SUCCESS)),
+        Command::Verify {
+            command: VerifyCommand::LicenseFile { path, keys },
+        } => Some(
+            crate::cli::verify::license_file(path, keys.as_deref(), settings).map(|report| {
+                print!("{report}");
+                ExitCode::SUCCESS
+            }),
+        ),
+        Command::Verify {
+            command: VerifyCommand::Checkpoint { path, key },
+        } => log_check(&|| offline::checkpoint(path, &offline::log_key(key)?)),
+        Command::Verify {
+            command:
+                VerifyCommand::Inclusion {
+                    checkpoint,
+                    proofs,
+                    events,
+                    key,
+                },
+        } => log_check(&|| {
+            offline::inclusion(
+                checkpoint,
+                proofs,
+                events.as_deref(),
+                &offline::log_key(key)?,
+            )
+        }),
+        Command::Verify {
+            command:
+                VerifyCommand::Consistency {
+                    old,
+                    new,
+                    proof,
+                    key,
+                },
+        } => log_check(&|| offline::consistency(old, new, proof, &offline::log_key(key)?)),
+        Command::Verify {
+            command: VerifyCommand::History { .. },
+        }
+        | Command::Serve { .. }
+        | Command::Witness { .. }
+        | Command::Admin { .. }
+        | Command::Migrate
+        | Command::Rebuild
+        | Command::Audit => None,
+    }
+}
+
+/// Prints an offline check's report: exit 0 when it holds, 1 when it does not, 2
+/// when it could not be made.
+fn verdict(outcome: anyhow::Result<crate::integrity::offline::Verdict>) -> ExitCode {
+    match outcome {
+        Ok(verdict) => {
+            print!("{}", verdict.report);
+            if verdict.holds {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(error) => {
+            eprintln!("ledger: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Prints a new signing key on stdout, ready to paste into configuration.
+fn generate_key(
+    key_id: &str,
+    active_from: Option<chrono::DateTime<chrono::Utc>>,
+    format: KeyFormat,
+) -> anyhow::Result<()> {
+    let key = crate::signing_keys::generate(key_id, active_from.unwrap_or_else(chrono::Utc::now))?;
+    match format {
+        KeyFormat::Env => println!("{}", crate::signing_keys::compact_entry(&key)),
+        KeyFormat::Toml => print!("{}", crate::signing_keys::toml_entry(&key)),
+    }
+    eprintln!(
+        "ledger: new signing key `{key_id}` (public key {}); keep the private key \
+         secret and out of version control",
+        key.public_key_base64()
+    );
+    Ok(())
+}
+
+async fn execute(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Migrate => {
+            let pool = crate::db::connect_and_migrate(&settings.database_url, 2).await?;
+            pool.close().await;
+            println!("migrations applied");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit => {
+            let pool = crate::db::connect_to_store(&settings.database_url, 4).await?;
+            let audited =
+                crate::integrity::audit::audit(&pool, settings.projector_batch_size).await;
+            pool.close().await;
+            // 1 means "they differ": an audit that could not run says so with 2.
+            let report = match audited {
+                Ok(report) => report,
+                Err(error) => {
+                    eprintln!("ledger: audit failed: {error:#}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            for difference in &report.differences {
+                println!("{}", serde_json::to_string(difference)?);
+            }
+            println!(
+                "audit: {} events replayed from the store up to global position {}; {}",
+                report.events,
+                report.position.global_position,
+                if report.differences.is_empty() {
+                    "the read models agree".to_owned()
+                } else {
+                    format!("{} differences", report.differences.len())
+                }
+            );
+            Ok(if report.differences.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Rebuild => {
+            let pool = crate::db::connect_and_migrate(&settings.database_url, 4).await?;
+            let client = crate::nats::connect(&settings.nats_url).await?;
+            let report = ledger_projections::rebuild::rebuild(
+                &pool,
+                &async_nats::jetstream::new(client),
+                &settings.stream(),
+                ledger_projections::consumer::LICENSES_PROJECTION,
+                settings.projector_batch_size,
+            )
+            .await?;
+            println!(
+                "rebuilt from {} messages in {:.2} s ({:.0} messages/s) and swapped in",
+                report.messages,
+                report.replay.as_secs_f64(),
+                report.rate()
+            );
+            pool.close().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve { roles } => {
+            let roles: BTreeSet<Role> = roles.into_iter().collect();
+            let listener = tokio::net::TcpListener::bind(settings.listen_addr)
+                .await
+                .with_context(|| format!("binding {}", settings.listen_addr))?;
+            println!("listening on http://{}", listener.local_addr()?);
+            let shutdown = CancellationToken::new();
+            tokio::spawn(stop_on_signal(shutdown.clone()));
+            run(settings, roles, listener, shutdown).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Admin { command } => crate::cli::admin::run(command, &settings).await,
+        Command::Witness {
+            ledger_url,
+            log_key,
+            name,
+            key_file,
+            state,
+            interval_secs,
+            once,
+        } => {
+            let text = std::fs::read_to_string(&key_file)
+                .with_context(|| format!("reading the witness key {}", key_file.display()))?;
+            let key = crate::signing_keys::parse_compact(text.trim())
+                .map_err(|error| anyhow::anyhow!("witness key {}: {error}", key_file.display()))?
+                .keys()
+                .iter()
+                .find(|key| key.can_sign())
+                .cloned()
+                .with_context(|| format!("{} holds no private key", key_file.display()))?;
+            let vkey = ledger_domain::transparency::note::VerifierKey::cosignature_v1(
+                &name,
+                key.public_key_bytes(),
+            )
+            .context("--name")?;
+            eprintln!("ledger witness: {name}, vkey {vkey} (the ledger keeps its cosignatures once checkpoint_witness_keys names it)");
+            let settings = crate::integrity::witness_run::WitnessSettings {
+                ledger_url,
+                log_key: crate::integrity::offline::log_key(&log_key)?,
+                name,
+                key,
+                state,
+                interval: std::time::Duration::from_secs(interval_secs.max(1)),
+                once,
+            };
+            Ok(crate::integrity::witness_run::run(settings).await)
+        }
+        Command::Verify {
+            command: VerifyCommand::History { account },
+        } => {
+            let pool = crate::db::connect_to_store(&settings.database_url, 2).await?;
+            let keys = &settings.checkpoint_signing_keys.0;
+            let report = crate::integrity::verify_history(&pool, keys, account).await?;
+            pool.close().await;
+            let (lines, status) = crate::integrity::summary::render(&report)?;
+            for line in lines {
+                println!("{line}");
+            }
+            Ok(ExitCode::from(status))
+        }
+        // Handled by `offline` before telemetry starts.
+        Command::LicenseKey { .. } | Command::Verify { .. } => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// Cancels `shutdown` on SIGINT or SIGTERM, for a graceful stop.
+async fn stop_on_signal(shutdown: CancellationToken) {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+    shutdown.cancel();
+}

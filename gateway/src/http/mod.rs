@@ -1,0 +1,23 @@
+//! The HTTP edge: the axum application and everything that only exists because
+//! requests arrive over HTTP.
+//!
+//! - [`app`]: shared state, the router and its middleware;
+//! - [`gate`] and [`rate_limit`]: every routed request's bearer token, role,
+//!   account and rate, checked before its handler;
+//! - [`routes`]: one module per resource;
+//! - [`idempotency`]: `Idempotency-Key` answers kept in PostgreSQL;
+//! - [`extract`] and [`error`]: input checked by name, failures as problem+json;
+//! - [`openapi`] and [`openapi_access`]: the OpenAPI document, generated from the
+//!   handlers and from the access policy;
+//! - [`csv`]: spreadsheet-safe CSV.
+
+pub mod app;
+pub mod csv;
+pub mod error;
+pub mod extract;
+pub mod gate;
+pub mod idempotency;
+pub mod openapi;
+pub mod openapi_access;
+pub mod rate_limit;
+pub mod routes;

@@ -1,0 +1,50 @@
+//! `GET /v1/accounts/{account_id}/landing-page`: the five newest licenses of the
+//! last 30 days and five term licenses expiring within 90 days, as of an instant.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use ledger_domain::AccountId;
+use ledger_projections::consumer::LIVE_SCHEMA;
+use ledger_projections::queries::landing_page::{self, LandingPage};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::http::app::AppState;
+use crate::http::error::ApiError;
+use crate::http::extract::{path_param, QueryParams};
+use crate::http::openapi::{AccountPath, AsOf, MinPosition, QueryErrors};
+use crate::http::routes::read_options;
+
+/// The landing-page route.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(landing_page))
+}
+
+/// The portal's landing page as of an instant.
+///
+/// `new_licenses`: the five most recent purchases of the last 30 days;
+/// `expiring_licenses`: among term licenses with 0–90 days left, the five most
+/// recent purchases, with `days_left` and `band` (`red` 0–30, `orange` 31–90).
+/// Hidden licenses are left out.
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}/landing-page",
+    operation_id = "get_landing_page",
+    tag = "landing-page",
+    params(AccountPath, AsOf, MinPosition),
+    responses((status = 200, description = "The landing page", body = LandingPage), QueryErrors),
+)]
+async fn landing_page(
+    State(state): State<AppState>,
+    Path(account_id): Path<String>,
+    params: QueryParams,
+) -> Result<Json<LandingPage>, ApiError> {
+    params.only(&["as_of", "min_position"])?;
+    let account: AccountId = path_param("account_id", &account_id)?;
+    let as_of = read_options::as_of(&params)?;
+    read_options::wait_for_min_position(&state, &params).await?;
+    let mut connection = state.pool.acquire().await?;
+    Ok(Json(
+        landing_page::landing_page(&mut connection, LIVE_SCHEMA, account.0, as_of).await?,
+    ))
+}

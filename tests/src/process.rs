@@ -1,0 +1,129 @@
+//! The real `ledger` binary as a test runs it: started with its roles on port 0
+//! and waited on until ready, killed, or run to completion as a subcommand.
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use ledger_gateway::auth::Verifier;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::*;
+
+/// Path of the `ledger` binary built for this package's tests. A macro, because
+/// Cargo tells only integration tests (not this library) where it is.
+#[macro_export]
+macro_rules! ledger_bin {
+    () => {
+        env!("CARGO_BIN_EXE_ledger-under-test")
+    };
+}
+
+/// A running `ledger` process.
+pub struct Ledger {
+    child: Child,
+    /// e.g. `http://127.0.0.1:41234`.
+    pub base_url: String,
+    /// Issues tokens it accepts.
+    pub tokens: Arc<Verifier>,
+}
+
+impl Ledger {
+    /// Starts `ledger serve` (binary `bin`, from [`ledger_bin!`]) with all roles and
+    /// extra environment, and waits until it is ready.
+    pub async fn start(bin: &str, env: &TestEnv, extra: &[(&str, &str)]) -> anyhow::Result<Self> {
+        Self::start_roles(bin, env, "gateway,relay,projector", extra).await
+    }
+
+    /// Starts `ledger serve --roles <roles>` and waits until it is ready.
+    pub async fn start_roles(
+        bin: &str,
+        env: &TestEnv,
+        roles: &str,
+        extra: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
+        let log_path = env.log_path();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .context("opening the process log")?;
+        let mut child = Command::new(bin)
+            .args(["serve", "--roles", roles])
+            .envs(env.vars())
+            .envs(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting the ledger binary")?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let first = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .with_context(|| format!("ledger did not start; see {}", log_path.display()))??
+            .with_context(|| format!("ledger exited at start; see {}", log_path.display()))?;
+        let Some(address) = first.strip_prefix("listening on ") else {
+            bail!("unexpected first line `{first}`");
+        };
+        // Keep draining stdout so the process can never block on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let ledger = Self {
+            child,
+            base_url: address.to_owned(),
+            tokens: Arc::new(env.tokens()),
+        };
+        ledger.wait_ready().await?;
+        Ok(ledger)
+    }
+
+    async fn wait_ready(&self) -> anyhow::Result<()> {
+        let client = reqwest::Client::new();
+        for _ in 0..300 {
+            let ready = client
+                .get(format!("{}/health/ready", self.base_url))
+                .send()
+                .await
+                .map(|r| r.status().is_success())
+                .unwrap_or(false);
+            if ready {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("ledger never became ready")
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub async fn kill(&mut self) {
+        self.child.start_kill().expect("sending SIGKILL");
+        let _ = self.child.wait().await;
+    }
+}
+
+/// Runs `ledger <args>` (binary `bin`) against `env` to completion.
+pub async fn run_ledger(bin: &str, env: &TestEnv, args: &[&str]) -> std::process::Output {
+    Command::new(bin)
+        .args(args)
+        .envs(env.vars())
+        .output()
+        .await
+        .expect("running the ledger binary")
+}
+
+/// A finished command's exit status and everything it printed, stdout then stderr.
+pub fn status_and_output(output: &std::process::Output) -> (i32, String) {
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code().unwrap_or(-1), said)
+}
