@@ -16,6 +16,8 @@
 //! - [`bulk`]: which selections of licenses can take an action together.
 //! - [`usage`]: the `ServerUsage` aggregate: license servers' daily usage reports.
 //! - [`license_file`]: the signed FlexNet-style license file of an allocation.
+//! - [`keys`]: Ed25519 keys by id, with rotation: they sign license files, tokens
+//!   and checkpoints.
 //! - [`transparency`]: the Merkle tree over every event, signed checkpoints and proofs.
 
 pub mod bulk;
@@ -23,6 +25,7 @@ pub mod commands;
 pub mod decide;
 pub mod errors;
 pub mod events;
+pub mod keys;
 pub mod license;
 pub mod license_file;
 pub mod terms;

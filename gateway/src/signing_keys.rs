@@ -24,7 +24,7 @@ use std::fmt;
 
 use anyhow::Context as _;
 use chrono::{DateTime, SecondsFormat, Utc};
-use ledger_domain::license_file::{FileKey, KeyError, Keyring};
+use ledger_domain::keys::{KeyError, Keyring, KeyringEntry};
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
@@ -58,13 +58,16 @@ fn instant(key_id: &str, raw: &str) -> Result<DateTime<Utc>, String> {
 }
 
 impl KeyTable {
-    fn into_key(self) -> Result<FileKey, String> {
+    fn into_key(self) -> Result<KeyringEntry, String> {
         let active_from = instant(&self.key_id, &self.active_from)?;
         let key = match (&self.private_key, &self.public_key) {
-            (Some(private), public) => {
-                FileKey::from_base64_seed(&self.key_id, active_from, private, public.as_deref())
-            }
-            (None, Some(public)) => FileKey::verify_only(&self.key_id, active_from, public),
+            (Some(private), public) => KeyringEntry::from_base64_seed(
+                &self.key_id,
+                active_from,
+                private,
+                public.as_deref(),
+            ),
+            (None, Some(public)) => KeyringEntry::verify_only(&self.key_id, active_from, public),
             (None, None) => {
                 return Err(format!(
                     "key `{}` needs a private_key (signs) or a public_key (verifies only)",
@@ -140,14 +143,14 @@ impl<'de> Deserialize<'de> for SigningKeys {
 }
 
 /// A new signing key from the operating system's randomness.
-pub fn generate(key_id: &str, active_from: DateTime<Utc>) -> anyhow::Result<FileKey> {
+pub fn generate(key_id: &str, active_from: DateTime<Utc>) -> anyhow::Result<KeyringEntry> {
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("reading OS randomness: {e}"))?;
-    Ok(FileKey::from_seed(key_id, active_from, &seed)?)
+    Ok(KeyringEntry::from_seed(key_id, active_from, &seed)?)
 }
 
 /// `key` in the one-string form, ready for `LEDGER_LICENSE_SIGNING_KEYS`.
-pub fn compact_entry(key: &FileKey) -> String {
+pub fn compact_entry(key: &KeyringEntry) -> String {
     let active_from = key.active_from().to_rfc3339_opts(SecondsFormat::Secs, true);
     match key.private_key_base64() {
         Some(seed) => format!("{}={seed}@{active_from}", key.key_id()),
@@ -160,7 +163,7 @@ pub fn compact_entry(key: &FileKey) -> String {
 }
 
 /// `key` as a `[[license_signing_keys]]` TOML table.
-pub fn toml_entry(key: &FileKey) -> String {
+pub fn toml_entry(key: &KeyringEntry) -> String {
     let active_from = key.active_from().to_rfc3339_opts(SecondsFormat::Secs, true);
     let material = match key.private_key_base64() {
         Some(seed) => format!("private_key = \"{seed}\""),
@@ -228,7 +231,7 @@ impl PublishedKeys {
                         key.algorithm
                     );
                 }
-                FileKey::verify_only(&key.key_id, key.active_from, &key.public_key)
+                KeyringEntry::verify_only(&key.key_id, key.active_from, &key.public_key)
                     .with_context(|| format!("key `{}`", key.key_id))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
@@ -245,7 +248,7 @@ mod tests {
         let new = generate("k2", "2027-01-01T00:00:00Z".parse().unwrap()).unwrap();
         let old = generate("k1", "2026-01-01T00:00:00Z".parse().unwrap()).unwrap();
         let retired =
-            FileKey::verify_only("k1", old.active_from(), &old.public_key_base64()).unwrap();
+            KeyringEntry::verify_only("k1", old.active_from(), &old.public_key_base64()).unwrap();
         let raw = format!(" {} , {}", compact_entry(&new), compact_entry(&retired));
         let keyring = parse_compact(&raw).unwrap();
         let ids: Vec<(&str, bool)> = keyring

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use chrono::{Duration, Utc};
-use ledger_domain::license_file::{FileKey, Keyring};
+use ledger_domain::keys::{Keyring, KeyringEntry};
 use ledger_domain::AccountId;
 use ledger_gateway::auth::token::TokenRequest;
 use ledger_gateway::auth::{Role, Verifier};
@@ -133,12 +133,12 @@ async fn fixture(app: &TestApp) -> Fixture {
 
 const WITNESS: &str = "witness.test/w1";
 
-fn witness_key() -> FileKey {
-    FileKey::from_seed("w1", "2000-01-01T00:00:00Z".parse().unwrap(), &[7; 32]).unwrap()
+fn witness_key() -> KeyringEntry {
+    KeyringEntry::from_seed("w1", "2000-01-01T00:00:00Z".parse().unwrap(), &[7; 32]).unwrap()
 }
 
 fn checkpoint_keys() -> Keyring {
-    let key = FileKey::from_seed(
+    let key = KeyringEntry::from_seed(
         "test-log",
         "2000-01-01T00:00:00Z".parse().unwrap(),
         &[6; 32],
@@ -266,7 +266,7 @@ fn bad_tokens(app: &TestApp, account: Uuid) -> BTreeMap<&'static str, String> {
         change(&mut verifier);
         token_from(&verifier, Role::Portal, account, now)
     };
-    let forger = FileKey::from_seed(
+    let forger = KeyringEntry::from_seed(
         "test-auth",
         app.tokens.keys.keys()[0].active_from(),
         &[9; 32],
@@ -325,7 +325,7 @@ fn assert_unauthenticated(reply: &Reply, token: Option<&str>, what: &str) {
 
 #[tokio::test]
 async fn every_operation_admits_exactly_its_roles_in_its_own_account() {
-    let file_key = FileKey::from_seed(
+    let file_key = KeyringEntry::from_seed(
         "test-files",
         "2000-01-01T00:00:00Z".parse().unwrap(),
         &[5; 32],

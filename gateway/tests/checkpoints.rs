@@ -11,7 +11,7 @@ mod support;
 
 use axum::http::{Method, StatusCode};
 use chrono::Utc;
-use ledger_domain::license_file::{FileKey, Keyring};
+use ledger_domain::keys::{Keyring, KeyringEntry};
 use ledger_domain::transparency::merkle::Hash;
 use ledger_gateway::integrity::checkpoint::canonical::{summarize, CheckpointBody};
 use ledger_gateway::integrity::checkpoint::store::{append, heads_at, settled_cut};
@@ -27,11 +27,11 @@ use uuid::Uuid;
 
 use support::LOG_ORIGIN as ORIGIN;
 
-fn key(id: &str) -> FileKey {
+fn key(id: &str) -> KeyringEntry {
     generate(id, "2026-01-01T00:00:00Z".parse().unwrap()).unwrap()
 }
 
-fn keyring(keys: &[&FileKey]) -> Keyring {
+fn keyring(keys: &[&KeyringEntry]) -> Keyring {
     Keyring::new(keys.iter().map(|k| (*k).clone()).collect()).unwrap()
 }
 
@@ -454,7 +454,8 @@ async fn a_retired_key_still_verifies_the_checkpoints_it_signed() {
 
     // Rotation: a new key from now on, the old one kept with its public half only.
     let new = generate("ck2", Utc::now()).unwrap();
-    let retired = FileKey::verify_only("ck1", old.active_from(), &old.public_key_base64()).unwrap();
+    let retired =
+        KeyringEntry::verify_only("ck1", old.active_from(), &old.public_key_base64()).unwrap();
     let rotated = keyring(&[&retired, &new]);
     allocate(&app, account, &license).await;
     let second = checkpoint(&app, &rotated).await;

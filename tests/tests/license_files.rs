@@ -5,8 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use chrono::{Days, Utc};
+use ledger_domain::keys::KeyringEntry;
 use ledger_domain::license_file::model::{feature_version, flexnet_date};
-use ledger_domain::license_file::FileKey;
 use ledger_gateway::signing_keys::{compact_entry, parse_compact, PublishedKeys};
 use ledger_tests::{
     generated_signing_key, ledger_bin, purchase_body, run_ledger, Api, Ledger, TestEnv,
@@ -461,7 +461,7 @@ async fn rotating_keys_changes_no_issued_file_and_retired_keys_still_verify() {
     let configured = parse_compact(&both).unwrap();
     let old = configured.find("test-key").unwrap();
     let old_public =
-        FileKey::verify_only(old.key_id(), old.active_from(), &old.public_key_base64());
+        KeyringEntry::verify_only(old.key_id(), old.active_from(), &old.public_key_base64());
     let retired = format!("{new_key},{}", compact_entry(&old_public.unwrap()));
     let ledger = Ledger::start(
         ledger_bin!(),

@@ -1,30 +1,4 @@
-//! What can go wrong with license files: configuring keys, signing, verifying.
-
-/// A signing or verifying key that cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum KeyError {
-    /// Key ids go into files and URLs.
-    #[error("`{0}` is not a key id: 1 to 64 letters, digits, `.`, `_` or `-`")]
-    InvalidKeyId(String),
-    /// Key material must be the base64 (standard alphabet) of exactly 32 bytes.
-    /// The material itself is never repeated: it may be a secret.
-    #[error("the {what} of key `{key_id}` is not base64 of 32 bytes")]
-    BadMaterial {
-        /// The key.
-        key_id: String,
-        /// `private key` or `public key`.
-        what: &'static str,
-    },
-    /// 32 bytes that are not an Ed25519 public key.
-    #[error("the public key of key `{0}` is not a valid Ed25519 point")]
-    InvalidPublicKey(String),
-    /// Both halves given, and they do not belong together.
-    #[error("the public key of key `{0}` does not match its private key")]
-    PublicKeyMismatch(String),
-    /// Each id names one key, so a file names its key unambiguously.
-    #[error("key id `{0}` is configured twice")]
-    DuplicateKeyId(String),
-}
+//! What can go wrong with license files: signing, verifying.
 
 /// Why a file could not be signed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -31,19 +31,17 @@
 //!
 //! Each `INCREMENT` line's `SIGN` is an Ed25519 signature over the line's
 //! [`canonical`] form, which covers the key id, the host id and the line's other
-//! tokens. Comments are not signed. Which key signs is decided by [`keys`].
+//! tokens. Comments are not signed. Which key signs is decided by [`crate::keys`].
 //!
 //! # Layout
 //! - [`tokens`]: lines, continuations, tokens and quoting.
 //! - [`model`]: the content of a file and how it is written.
 //! - [`canonical`]: the signed bytes.
 //! - [`parse`]: reading a file back.
-//! - [`keys`]: configured keys and the choice of signing key.
 //! - [`sign`]: signing and verifying; [`errors`]: what can fail.
 
 pub mod canonical;
 pub mod errors;
-pub mod keys;
 pub mod model;
 pub mod parse;
 pub mod sign;
@@ -52,7 +50,6 @@ pub mod tokens;
 #[cfg(test)]
 mod tests;
 
-pub use errors::{KeyError, SignError, VerifyError};
-pub use keys::{FileKey, Keyring};
+pub use errors::{SignError, VerifyError};
 pub use model::{FileIdentity, LicenseFileContent, VendorName};
 pub use sign::{sign, verify, VerifiedFile, VerifiedIncrement};

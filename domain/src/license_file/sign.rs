@@ -4,9 +4,9 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use ed25519_dalek::{Signature, Signer as _};
 
+use crate::keys::Keyring;
 use crate::license_file::canonical::canonical_form;
 use crate::license_file::errors::{SignError, VerifyError};
-use crate::license_file::keys::Keyring;
 use crate::license_file::model::LicenseFileContent;
 use crate::license_file::parse::{parse, ParsedIncrement};
 

@@ -4,21 +4,22 @@ use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 use super::*;
+use crate::keys::{KeyError, Keyring, KeyringEntry};
 use crate::values::{AllocationId, BindingType, HostId};
 
 fn at(instant: &str) -> DateTime<Utc> {
     instant.parse().unwrap()
 }
 
-fn key(id: &str, active_from: &str, seed: u8) -> FileKey {
-    FileKey::from_seed(id, at(active_from), &[seed; 32]).unwrap()
+fn key(id: &str, active_from: &str, seed: u8) -> KeyringEntry {
+    KeyringEntry::from_seed(id, at(active_from), &[seed; 32]).unwrap()
 }
 
-fn public_only(key: &FileKey) -> FileKey {
-    FileKey::verify_only(key.key_id(), key.active_from(), &key.public_key_base64()).unwrap()
+fn public_only(key: &KeyringEntry) -> KeyringEntry {
+    KeyringEntry::verify_only(key.key_id(), key.active_from(), &key.public_key_base64()).unwrap()
 }
 
-fn keyring(keys: Vec<FileKey>) -> Keyring {
+fn keyring(keys: Vec<KeyringEntry>) -> Keyring {
     Keyring::new(keys).unwrap()
 }
 
@@ -45,7 +46,7 @@ fn content() -> LicenseFileContent {
     }
 }
 
-fn k1() -> FileKey {
+fn k1() -> KeyringEntry {
     key("k1", "2026-01-01T00:00:00Z", 7)
 }
 
@@ -250,16 +251,16 @@ fn keys_are_validated_and_never_printed() {
     let k = k1();
     assert!(!format!("{k:?}").contains(&k.private_key_base64().unwrap()));
     assert!(matches!(
-        FileKey::from_base64_seed("k1", k.active_from(), "c2hvcnQ=", None),
+        KeyringEntry::from_base64_seed("k1", k.active_from(), "c2hvcnQ=", None),
         Err(KeyError::BadMaterial { .. })
     ));
     assert!(matches!(
-        FileKey::from_seed("bad id", k.active_from(), &[1; 32]),
+        KeyringEntry::from_seed("bad id", k.active_from(), &[1; 32]),
         Err(KeyError::InvalidKeyId(_))
     ));
     let other = key("k2", "2026-01-01T00:00:00Z", 2);
     assert!(matches!(
-        FileKey::from_base64_seed(
+        KeyringEntry::from_base64_seed(
             "k1",
             k.active_from(),
             &k.private_key_base64().unwrap(),

@@ -21,7 +21,7 @@
 //! signature, old keys' signatures during a rotation, and any number of
 //! witnesses'.
 //!
-//! Keys are [`FileKey`]s, the ledger's Ed25519 keys; nothing here reads the clock:
+//! Keys are [`KeyringEntry`]s, the ledger's Ed25519 keys; nothing here reads the clock:
 //! a cosignature's timestamp is passed in.
 
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -29,7 +29,7 @@ use base64::Engine as _;
 use ed25519_dalek::{Signature, VerifyingKey};
 use sha2::{Digest, Sha256};
 
-use crate::license_file::FileKey;
+use crate::keys::KeyringEntry;
 use crate::transparency::merkle::Hash;
 
 #[cfg(test)]
@@ -316,7 +316,7 @@ impl NoteSignature {
 }
 
 /// Checks a strict Ed25519 signature (no malleable or small-order signatures, as
-/// [`FileKey::verifies_message`]) by the holder of `public_key` over `message`.
+/// [`KeyringEntry::verifies_message`]) by the holder of `public_key` over `message`.
 fn ed25519_verifies(public_key: &VerifyingKey, message: &[u8], signature: &[u8]) -> bool {
     Signature::from_slice(signature)
         .is_ok_and(|signature| public_key.verify_strict(message, &signature).is_ok())
@@ -330,7 +330,7 @@ fn verifying_key(public_key: &[u8; 32]) -> Result<VerifyingKey, NoteError> {
 /// Signs a note text (ending in a newline) with `key` under the key name `name`.
 /// For a checkpoint, `text` is [`CheckpointBody::text`] and `name` should be the
 /// origin.
-pub fn sign_note(text: &str, name: &str, key: &FileKey) -> Result<NoteSignature, NoteError> {
+pub fn sign_note(text: &str, name: &str, key: &KeyringEntry) -> Result<NoteSignature, NoteError> {
     check_key_name(name)?;
     check_note_text(text)?;
     let signature = key
@@ -578,7 +578,7 @@ const MAX_TIMESTAMP: u64 = i64::MAX as u64;
 pub fn cosign(
     body_text: &str,
     name: &str,
-    key: &FileKey,
+    key: &KeyringEntry,
     unix_seconds: u64,
 ) -> Result<NoteSignature, NoteError> {
     check_key_name(name)?;

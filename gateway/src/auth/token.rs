@@ -8,7 +8,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as BASE64URL;
 use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
-use ledger_domain::license_file::Keyring;
+use ledger_domain::keys::Keyring;
 use ledger_domain::usage::ServerHost;
 use ledger_domain::AccountId;
 use serde::{Deserialize, Serialize};
@@ -350,13 +350,13 @@ fn decode_json<T: serde::de::DeserializeOwned>(part: &str) -> Result<T, TokenErr
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use ledger_domain::license_file::FileKey;
+    use ledger_domain::keys::KeyringEntry;
 
-    fn key(id: &str, seed: u8) -> FileKey {
-        FileKey::from_seed(id, "2000-01-01T00:00:00Z".parse().unwrap(), &[seed; 32]).unwrap()
+    fn key(id: &str, seed: u8) -> KeyringEntry {
+        KeyringEntry::from_seed(id, "2000-01-01T00:00:00Z".parse().unwrap(), &[seed; 32]).unwrap()
     }
 
-    fn verifier(keys: Vec<FileKey>) -> Verifier {
+    fn verifier(keys: Vec<KeyringEntry>) -> Verifier {
         Verifier {
             keys: Keyring::new(keys).unwrap(),
             issuer: "ledger".into(),
@@ -380,7 +380,11 @@ mod tests {
     }
 
     /// A token with hand-made header and claims, signed by `key`.
-    fn handmade(header: &serde_json::Value, claims: &serde_json::Value, key: &FileKey) -> String {
+    fn handmade(
+        header: &serde_json::Value,
+        claims: &serde_json::Value,
+        key: &KeyringEntry,
+    ) -> String {
         let input = format!("{}.{}", encode_json(header), encode_json(claims));
         let signature = key.sign_message(input.as_bytes()).unwrap();
         format!("{input}.{}", BASE64URL.encode(signature))
@@ -543,12 +547,12 @@ mod tests {
     #[test]
     fn a_rotated_out_key_still_verifies_while_configured() {
         let old = key("old", 1);
-        let new =
-            FileKey::from_seed("new", "2026-01-01T00:00:00Z".parse().unwrap(), &[2; 32]).unwrap();
+        let new = KeyringEntry::from_seed("new", "2026-01-01T00:00:00Z".parse().unwrap(), &[2; 32])
+            .unwrap();
         let before = verifier(vec![old.clone()]);
         let token = before.issue(&portal(), now()).unwrap().token;
         let old_public =
-            FileKey::verify_only("old", old.active_from(), &old.public_key_base64()).unwrap();
+            KeyringEntry::verify_only("old", old.active_from(), &old.public_key_base64()).unwrap();
         let after = verifier(vec![old_public, new]);
         assert!(after.verify(&token, now()).is_ok());
         let fresh = after.issue(&portal(), now()).unwrap().token;
@@ -616,7 +620,8 @@ mod tests {
     fn a_verify_only_keyring_cannot_issue() {
         let signer = key("k1", 1);
         let public =
-            FileKey::verify_only("k1", signer.active_from(), &signer.public_key_base64()).unwrap();
+            KeyringEntry::verify_only("k1", signer.active_from(), &signer.public_key_base64())
+                .unwrap();
         assert_eq!(
             verifier(vec![public]).issue(&portal(), now()).unwrap_err(),
             IssueError::NoSigningKey

@@ -6,7 +6,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{bail, Context as _};
-use ledger_domain::license_file::{self, Keyring};
+use ledger_domain::keys::Keyring;
+use ledger_domain::license_file;
 
 use crate::config::Settings;
 use crate::signing_keys::PublishedKeys;

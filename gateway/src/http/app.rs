@@ -54,7 +54,7 @@ pub struct AppState {
     /// Keys and vendor name for license files.
     pub license_files: LicenseFiles,
     /// Keys that verify the store's integrity checkpoints.
-    pub checkpoint_keys: Arc<ledger_domain::license_file::Keyring>,
+    pub checkpoint_keys: Arc<ledger_domain::keys::Keyring>,
     /// The transparency log's name (`checkpoint_origin`).
     pub checkpoint_origin: String,
     /// Witnesses whose cosignatures are kept (`checkpoint_witness_keys`).

@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 use chain::{Break, ChainedEvent, StreamWalk};
 use checkpoint::{verify_checkpoints, CheckpointReport, CheckpointStatus};
-use ledger_domain::license_file::Keyring;
+use ledger_domain::keys::Keyring;
 
 /// The chains and the checkpoints, checked together.
 #[derive(Debug, Clone)]

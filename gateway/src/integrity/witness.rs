@@ -200,17 +200,17 @@ impl<'de> Deserialize<'de> for WitnessKeys {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use ledger_domain::license_file::FileKey;
+    use ledger_domain::keys::KeyringEntry;
     use ledger_domain::transparency::note::sign_note;
 
     const ORIGIN: &str = "ledger.test/witnessed";
 
-    fn log_key() -> FileKey {
-        FileKey::from_seed("ck1", "2026-01-01T00:00:00Z".parse().unwrap(), &[3; 32]).unwrap()
+    fn log_key() -> KeyringEntry {
+        KeyringEntry::from_seed("ck1", "2026-01-01T00:00:00Z".parse().unwrap(), &[3; 32]).unwrap()
     }
 
     /// The log's checkpoint over `leaves` leaves of `[n; 32]`, signed by `key`.
-    fn checkpoint(leaves: &[Hash], key: &FileKey) -> String {
+    fn checkpoint(leaves: &[Hash], key: &KeyringEntry) -> String {
         let body = CheckpointBody {
             origin: ORIGIN.into(),
             size: leaves.len() as u64,
@@ -320,7 +320,8 @@ mod tests {
     #[test]
     fn a_checkpoint_not_signed_by_the_logs_key_is_refused() {
         let stranger =
-            FileKey::from_seed("ck1", "2026-01-01T00:00:00Z".parse().unwrap(), &[4; 32]).unwrap();
+            KeyringEntry::from_seed("ck1", "2026-01-01T00:00:00Z".parse().unwrap(), &[4; 32])
+                .unwrap();
         assert!(matches!(
             witness().check(None, &checkpoint(&leaves(3, 0), &stranger), None),
             Err(Refusal::NotSigned(_))

@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use ledger_domain::license_file::FileKey;
+use ledger_domain::keys::KeyringEntry;
 use ledger_domain::transparency::merkle::Hash;
 use ledger_domain::transparency::note::{cosign, SignedNote, VerifierKey};
 
@@ -27,7 +27,7 @@ pub struct WitnessSettings {
     /// The witness's name on its cosignatures.
     pub name: String,
     /// Its signing key.
-    pub key: FileKey,
+    pub key: KeyringEntry,
     /// Its state file.
     pub state: PathBuf,
     /// Pause between rounds.

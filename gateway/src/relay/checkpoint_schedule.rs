@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ledger_domain::license_file::Keyring;
+use ledger_domain::keys::Keyring;
 use sqlx::PgPool;
 use tokio::time::Instant;
 

@@ -13,7 +13,7 @@ use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt as _;
-use ledger_domain::license_file::{FileKey, Keyring};
+use ledger_domain::keys::{Keyring, KeyringEntry};
 use ledger_domain::usage::ServerHost;
 use ledger_domain::AccountId;
 use ledger_gateway::auth::token::TokenRequest;
@@ -36,8 +36,8 @@ pub struct TestApp {
 }
 
 /// The key the test app's tokens are signed with.
-pub fn token_key() -> FileKey {
-    FileKey::from_seed(
+pub fn token_key() -> KeyringEntry {
+    KeyringEntry::from_seed(
         "test-auth",
         "2000-01-01T00:00:00Z".parse().unwrap(),
         &[7; 32],
@@ -238,7 +238,7 @@ impl TestApp {
     /// Grows the log and signs its head with `keys`, as the relay's schedule does.
     pub async fn checkpoint(
         &self,
-        keys: &ledger_domain::license_file::Keyring,
+        keys: &ledger_domain::keys::Keyring,
     ) -> Option<ledger_gateway::integrity::checkpoint::Written> {
         self.grow_log().await;
         ledger_gateway::integrity::checkpoint::write_checkpoint(

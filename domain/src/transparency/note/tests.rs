@@ -7,13 +7,13 @@ use super::*;
 use crate::transparency::merkle::{leaf_hash, root_from_leaves};
 
 /// A signing key from a one-byte seed.
-fn key(seed: u8) -> FileKey {
-    FileKey::from_seed("tlog", DateTime::UNIX_EPOCH, &[seed; 32]).unwrap()
+fn key(seed: u8) -> KeyringEntry {
+    KeyringEntry::from_seed("tlog", DateTime::UNIX_EPOCH, &[seed; 32]).unwrap()
 }
 
 /// A verify-only copy of a key.
-fn public_only(key: &FileKey) -> FileKey {
-    FileKey::verify_only("tlog", DateTime::UNIX_EPOCH, &key.public_key_base64()).unwrap()
+fn public_only(key: &KeyringEntry) -> KeyringEntry {
+    KeyringEntry::verify_only("tlog", DateTime::UNIX_EPOCH, &key.public_key_base64()).unwrap()
 }
 
 /// A checkpoint of a small tree.
@@ -49,11 +49,11 @@ const ENOCH_VKEY: &str = "EnochRoot+af0cfe78+ATtqJ7zOtqQtYqOo0CpvDXNlMhV3HeJDpjr
 const ENOCH_SIG: &str = "— EnochRoot rwz+eBzmZa0SO3NbfRGzPCpDckykFXSdeX+MNtCOXm2/5n2tiOHp+vAF1aGrQ5ovTG01oOTGwnWLox33WWd1RvMc+QQ=\n";
 
 /// Peter Neumann's signing key from Go's test.
-fn peter_key() -> FileKey {
+fn peter_key() -> KeyringEntry {
     let material = b64(PETER_SKEY_MATERIAL);
     assert_eq!(material[0], ALG_ED25519);
     let seed: [u8; 32] = material[1..].try_into().unwrap();
-    FileKey::from_seed("peter", DateTime::UNIX_EPOCH, &seed).unwrap()
+    KeyringEntry::from_seed("peter", DateTime::UNIX_EPOCH, &seed).unwrap()
 }
 
 #[test]
@@ -87,7 +87,7 @@ fn each_key_of_gos_doubly_signed_note_verifies_its_own_line() {
         assert_eq!(note.verify(vkey.name(), vkey.public_key()), Ok(()));
     }
     // Go's example key `EnochRoot` is the one of the all-zero seed.
-    let zero = FileKey::from_seed("enoch", DateTime::UNIX_EPOCH, &[0; 32]).unwrap();
+    let zero = KeyringEntry::from_seed("enoch", DateTime::UNIX_EPOCH, &[0; 32]).unwrap();
     let vkey = VerifierKey::ed25519("EnochRoot", zero.public_key_bytes()).unwrap();
     assert_eq!(vkey.to_string(), ENOCH_VKEY);
     assert_eq!(

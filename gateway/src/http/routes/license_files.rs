@@ -14,9 +14,8 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use ledger_domain::license_file::{
-    self, FileIdentity, Keyring, LicenseFileContent, SignError, VendorName,
-};
+use ledger_domain::keys::Keyring;
+use ledger_domain::license_file::{self, FileIdentity, LicenseFileContent, SignError, VendorName};
 use ledger_domain::{AccountId, AllocationId, BindingType, HostId, LicenseId};
 use ledger_projections::license_view::{AllocationRow, LicenseRow};
 use ledger_projections::queries::{self, LicenseDetails};

@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use ledger_domain::license_file::{FileKey, Keyring};
+use ledger_domain::keys::{Keyring, KeyringEntry};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -164,7 +164,7 @@ impl CheckpointBody {
 
     /// Signs with the key `keyring` picks for the checkpoint's instant.
     pub fn sign(self, keyring: &Keyring, heads: Vec<Head>) -> Option<SignedCheckpoint> {
-        let key: &FileKey = keyring.signing_key_for(self.at)?;
+        let key: &KeyringEntry = keyring.signing_key_for(self.at)?;
         let signature = key.sign_message(&self.canonical(key.key_id()))?;
         Some(SignedCheckpoint {
             key_id: key.key_id().to_owned(),
@@ -312,7 +312,7 @@ mod tests {
             Err(SignatureProblem::UnknownKey)
         );
         let public_only =
-            FileKey::verify_only("ck1", key.active_from(), &key.public_key_base64()).unwrap();
+            KeyringEntry::verify_only("ck1", key.active_from(), &key.public_key_base64()).unwrap();
         let verify_only = Keyring::new(vec![public_only]).unwrap();
         assert_eq!(signed.check_signature(&verify_only), Ok(()));
         assert!(body(&[]).sign(&verify_only, Vec::new()).is_none());

@@ -19,7 +19,7 @@
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use ledger_domain::license_file::Keyring;
+use ledger_domain::keys::Keyring;
 use ledger_domain::transparency::merkle::Hash;
 use ledger_domain::transparency::note::{self, SignedNote};
 use serde::{Deserialize, Serialize};
@@ -127,11 +127,11 @@ impl TreeHead {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use ledger_domain::license_file::FileKey;
+    use ledger_domain::keys::KeyringEntry;
 
     fn keyring(id: &str, seed: u8) -> Keyring {
-        let key =
-            FileKey::from_seed(id, "2026-01-01T00:00:00Z".parse().unwrap(), &[seed; 32]).unwrap();
+        let key = KeyringEntry::from_seed(id, "2026-01-01T00:00:00Z".parse().unwrap(), &[seed; 32])
+            .unwrap();
         Keyring::new(vec![key]).unwrap()
     }
 

@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use ledger_domain::license_file::Keyring;
+use ledger_domain::keys::Keyring;
 use serde::Serialize;
 use sqlx::PgConnection;
 use utoipa::ToSchema;

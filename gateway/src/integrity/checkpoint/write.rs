@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use ledger_domain::license_file::Keyring;
+use ledger_domain::keys::Keyring;
 use sqlx::PgPool;
 
 use super::store::{self, AnyCheckpoint};

@@ -1,5 +1,6 @@
-//! The keys license files are signed and verified with, by key id, and which key
-//! signs a given file.
+//! Ed25519 keys by key id, with rotation: they sign and verify license files,
+//! bearer tokens and transparency-log checkpoints, and this says which key signs
+//! at a given instant.
 //!
 //! Keys come from configuration, never from code. Each has an `active_from`
 //! instant; a file is signed with the newest signing key active at the file's issue
@@ -15,11 +16,35 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 
-use crate::license_file::errors::KeyError;
+/// A signing or verifying key that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// Key ids go into files and URLs.
+    #[error("`{0}` is not a key id: 1 to 64 letters, digits, `.`, `_` or `-`")]
+    InvalidKeyId(String),
+    /// Key material must be the base64 (standard alphabet) of exactly 32 bytes.
+    /// The material itself is never repeated: it may be a secret.
+    #[error("the {what} of key `{key_id}` is not base64 of 32 bytes")]
+    BadMaterial {
+        /// The key.
+        key_id: String,
+        /// `private key` or `public key`.
+        what: &'static str,
+    },
+    /// 32 bytes that are not an Ed25519 public key.
+    #[error("the public key of key `{0}` is not a valid Ed25519 point")]
+    InvalidPublicKey(String),
+    /// Both halves given, and they do not belong together.
+    #[error("the public key of key `{0}` does not match its private key")]
+    PublicKeyMismatch(String),
+    /// Each id names one key, so a file names its key unambiguously.
+    #[error("key id `{0}` is configured twice")]
+    DuplicateKeyId(String),
+}
 
 /// One configured key: always its public half, and its private half when it may sign.
 #[derive(Clone)]
-pub struct FileKey {
+pub struct KeyringEntry {
     key_id: String,
     active_from: DateTime<Utc>,
     verifying: VerifyingKey,
@@ -50,7 +75,7 @@ fn decode_32(key_id: &str, what: &'static str, base64: &str) -> Result<[u8; 32],
         })
 }
 
-impl FileKey {
+impl KeyringEntry {
     /// A signing key from its 32-byte seed.
     pub fn from_seed(
         key_id: &str,
@@ -160,9 +185,9 @@ impl FileKey {
 }
 
 /// Never prints private material.
-impl fmt::Debug for FileKey {
+impl fmt::Debug for KeyringEntry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FileKey")
+        f.debug_struct("KeyringEntry")
             .field("key_id", &self.key_id)
             .field("active_from", &self.active_from)
             .field("public_key", &self.public_key_base64())
@@ -174,12 +199,12 @@ impl fmt::Debug for FileKey {
 /// Every configured key, oldest `active_from` first.
 #[derive(Debug, Clone, Default)]
 pub struct Keyring {
-    keys: Vec<FileKey>,
+    keys: Vec<KeyringEntry>,
 }
 
 impl Keyring {
     /// The keys, refusing two with one id.
-    pub fn new(mut keys: Vec<FileKey>) -> Result<Self, KeyError> {
+    pub fn new(mut keys: Vec<KeyringEntry>) -> Result<Self, KeyError> {
         keys.sort_by(|a, b| (a.active_from, &a.key_id).cmp(&(b.active_from, &b.key_id)));
         for (i, key) in keys.iter().enumerate() {
             if keys[..i].iter().any(|k| k.key_id == key.key_id) {
@@ -190,23 +215,23 @@ impl Keyring {
     }
 
     /// Every key, oldest first.
-    pub fn keys(&self) -> &[FileKey] {
+    pub fn keys(&self) -> &[KeyringEntry] {
         &self.keys
     }
 
     /// The key with this id.
-    pub fn find(&self, key_id: &str) -> Option<&FileKey> {
+    pub fn find(&self, key_id: &str) -> Option<&KeyringEntry> {
         self.keys.iter().find(|k| k.key_id == key_id)
     }
 
     /// Whether any key can sign.
     pub fn can_sign(&self) -> bool {
-        self.keys.iter().any(FileKey::can_sign)
+        self.keys.iter().any(KeyringEntry::can_sign)
     }
 
     /// The key that signs a file issued at `issued_at`: the newest signing key
     /// active by then, else (a file older than every signing key) the oldest one.
-    pub fn signing_key_for(&self, issued_at: DateTime<Utc>) -> Option<&FileKey> {
+    pub fn signing_key_for(&self, issued_at: DateTime<Utc>) -> Option<&KeyringEntry> {
         let mut signing = self.keys.iter().filter(|k| k.can_sign());
         let oldest = signing.clone().next();
         signing.rfind(|k| k.active_from <= issued_at).or(oldest)
