@@ -25,13 +25,6 @@ macro_rules! uuid_id {
         #[serde(transparent)]
         pub struct $name(pub Uuid);
 
-        impl $name {
-            /// A new random (time-ordered, v7) id.
-            pub fn new_v7() -> Self {
-                Self(Uuid::now_v7())
-            }
-        }
-
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 self.0.fmt(f)

@@ -2,7 +2,7 @@
 //! environment variables, each layer overriding the one before. Every value is
 //! checked at start-up; a bad one stops the process with the key at fault named.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -189,20 +189,57 @@ impl Settings {
                 name.starts_with(ENV_PREFIX) && !NOT_SETTINGS.contains(&name.as_str())
             })
             .collect();
+        let mut from_env = BTreeMap::new();
         for (name, raw) in overrides {
             let key = name[ENV_PREFIX.len()..].to_ascii_lowercase();
-            table.insert(key, env_value(&raw));
+            table.insert(key.clone(), toml::Value::String(raw.clone()));
+            from_env.insert(key, raw);
         }
-        let settings: Self = serde_path_to_error::deserialize(table).map_err(|error| {
-            let key = error.path().to_string();
-            anyhow::anyhow!(
-                "setting `{key}` (LEDGER_{}): {}",
-                key.to_ascii_uppercase(),
-                error.inner()
-            )
-        })?;
+        let settings = Self::from_table(table, &from_env)?;
         settings.validate()?;
         Ok(settings)
+    }
+
+    /// Reads `table`, whose entries named in `from_env` came from the environment as
+    /// text. An environment value is a string unless its setting refuses a string:
+    /// only then is it read as the number or boolean it spells, so that
+    /// `LEDGER_STREAM_NAME=2026` stays a name while `LEDGER_RELAY_BATCH_SIZE=9` is a
+    /// number. Each key is retyped at most once, so this ends.
+    fn from_table(
+        mut table: toml::Table,
+        from_env: &BTreeMap<String, String>,
+    ) -> anyhow::Result<Self> {
+        let mut retyped = BTreeSet::new();
+        loop {
+            let error = match serde_path_to_error::deserialize::<_, Self>(table.clone()) {
+                Ok(settings) => return Ok(settings),
+                Err(error) => error,
+            };
+            let key = match error.path().iter().next() {
+                Some(serde_path_to_error::Segment::Map { key }) => key.clone(),
+                _ => error.path().to_string(),
+            };
+            let typed = from_env
+                .get(&key)
+                .map(String::as_str)
+                .and_then(typed_env_value);
+            match typed {
+                Some(value) if retyped.insert(key.clone()) => {
+                    table.insert(key, value);
+                }
+                // Refused as it is typed now: as text when it spells no number, else
+                // as the number, whose error ("invalid value: integer `-1`") says
+                // more than "invalid type: string".
+                _ => {
+                    let key = error.path().to_string();
+                    bail!(
+                        "setting `{key}` (LEDGER_{}): {}",
+                        key.to_ascii_uppercase(),
+                        error.inner()
+                    )
+                }
+            }
+        }
     }
 
     fn validate(&self) -> anyhow::Result<()> {
@@ -391,15 +428,16 @@ impl Settings {
     }
 }
 
-/// An environment value as TOML when it parses as a number or boolean, else a string.
-fn env_value(raw: &str) -> toml::Value {
+/// An environment value as the TOML integer or boolean it spells, if it spells one:
+/// for a setting that refuses it as a string.
+fn typed_env_value(raw: &str) -> Option<toml::Value> {
     if let Ok(integer) = raw.parse::<i64>() {
-        return toml::Value::Integer(integer);
+        return Some(toml::Value::Integer(integer));
     }
     match raw {
-        "true" => toml::Value::Boolean(true),
-        "false" => toml::Value::Boolean(false),
-        _ => toml::Value::String(raw.to_owned()),
+        "true" => Some(toml::Value::Boolean(true)),
+        "false" => Some(toml::Value::Boolean(false)),
+        _ => None,
     }
 }
 
@@ -465,6 +503,59 @@ mod tests {
         ] {
             let error = Settings::load(None, env(&[(name, value)])).unwrap_err();
             assert!(format!("{error:#}").contains(key), "{name}: {error:#}");
+        }
+    }
+
+    #[test]
+    fn an_environment_value_is_typed_by_the_setting_it_goes_to() {
+        // Digits (or `true`) for a text setting stay text.
+        let settings = Settings::load(
+            None,
+            env(&[
+                ("LEDGER_STREAM_NAME", "2026"),
+                ("LEDGER_AUTH_AUDIENCE", "12345"),
+                ("LEDGER_AUTH_ISSUER", "true"),
+                ("LEDGER_RELAY_BATCH_SIZE", "9"),
+                ("LEDGER_STREAM_REPLICAS", "3"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(settings.stream_name, "2026");
+        assert_eq!(settings.auth_audience, "12345");
+        assert_eq!(settings.auth_issuer, "true");
+        assert_eq!(settings.checkpoint_origin(), "licensing-ledger/2026");
+        // Numbers for numeric settings still work, beside them.
+        assert_eq!(settings.relay_batch_size, 9);
+        assert_eq!(settings.stream_replicas, 3);
+        // A file's TOML types are its own: a quoted number is no number.
+        let dir = std::env::temp_dir().join(format!("ledger-config-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("ledger.toml");
+        std::fs::write(&file, "relay_batch_size = \"9\"\n").unwrap();
+        let quoted = Settings::load(Some(&file), env(&[])).unwrap_err();
+        assert!(
+            format!("{quoted:#}").contains("relay_batch_size"),
+            "{quoted:#}"
+        );
+    }
+
+    #[test]
+    fn a_bad_number_in_the_environment_is_refused_naming_the_key() {
+        for (name, value, key) in [
+            ("LEDGER_RELAY_BATCH_SIZE", "12x", "relay_batch_size"),
+            ("LEDGER_RELAY_BATCH_SIZE", "-1", "relay_batch_size"),
+            ("LEDGER_STREAM_REPLICAS", "true", "stream_replicas"),
+            (
+                "LEDGER_READ_WAIT_TIMEOUT_MS",
+                "99999999999999999999",
+                "read_wait_timeout_ms",
+            ),
+        ] {
+            let error = Settings::load(None, env(&[(name, value), ("LEDGER_STREAM_NAME", "2026")]))
+                .unwrap_err();
+            let message = format!("{error:#}");
+            assert!(message.contains(key), "{name}={value}: {message}");
+            assert!(message.contains(name), "{name}={value}: {message}");
         }
     }
 

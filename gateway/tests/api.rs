@@ -441,3 +441,75 @@ async fn a_command_whose_event_would_outgrow_the_stream_limit_is_refused_and_rec
     assert_eq!(app.event_count().await, 0);
     app.cleanup().await;
 }
+
+/// `filter=active` is the portal's "Quick find: All active": neither hidden nor
+/// expired (as `Filter` in `projections/src/queries/search.rs` defines it). A hidden
+/// license is found only by `filter=hidden`, expired or not.
+#[tokio::test]
+async fn active_finds_the_licenses_neither_hidden_nor_expired() {
+    let app = spawn_app().await;
+    let account = Uuid::now_v7();
+    let base = format!("/v1/accounts/{account}");
+    let visible = activated_license(&app, account, 1).await;
+    let hidden = activated_license(&app, account, 2).await;
+    let (status, _, _) = app
+        .call(
+            Method::POST,
+            &format!("{base}/licenses/{hidden}/hide"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let expires_on = (chrono::Utc::now() + chrono::Duration::days(400)).date_naive();
+    let mut term = purchase(3);
+    term["expires_on"] = json!(expires_on);
+    let (status, body, _) = app
+        .call(Method::POST, &format!("{base}/licenses"), Some(term))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let term = body["license_id"].as_str().unwrap().to_owned();
+    app.project().await;
+
+    let found = |uri: String| {
+        let app = &app;
+        async move {
+            let (status, page, _) = app.call(Method::GET, &uri, None).await;
+            assert_eq!(status, StatusCode::OK, "{uri}: {page}");
+            let mut ids: Vec<String> = page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|item| item["license_id"].as_str().unwrap().to_owned())
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    let sorted = |mut ids: Vec<&str>| {
+        ids.sort_unstable();
+        ids.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let after_expiry = expires_on + chrono::Duration::days(1);
+    // The live read model and a replay of history answer alike.
+    for list in [
+        format!("{base}/licenses"),
+        format!("{base}/history/licenses"),
+    ] {
+        assert_eq!(
+            found(format!("{list}?filter=active")).await,
+            sorted(vec![&visible, &term]),
+            "{list}: the hidden license, not expired, is not active"
+        );
+        assert_eq!(
+            found(format!("{list}?filter=hidden")).await,
+            sorted(vec![&hidden]),
+            "{list}"
+        );
+        assert_eq!(
+            found(format!("{list}?filter=active&as_of={after_expiry}")).await,
+            sorted(vec![&visible]),
+            "{list}: an expired license is not active"
+        );
+    }
+    app.cleanup().await;
+}

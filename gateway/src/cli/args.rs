@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::auth::Role;
 use crate::run::Role as ProcessRole;
@@ -60,38 +60,42 @@ pub enum Command {
     /// and cosign it only if it extends the last one this witness accepted (kept in
     /// `--state`), handing the cosignature to the ledger. Needs no database. With
     /// `--once`: exit 0 cosigned (or nothing yet), 1 refused, 2 could not run.
-    Witness {
-        /// The ledger's base URL.
-        #[arg(long)]
-        ledger_url: String,
-        /// The log's vkey (`GET /v1/log/keys`, better from its operator), or a file
-        /// holding it.
-        #[arg(long)]
-        log_key: String,
-        /// This witness's name on its cosignatures (no spaces or `+`), e.g.
-        /// `witness.example.org/w1`.
-        #[arg(long)]
-        name: String,
-        /// A file holding this witness's signing key, as `ledger signing-key
-        /// generate` prints it (`<id>=<base64 seed>@<active_from>`).
-        #[arg(long)]
-        key_file: PathBuf,
-        /// This witness's state: the last checkpoint it accepted.
-        #[arg(long)]
-        state: PathBuf,
-        /// Seconds between rounds.
-        #[arg(long, default_value_t = 60)]
-        interval_secs: u64,
-        /// One round, then exit.
-        #[arg(long)]
-        once: bool,
-    },
+    Witness(WitnessArgs),
     /// Checks: of a license file (offline) or of the event store's history.
     Verify {
         /// What to check.
         #[command(subcommand)]
         command: VerifyCommand,
     },
+}
+
+/// `ledger witness …`.
+#[derive(Debug, Args)]
+pub struct WitnessArgs {
+    /// The ledger's base URL.
+    #[arg(long)]
+    pub ledger_url: String,
+    /// The log's vkey (`GET /v1/log/keys`, better from its operator), or a file
+    /// holding it.
+    #[arg(long)]
+    pub log_key: String,
+    /// This witness's name on its cosignatures (no spaces or `+`), e.g.
+    /// `witness.example.org/w1`.
+    #[arg(long)]
+    pub name: String,
+    /// A file holding this witness's signing key, as `ledger signing-key
+    /// generate` prints it (`<id>=<base64 seed>@<active_from>`).
+    #[arg(long)]
+    pub key_file: PathBuf,
+    /// This witness's state: the last checkpoint it accepted.
+    #[arg(long)]
+    pub state: PathBuf,
+    /// Seconds between rounds.
+    #[arg(long, default_value_t = 60)]
+    pub interval_secs: u64,
+    /// One round, then exit.
+    #[arg(long)]
+    pub once: bool,
 }
 
 /// `ledger license-key …`.
@@ -157,16 +161,10 @@ pub enum KeyFormat {
 /// `ledger verify …`.
 #[derive(Debug, Subcommand)]
 pub enum VerifyCommand {
-    /// Check a license file's signatures offline. Exits 0 when every INCREMENT
-    /// line is signed by a known key and unchanged, 1 otherwise.
-    LicenseFile {
-        /// The license file.
-        path: PathBuf,
-        /// Public keys as `GET /v1/license-file-keys` answers them (a JSON file);
-        /// default: the configured `license_signing_keys`.
-        #[arg(long)]
-        keys: Option<PathBuf>,
-    },
+    /// The checks of files alone, kept apart so that the binary runs them before
+    /// (and without) any connection.
+    #[command(flatten)]
+    Offline(OfflineCheck),
     /// Check the event store's hash chains and its newest signed checkpoint (the
     /// whole store, or one account's streams), naming every bad event and the
     /// first by global position, as JSON lines. Needs the database (never creates
@@ -177,6 +175,21 @@ pub enum VerifyCommand {
         /// Only this account's streams.
         #[arg(long)]
         account: Option<uuid::Uuid>,
+    },
+}
+
+/// `ledger verify …` of files alone, needing neither the database nor NATS.
+#[derive(Debug, Subcommand)]
+pub enum OfflineCheck {
+    /// Check a license file's signatures offline. Exits 0 when every INCREMENT
+    /// line is signed by a known key and unchanged, 1 otherwise.
+    LicenseFile {
+        /// The license file.
+        path: PathBuf,
+        /// Public keys as `GET /v1/license-file-keys` answers them (a JSON file);
+        /// default: the configured `license_signing_keys`.
+        #[arg(long)]
+        keys: Option<PathBuf>,
     },
     /// Check a transparency-log checkpoint's signature offline (the text of
     /// `GET /v1/log/checkpoint`). Exits 0 when the log's key signed it, 1 when

@@ -6,12 +6,16 @@
 use std::collections::BTreeSet;
 use std::process::ExitCode;
 
-use crate::cli::args::{Cli, Command, KeyFormat, LicenseKeyCommand, VerifyCommand};
+use crate::cli::args::{
+    AdminCommand, Cli, Command, KeyFormat, LicenseKeyCommand, OfflineCheck, VerifyCommand,
+    WitnessArgs,
+};
 use crate::config::Settings;
 use crate::run::{run, Role};
 use anyhow::Context as _;
 use clap::Parser as _;
 use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
 
 /// Runs the `ledger` command line to completion.
 pub fn main() -> ExitCode {
@@ -34,16 +38,19 @@ async fn main_async() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // Offline subcommands answer on stdout and stderr alone, without log lines.
-    if let Some(outcome) = offline(&cli.command, &settings) {
-        return match outcome {
-            Ok(code) => code,
-            Err(error) => {
-                eprintln!("ledger: {error:#}");
-                ExitCode::FAILURE
+    let online = match split(cli.command) {
+        // Offline subcommands answer on stdout and stderr alone, without log lines.
+        Mode::Offline(command) => {
+            return match offline(command, &settings) {
+                Ok(code) => code,
+                Err(error) => {
+                    eprintln!("ledger: {error:#}");
+                    ExitCode::FAILURE
+                }
             }
-        };
-    }
+        }
+        Mode::Online(command) => command,
+    };
     let _telemetry = match crate::telemetry::init(&settings) {
         Ok(guard) => guard,
         Err(error) => {
@@ -53,11 +60,15 @@ async fn main_async() -> ExitCode {
     };
     // The auditors' checks keep 1 for "the store disagrees": not being able to
     // check at all is 2.
-    let could_not_run = match &cli.command {
-        Command::Audit | Command::Verify { .. } => ExitCode::from(2),
-        _ => ExitCode::FAILURE,
+    let could_not_run = match &online {
+        Online::Audit | Online::VerifyHistory { .. } => ExitCode::from(2),
+        Online::Serve { .. }
+        | Online::Migrate
+        | Online::Rebuild
+        | Online::Admin(_)
+        | Online::Witness(_) => ExitCode::FAILURE,
     };
-    match execute(cli.command, settings).await {
+    match execute(online, settings).await {
         Ok(code) => code,
         Err(error) => {
             tracing::error!(error = format!("{error:#}"), "ledger stopped");
@@ -67,65 +78,103 @@ async fn main_async() -> ExitCode {
     }
 }
 
-/// Runs a subcommand that needs neither the database nor NATS; `None` for the others.
-fn offline(command: &Command, settings: &Settings) -> Option<anyhow::Result<ExitCode>> {
-    use crate::integrity::offline;
-    let log_check =
-        |check: &dyn Fn() -> anyhow::Result<offline::Verdict>| Some(Ok(verdict(check())));
+/// A subcommand that needs neither the database nor NATS.
+#[derive(Debug)]
+enum Offline {
+    /// `ledger license-key …`.
+    LicenseKey(LicenseKeyCommand),
+    /// `ledger verify …` of files.
+    Check(OfflineCheck),
+}
+
+/// A subcommand that needs the database, NATS or another ledger.
+#[derive(Debug)]
+enum Online {
+    /// `ledger serve`.
+    Serve { roles: Vec<Role> },
+    /// `ledger migrate`.
+    Migrate,
+    /// `ledger rebuild`.
+    Rebuild,
+    /// `ledger audit`.
+    Audit,
+    /// `ledger admin …`.
+    Admin(AdminCommand),
+    /// `ledger witness`.
+    Witness(WitnessArgs),
+    /// `ledger verify history`.
+    VerifyHistory { account: Option<Uuid> },
+}
+
+/// Where a subcommand runs.
+#[derive(Debug)]
+enum Mode {
+    /// Before telemetry, answering on stdout and stderr alone.
+    Offline(Offline),
+    /// With telemetry, connecting to what it needs.
+    Online(Online),
+}
+
+/// Sorts a subcommand by what it needs. Every subcommand is named here, and
+/// [`offline`] and [`execute`] each match theirs without a catch-all: a new
+/// subcommand does not compile until it runs somewhere (it can never exit 0
+/// without running).
+fn split(command: Command) -> Mode {
     match command {
-        Command::LicenseKey {
-            command:
-                LicenseKeyCommand::Generate {
-                    key_id,
-                    active_from,
-                    format,
-                },
-        } => Some(generate_key(key_id, *active_from, *format).map(|()| ExitCode::SUCCESS)),
+        Command::LicenseKey { command } => Mode::Offline(Offline::LicenseKey(command)),
         Command::Verify {
-            command: VerifyCommand::LicenseFile { path, keys },
-        } => Some(
-            crate::cli::verify::license_file(path, keys.as_deref(), settings).map(|report| {
+            command: VerifyCommand::Offline(check),
+        } => Mode::Offline(Offline::Check(check)),
+        Command::Verify {
+            command: VerifyCommand::History { account },
+        } => Mode::Online(Online::VerifyHistory { account }),
+        Command::Serve { roles } => Mode::Online(Online::Serve { roles }),
+        Command::Migrate => Mode::Online(Online::Migrate),
+        Command::Rebuild => Mode::Online(Online::Rebuild),
+        Command::Audit => Mode::Online(Online::Audit),
+        Command::Admin { command } => Mode::Online(Online::Admin(command)),
+        Command::Witness(args) => Mode::Online(Online::Witness(args)),
+    }
+}
+
+/// Runs a subcommand that needs neither the database nor NATS.
+fn offline(command: Offline, settings: &Settings) -> anyhow::Result<ExitCode> {
+    use crate::integrity::offline;
+    let log_check = |check: &dyn Fn() -> anyhow::Result<offline::Verdict>| Ok(verdict(check()));
+    match command {
+        Offline::LicenseKey(LicenseKeyCommand::Generate {
+            key_id,
+            active_from,
+            format,
+        }) => generate_key(&key_id, active_from, format).map(|()| ExitCode::SUCCESS),
+        Offline::Check(OfflineCheck::LicenseFile { path, keys }) => {
+            crate::cli::verify::license_file(&path, keys.as_deref(), settings).map(|report| {
                 print!("{report}");
                 ExitCode::SUCCESS
-            }),
-        ),
-        Command::Verify {
-            command: VerifyCommand::Checkpoint { path, key },
-        } => log_check(&|| offline::checkpoint(path, &offline::log_key(key)?)),
-        Command::Verify {
-            command:
-                VerifyCommand::Inclusion {
-                    checkpoint,
-                    proofs,
-                    events,
-                    key,
-                },
-        } => log_check(&|| {
+            })
+        }
+        Offline::Check(OfflineCheck::Checkpoint { path, key }) => {
+            log_check(&|| offline::checkpoint(&path, &offline::log_key(&key)?))
+        }
+        Offline::Check(OfflineCheck::Inclusion {
+            checkpoint,
+            proofs,
+            events,
+            key,
+        }) => log_check(&|| {
             offline::inclusion(
-                checkpoint,
-                proofs,
+                &checkpoint,
+                &proofs,
                 events.as_deref(),
-                &offline::log_key(key)?,
+                &offline::log_key(&key)?,
             )
         }),
-        Command::Verify {
-            command:
-                VerifyCommand::Consistency {
-                    old,
-                    new,
-                    proof,
-                    key,
-                },
-        } => log_check(&|| offline::consistency(old, new, proof, &offline::log_key(key)?)),
-        Command::Verify {
-            command: VerifyCommand::History { .. },
-        }
-        | Command::Serve { .. }
-        | Command::Witness { .. }
-        | Command::Admin { .. }
-        | Command::Migrate
-        | Command::Rebuild
-        | Command::Audit => None,
+        Offline::Check(OfflineCheck::Consistency {
+            old,
+            new,
+            proof,
+            key,
+        }) => log_check(&|| offline::consistency(&old, &new, &proof, &offline::log_key(&key)?)),
     }
 }
 
@@ -167,15 +216,15 @@ fn generate_key(
     Ok(())
 }
 
-async fn execute(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
+async fn execute(command: Online, settings: Settings) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Migrate => {
+        Online::Migrate => {
             let pool = crate::db::connect_and_migrate(&settings.database_url, 2).await?;
             pool.close().await;
             println!("migrations applied");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Audit => {
+        Online::Audit => {
             let pool = crate::db::connect_to_store(&settings.database_url, 4).await?;
             let audited =
                 crate::integrity::audit::audit(&pool, settings.projector_batch_size).await;
@@ -207,7 +256,7 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<ExitCod
                 ExitCode::from(1)
             })
         }
-        Command::Rebuild => {
+        Online::Rebuild => {
             let pool = crate::db::connect_and_migrate(&settings.database_url, 4).await?;
             let client = crate::nats::connect(&settings.nats_url).await?;
             let report = ledger_projections::rebuild::rebuild(
@@ -227,7 +276,7 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<ExitCod
             pool.close().await;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Serve { roles } => {
+        Online::Serve { roles } => {
             let roles: BTreeSet<Role> = roles.into_iter().collect();
             let listener = tokio::net::TcpListener::bind(settings.listen_addr)
                 .await
@@ -238,8 +287,8 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<ExitCod
             run(settings, roles, listener, shutdown).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Admin { command } => crate::cli::admin::run(command, &settings).await,
-        Command::Witness {
+        Online::Admin(command) => crate::cli::admin::run(command, &settings).await,
+        Online::Witness(WitnessArgs {
             ledger_url,
             log_key,
             name,
@@ -247,7 +296,7 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<ExitCod
             state,
             interval_secs,
             once,
-        } => {
+        }) => {
             let text = std::fs::read_to_string(&key_file)
                 .with_context(|| format!("reading the witness key {}", key_file.display()))?;
             let key = crate::signing_keys::parse_compact(text.trim())
@@ -274,9 +323,7 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<ExitCod
             };
             Ok(crate::integrity::witness_run::run(settings).await)
         }
-        Command::Verify {
-            command: VerifyCommand::History { account },
-        } => {
+        Online::VerifyHistory { account } => {
             let pool = crate::db::connect_to_store(&settings.database_url, 2).await?;
             let keys = &settings.checkpoint_signing_keys.0;
             let report = crate::integrity::verify_history(&pool, keys, account).await?;
@@ -287,8 +334,6 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<ExitCod
             }
             Ok(ExitCode::from(status))
         }
-        // Handled by `offline` before telemetry starts.
-        Command::LicenseKey { .. } | Command::Verify { .. } => Ok(ExitCode::SUCCESS),
     }
 }
 
@@ -315,4 +360,67 @@ async fn stop_on_signal(shutdown: CancellationToken) {
     }
     tracing::info!("shutting down");
     shutdown.cancel();
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use clap::CommandFactory as _;
+
+    /// The subcommands that run offline, before telemetry; every other runs online.
+    const OFFLINE: [&str; 5] = [
+        "license-key generate",
+        "verify license-file",
+        "verify checkpoint",
+        "verify inclusion",
+        "verify consistency",
+    ];
+
+    /// Every leaf subcommand's words, and a command line running it with its
+    /// required arguments filled in.
+    fn leaves(command: &clap::Command, words: &[String], found: &mut Vec<(String, Vec<String>)>) {
+        let mut subcommands = command.get_subcommands().peekable();
+        if subcommands.peek().is_none() {
+            let mut argv = vec!["ledger".to_owned()];
+            argv.extend(words.iter().cloned());
+            for arg in command.get_arguments().filter(|arg| arg.is_required_set()) {
+                let value = arg
+                    .get_possible_values()
+                    .first()
+                    .map_or_else(|| "x".to_owned(), |value| value.get_name().to_owned());
+                if let Some(long) = arg.get_long() {
+                    argv.push(format!("--{long}"));
+                }
+                argv.push(value);
+            }
+            found.push((words.join(" "), argv));
+            return;
+        }
+        for subcommand in subcommands {
+            let mut words = words.to_vec();
+            words.push(subcommand.get_name().to_owned());
+            leaves(subcommand, &words, found);
+        }
+    }
+
+    #[test]
+    fn every_subcommand_runs_offline_or_online_as_documented() {
+        let mut argvs = Vec::new();
+        leaves(&Cli::command(), &[], &mut argvs);
+        let mut offline_seen = Vec::new();
+        for (words, argv) in &argvs {
+            let cli = Cli::try_parse_from(argv).unwrap();
+            let offline = matches!(split(cli.command), Mode::Offline(_));
+            assert_eq!(offline, OFFLINE.contains(&words.as_str()), "{words}");
+            if offline {
+                offline_seen.push(words.clone());
+            }
+        }
+        assert!(argvs.len() > OFFLINE.len(), "{argvs:?}");
+        offline_seen.sort();
+        let mut expected = OFFLINE.map(str::to_owned).to_vec();
+        expected.sort();
+        assert_eq!(offline_seen, expected);
+    }
 }

@@ -23,12 +23,11 @@ use ledger_projections::queries::overdraft::AllowancePolicy;
 use crate::auth::verified::VerifiedTokens;
 use crate::auth::{Caller, Verifier};
 use crate::http::error::ApiError;
-use crate::http::idempotency::IdempotencyKey;
 use crate::http::rate_limit::RateLimiter;
 use crate::http::routes;
 use crate::http::routes::license_files::LicenseFiles;
 use crate::readiness::Blockers;
-use crate::write::commands::{CommandContext, CommandService, MessageLimit};
+use crate::write::commands::{CommandContext, CommandService, IdempotencyKey, MessageLimit};
 
 /// Largest request body accepted; license commands are small.
 pub const BODY_LIMIT_BYTES: usize = 64 * 1024;

@@ -153,33 +153,31 @@ impl ApiError {
 
 impl From<CommandError<LicenseError>> for ApiError {
     fn from(error: CommandError<LicenseError>) -> Self {
-        match error {
-            CommandError::Rule(rule) => Self::Rule(rule),
-            other => Self::from_failure(other),
-        }
+        Self::from_command(error, Self::Rule)
     }
 }
 
 impl From<CommandError<UsageError>> for ApiError {
     fn from(error: CommandError<UsageError>) -> Self {
-        match error {
-            CommandError::Rule(error) => Self::UsageRule { error, field: None },
-            other => Self::from_failure(other),
-        }
+        Self::from_command(error, |error| Self::UsageRule { error, field: None })
     }
 }
 
 impl ApiError {
-    /// A conflict or a store failure (not a rule).
-    fn from_failure<R: std::error::Error>(error: CommandError<R>) -> Self {
+    /// A command's failure; a refusal by a rule is answered as `rule` says (each
+    /// kind of command has its own rules and its own way of naming them).
+    fn from_command<R: std::error::Error>(
+        error: CommandError<R>,
+        rule: impl FnOnce(R) -> Self,
+    ) -> Self {
         match error {
+            CommandError::Rule(refused) => rule(refused),
             CommandError::Conflict { .. } => Self::Conflict(error.to_string()),
             CommandError::VersionMismatch { expected, current } => {
                 Self::PreconditionFailed { expected, current }
             }
             CommandError::TooLarge { bytes, limit } => Self::EventTooLarge { bytes, limit },
             CommandError::Store(detail) => Self::Internal(anyhow::anyhow!(detail)),
-            CommandError::Rule(rule) => Self::Internal(anyhow::anyhow!(rule.to_string())),
         }
     }
 }
@@ -212,13 +210,14 @@ fn problem(status: StatusCode, code: &str, title: &str, detail: String) -> Value
 }
 
 /// A 422 naming the rule, with its facts and, in a batch, the item at fault.
-fn rule_problem(code: &str, facts: Option<Value>, detail: String, field: Option<String>) -> Value {
-    let mut body = problem(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        code,
-        "Rule broken",
-        detail,
-    );
+fn rule_problem(
+    status: StatusCode,
+    code: &str,
+    facts: Option<Value>,
+    detail: String,
+    field: Option<String>,
+) -> Value {
+    let mut body = problem(status, code, "Rule broken", detail);
     body["rule"] = code.into();
     if let Some(facts) = facts {
         body["facts"] = facts;
@@ -269,10 +268,43 @@ impl IntoResponse for ApiError {
 }
 
 impl ApiError {
+    /// The HTTP status of this error: the one place each variant's status is set.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PayloadTooLarge { .. } | Self::EventTooLarge { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            Self::NotFound(_)
+            | Self::Rule(LicenseError::LicenseNotFound)
+            | Self::Rule(LicenseError::AllocationNotFound { .. }) => StatusCode::NOT_FOUND,
+            Self::Rule(LicenseError::AlreadyPurchased)
+            | Self::Conflict(_)
+            | Self::IdempotencyKeyInUse { .. } => StatusCode::CONFLICT,
+            Self::Rule(_)
+            | Self::UsageRule { .. }
+            | Self::IncompatibleSelection { .. }
+            | Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
+            Self::TimedOut { .. } => StatusCode::REQUEST_TIMEOUT,
+            Self::NotCaughtUp(_) | Self::SigningUnavailable | Self::TokenSigningUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Self::Gone { .. } => StatusCode::GONE,
+            Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
     /// The status and problem+json body of this error. A 500's cause is logged
     /// here, once, and never put in the body.
     pub fn into_problem(self) -> Problem {
         let detail = self.to_string();
+        let status = self.status();
         let transient = matches!(
             self,
             Self::Conflict(_)
@@ -283,93 +315,50 @@ impl ApiError {
         );
         let mut retry_after = None;
         let mut headers = Vec::new();
-        let (status, body) = match self {
+        let body = match self {
             Self::BadRequest { field, .. } => {
-                let mut body = problem(
-                    StatusCode::BAD_REQUEST,
-                    "bad-request",
-                    "Invalid input",
-                    detail,
-                );
+                let mut body = problem(status, "bad-request", "Invalid input", detail);
                 body["field"] = field.into();
-                (StatusCode::BAD_REQUEST, body)
+                body
             }
-            Self::UnsupportedMediaType => (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                problem(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported-media-type",
-                    "Unsupported media type",
-                    detail,
-                ),
+            Self::UnsupportedMediaType => problem(
+                status,
+                "unsupported-media-type",
+                "Unsupported media type",
+                detail,
             ),
-            Self::MethodNotAllowed => (
-                StatusCode::METHOD_NOT_ALLOWED,
-                problem(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    "method-not-allowed",
-                    "Method not allowed",
-                    detail,
-                ),
+            Self::MethodNotAllowed => {
+                problem(status, "method-not-allowed", "Method not allowed", detail)
+            }
+            Self::PayloadTooLarge { .. } => {
+                problem(status, "payload-too-large", "Payload too large", detail)
+            }
+            Self::EventTooLarge { .. } => problem(
+                status,
+                "event-too-large",
+                "Event too large for the stream",
+                detail,
             ),
-            Self::PayloadTooLarge { .. } => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                problem(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload-too-large",
-                    "Payload too large",
-                    detail,
-                ),
-            ),
-            Self::EventTooLarge { .. } => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                problem(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "event-too-large",
-                    "Event too large for the stream",
-                    detail,
-                ),
-            ),
-            Self::NotFound(_) | Self::Rule(LicenseError::LicenseNotFound) => (
-                StatusCode::NOT_FOUND,
-                problem(StatusCode::NOT_FOUND, "not-found", "Not found", detail),
-            ),
-            Self::Rule(LicenseError::AllocationNotFound { .. }) => (
-                StatusCode::NOT_FOUND,
-                problem(
-                    StatusCode::NOT_FOUND,
-                    "allocation-not-found",
-                    "Not found",
-                    detail,
-                ),
-            ),
-            Self::Rule(LicenseError::AlreadyPurchased) => (
-                StatusCode::CONFLICT,
-                problem(
-                    StatusCode::CONFLICT,
-                    "already-purchased",
-                    "Conflict",
-                    detail,
-                ),
-            ),
-            Self::Rule(rule) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                rule_problem(rule.code(), facts(&rule), detail, None),
-            ),
-            Self::UsageRule { error, field } => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                rule_problem(error.code(), facts(&error), detail, field),
-            ),
-            Self::Conflict(_) => (
-                StatusCode::CONFLICT,
-                problem(StatusCode::CONFLICT, "conflict", "Conflict", detail),
-            ),
+            Self::NotFound(_) | Self::Rule(LicenseError::LicenseNotFound) => {
+                problem(status, "not-found", "Not found", detail)
+            }
+            Self::Rule(LicenseError::AllocationNotFound { .. }) => {
+                problem(status, "allocation-not-found", "Not found", detail)
+            }
+            Self::Rule(LicenseError::AlreadyPurchased) => {
+                problem(status, "already-purchased", "Conflict", detail)
+            }
+            Self::Rule(rule) => rule_problem(status, rule.code(), facts(&rule), detail, None),
+            Self::UsageRule { error, field } => {
+                rule_problem(status, error.code(), facts(&error), detail, field)
+            }
+            Self::Conflict(_) => problem(status, "conflict", "Conflict", detail),
             Self::IncompatibleSelection {
                 reference,
                 incompatible,
             } => {
                 let mut body = problem(
-                    StatusCode::UNPROCESSABLE_ENTITY,
+                    status,
                     "incompatible-selection",
                     "Incompatible selection",
                     detail,
@@ -377,59 +366,43 @@ impl ApiError {
                 body["field"] = "license_ids".into();
                 body["reference_license_id"] = reference.to_string().into();
                 body["incompatible"] = serde_json::to_value(incompatible).unwrap_or_default();
-                (StatusCode::UNPROCESSABLE_ENTITY, body)
+                body
             }
             Self::PreconditionFailed { expected, current } => {
-                let mut body = problem(
-                    StatusCode::PRECONDITION_FAILED,
-                    "version-mismatch",
-                    "Precondition failed",
-                    detail,
-                );
+                let mut body = problem(status, "version-mismatch", "Precondition failed", detail);
                 body["field"] = "header.if-match".into();
                 body["facts"] = json!({ "expected": expected, "current": current });
-                (StatusCode::PRECONDITION_FAILED, body)
+                body
             }
             Self::IdempotencyKeyReused => {
                 let mut body = problem(
-                    StatusCode::UNPROCESSABLE_ENTITY,
+                    status,
                     "idempotency-key-reused",
                     "Idempotency key reused",
                     detail,
                 );
                 body["field"] = "header.idempotency-key".into();
-                (StatusCode::UNPROCESSABLE_ENTITY, body)
+                body
             }
             Self::IdempotencyKeyInUse { retry_after_s } => {
                 retry_after = Some(retry_after_s);
                 let mut body = problem(
-                    StatusCode::CONFLICT,
+                    status,
                     "idempotency-key-in-use",
                     "Request in progress",
                     detail,
                 );
                 body["field"] = "header.idempotency-key".into();
-                (StatusCode::CONFLICT, body)
+                body
             }
-            Self::TimedOut { .. } => (
-                StatusCode::REQUEST_TIMEOUT,
-                problem(
-                    StatusCode::REQUEST_TIMEOUT,
-                    "timed-out",
-                    "Request timed out",
-                    detail,
-                ),
-            ),
+            Self::TimedOut { .. } => problem(status, "timed-out", "Request timed out", detail),
             Self::NotCaughtUp(_) => {
                 retry_after = Some(1);
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    problem(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "read-model-lagging",
-                        "Read model not caught up",
-                        detail,
-                    ),
+                problem(
+                    status,
+                    "read-model-lagging",
+                    "Read model not caught up",
+                    detail,
                 )
             }
             Self::Gone {
@@ -438,7 +411,7 @@ impl ApiError {
                 successor,
                 ..
             } => {
-                let mut body = problem(StatusCode::GONE, code, "Gone", detail);
+                let mut body = problem(status, code, "Gone", detail);
                 if let Value::Object(fields) = &mut body {
                     fields.extend(members);
                 }
@@ -447,25 +420,19 @@ impl ApiError {
                 }) {
                     headers.push((header::LINK, link));
                 }
-                (StatusCode::GONE, body)
+                body
             }
-            Self::SigningUnavailable => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                problem(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "license-signing-unconfigured",
-                    "License files cannot be signed",
-                    detail,
-                ),
+            Self::SigningUnavailable => problem(
+                status,
+                "license-signing-unconfigured",
+                "License files cannot be signed",
+                detail,
             ),
-            Self::TokenSigningUnavailable => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                problem(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "token-signing-unconfigured",
-                    "Tokens cannot be issued",
-                    detail,
-                ),
+            Self::TokenSigningUnavailable => problem(
+                status,
+                "token-signing-unconfigured",
+                "Tokens cannot be issued",
+                detail,
             ),
             Self::Unauthenticated(reason) => {
                 // RFC 6750: no error code when no token came, `invalid_token` otherwise.
@@ -478,41 +445,22 @@ impl ApiError {
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static(challenge),
                 ));
-                let mut body = problem(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthenticated",
-                    "Not authenticated",
-                    detail,
-                );
+                let mut body = problem(status, "unauthenticated", "Not authenticated", detail);
                 body["field"] = "header.authorization".into();
-                (StatusCode::UNAUTHORIZED, body)
+                body
             }
-            Self::Forbidden(_) => (
-                StatusCode::FORBIDDEN,
-                problem(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail),
-            ),
+            Self::Forbidden(_) => problem(status, "forbidden", "Forbidden", detail),
             Self::RateLimited { retry_after_s } => {
                 retry_after = Some(retry_after_s);
-                (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    problem(
-                        StatusCode::TOO_MANY_REQUESTS,
-                        "rate-limited",
-                        "Too many requests",
-                        detail,
-                    ),
-                )
+                problem(status, "rate-limited", "Too many requests", detail)
             }
             Self::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "internal error");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    problem(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "internal",
-                        "Internal error",
-                        "the ledger failed; the error was logged".into(),
-                    ),
+                problem(
+                    status,
+                    "internal",
+                    "Internal error",
+                    "the ledger failed; the error was logged".into(),
                 )
             }
         };
@@ -522,6 +470,270 @@ impl ApiError {
             retry_after,
             transient,
             headers,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ledger_domain::{AllocationId, LicenseId};
+    use uuid::Uuid;
+
+    /// Every answer's status, problem type, `Retry-After` and transience, pinned so
+    /// that deriving the status in one place changes none of them.
+    #[test]
+    fn every_error_keeps_its_status_type_and_retry() {
+        let nil = Uuid::nil();
+        let cases: Vec<(ApiError, u16, &str, Option<u64>, bool)> = vec![
+            (
+                ApiError::bad_request("q", "bad"),
+                400,
+                "bad-request",
+                None,
+                false,
+            ),
+            (
+                ApiError::UnsupportedMediaType,
+                415,
+                "unsupported-media-type",
+                None,
+                false,
+            ),
+            (
+                ApiError::MethodNotAllowed,
+                405,
+                "method-not-allowed",
+                None,
+                false,
+            ),
+            (
+                ApiError::PayloadTooLarge { limit: 1 },
+                413,
+                "payload-too-large",
+                None,
+                false,
+            ),
+            (
+                ApiError::EventTooLarge { bytes: 2, limit: 1 },
+                413,
+                "event-too-large",
+                None,
+                false,
+            ),
+            (
+                ApiError::NotFound("x".into()),
+                404,
+                "not-found",
+                None,
+                false,
+            ),
+            (
+                ApiError::Rule(LicenseError::LicenseNotFound),
+                404,
+                "not-found",
+                None,
+                false,
+            ),
+            (
+                ApiError::Rule(LicenseError::AllocationNotFound {
+                    allocation_id: AllocationId(nil),
+                }),
+                404,
+                "allocation-not-found",
+                None,
+                false,
+            ),
+            (
+                ApiError::Rule(LicenseError::AlreadyPurchased),
+                409,
+                "already-purchased",
+                None,
+                false,
+            ),
+            (
+                ApiError::Rule(LicenseError::AlreadyHidden),
+                422,
+                "already-hidden",
+                None,
+                false,
+            ),
+            (
+                ApiError::UsageRule {
+                    error: UsageError::NothingReported,
+                    field: None,
+                },
+                422,
+                UsageError::NothingReported.code(),
+                None,
+                false,
+            ),
+            (ApiError::Conflict("x".into()), 409, "conflict", None, true),
+            (
+                ApiError::IncompatibleSelection {
+                    reference: LicenseId(nil),
+                    incompatible: Vec::new(),
+                },
+                422,
+                "incompatible-selection",
+                None,
+                false,
+            ),
+            (
+                ApiError::PreconditionFailed {
+                    expected: "\"1\"".into(),
+                    current: 2,
+                },
+                412,
+                "version-mismatch",
+                None,
+                false,
+            ),
+            (
+                ApiError::IdempotencyKeyReused,
+                422,
+                "idempotency-key-reused",
+                None,
+                false,
+            ),
+            (
+                ApiError::IdempotencyKeyInUse { retry_after_s: 7 },
+                409,
+                "idempotency-key-in-use",
+                Some(7),
+                false,
+            ),
+            (
+                ApiError::TimedOut { seconds: 30 },
+                408,
+                "timed-out",
+                None,
+                true,
+            ),
+            (
+                ApiError::NotCaughtUp("x".into()),
+                503,
+                "read-model-lagging",
+                Some(1),
+                true,
+            ),
+            (
+                ApiError::Gone {
+                    code: "license-file-void",
+                    detail: "x".into(),
+                    members: serde_json::Map::new(),
+                    successor: None,
+                },
+                410,
+                "license-file-void",
+                None,
+                false,
+            ),
+            (
+                ApiError::SigningUnavailable,
+                503,
+                "license-signing-unconfigured",
+                None,
+                false,
+            ),
+            (
+                ApiError::TokenSigningUnavailable,
+                503,
+                "token-signing-unconfigured",
+                None,
+                false,
+            ),
+            (
+                ApiError::Unauthenticated(TokenError::Missing),
+                401,
+                "unauthenticated",
+                None,
+                false,
+            ),
+            (
+                ApiError::Forbidden("x".into()),
+                403,
+                "forbidden",
+                None,
+                false,
+            ),
+            (
+                ApiError::RateLimited { retry_after_s: 3 },
+                429,
+                "rate-limited",
+                Some(3),
+                true,
+            ),
+            (
+                ApiError::Internal(anyhow::anyhow!("x")),
+                500,
+                "internal",
+                None,
+                true,
+            ),
+        ];
+        for (error, status, code, retry_after, transient) in cases {
+            let name = format!("{error:?}");
+            let problem = error.into_problem();
+            assert_eq!(problem.status.as_u16(), status, "{name}");
+            assert_eq!(problem.body["status"], status, "{name}");
+            assert_eq!(
+                problem.body["type"],
+                format!("urn:licensing-ledger:problem:{code}"),
+                "{name}"
+            );
+            assert_eq!(problem.retry_after, retry_after, "{name}");
+            assert_eq!(problem.transient, transient, "{name}");
+        }
+    }
+
+    /// How a command's failure is answered, for licenses and usage alike.
+    #[test]
+    fn command_failures_keep_their_answers() {
+        let answers = |error: ApiError| {
+            let problem = error.into_problem();
+            (problem.status.as_u16(), problem.body["type"].clone())
+        };
+        let cases: Vec<(ApiError, u16, &str)> = vec![
+            (
+                CommandError::<LicenseError>::Rule(LicenseError::AlreadyHidden).into(),
+                422,
+                "already-hidden",
+            ),
+            (
+                CommandError::<UsageError>::Rule(UsageError::NothingReported).into(),
+                422,
+                UsageError::NothingReported.code(),
+            ),
+            (
+                CommandError::<LicenseError>::Conflict { attempts: 3 }.into(),
+                409,
+                "conflict",
+            ),
+            (
+                CommandError::<UsageError>::VersionMismatch {
+                    expected: "\"1\"".into(),
+                    current: 2,
+                }
+                .into(),
+                412,
+                "version-mismatch",
+            ),
+            (
+                CommandError::<LicenseError>::TooLarge { bytes: 2, limit: 1 }.into(),
+                413,
+                "event-too-large",
+            ),
+        ];
+        for (error, status, code) in cases {
+            let name = format!("{error:?}");
+            let (got_status, got_type) = answers(error);
+            assert_eq!(got_status, status, "{name}");
+            assert_eq!(
+                got_type,
+                format!("urn:licensing-ledger:problem:{code}"),
+                "{name}"
+            );
         }
     }
 }

@@ -19,8 +19,6 @@ use postgres_es::PostgresEventRepository;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::http::idempotency::IdempotencyKey;
-
 /// What the service needs to know of any command: whose it is, when it is
 /// decided, and a name for traces.
 pub trait Command {
@@ -67,6 +65,29 @@ impl Command for ReportUsage {
 
     fn name(&self) -> &'static str {
         "report_usage"
+    }
+}
+
+/// Namespace of the ids derived from keys.
+const ID_NAMESPACE: Uuid = Uuid::from_u128(0x6c65_6467_6572_2d69_6465_6d70_6f74_656e);
+
+/// The `Idempotency-Key` a command runs under. It lives here, not in
+/// [`crate::http::idempotency`], because the write side derives ids from it and must not
+/// depend on the HTTP layer that claims the keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    /// The account the request acts on.
+    pub scope: String,
+    /// The client's key.
+    pub key: String,
+}
+
+impl IdempotencyKey {
+    /// An id derived from the key and `purpose` (e.g. `license`, `allocation/3`): the
+    /// same on every retry, different for every key, purpose and account.
+    pub fn derive_id(&self, purpose: &str) -> Uuid {
+        let name = format!("{}\n{}\n{}", self.scope, self.key, purpose);
+        Uuid::new_v5(&ID_NAMESPACE, name.as_bytes())
     }
 }
 
@@ -497,4 +518,22 @@ fn event_metadata(command: &impl Command, context: &CommandContext) -> HashMap<S
         }
     }
     metadata
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_ids_differ_by_account_key_and_purpose() {
+        let key = |scope: &str, key: &str| IdempotencyKey {
+            scope: scope.into(),
+            key: key.into(),
+        };
+        let id = key("a", "k").derive_id("license");
+        assert_eq!(id, key("a", "k").derive_id("license"));
+        assert_ne!(id, key("b", "k").derive_id("license"));
+        assert_ne!(id, key("a", "l").derive_id("license"));
+        assert_ne!(id, key("a", "k").derive_id("allocation"));
+    }
 }

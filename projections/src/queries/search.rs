@@ -3,49 +3,71 @@
 //! into SQL; sort columns come from a closed enum.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::time::{expiry_band, Window};
 
-/// The criterion of "find a license by".
-#[derive(Debug, Clone, PartialEq, Eq)]
+// The enums below are the search's query parameters as the HTTP API takes and
+// documents them (serde names, OpenAPI schemas): one list of values, here.
+
+/// What a search's `q` is matched against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum FindBy {
     /// Product code, exactly.
-    Product(String),
+    Product,
     /// Feature name, exactly (`XDT_ENT_UD`).
-    Feature(String),
+    Feature,
     /// Order number, by prefix.
-    OrderNumber(String),
+    OrderNumber,
     /// License access code, by prefix.
-    AccessCode(String),
+    AccessCode,
     /// A license server with a live allocation of the license, exactly (host ids are
     /// case-sensitive).
-    ServerHost(String),
+    ServerHost,
 }
 
-/// The portal's "Filter by" menu.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// "Find a license by": the text to find and what it is matched against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Find {
+    /// What the text is matched against.
+    pub by: FindBy,
+    /// The text.
+    pub text: String,
+}
+
+/// The portal's "Filter by" menu and "Quick find" lists. `new`: purchased in the
+/// 30 days before `as_of`; `expiring`: term licenses with 0–90 days left;
+/// `expired`: term licenses past their expiry day; `available`: activated, not
+/// expired, with seats left to allocate; `trial`: trial licenses; `hidden`: hidden
+/// licenses ("Quick find: All hidden", where they are unhidden); `active`: every
+/// license that is neither hidden nor expired ("Quick find: All active").
+/// Every filter but `hidden` leaves hidden licenses out; with no filter, every
+/// license that is not hidden is found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum Filter {
-    /// Purchased in the last 30 days.
+    /// `new`.
     New,
-    /// Term licenses with 0–90 days left.
+    /// `expiring`.
     Expiring,
-    /// Term licenses past their expiry date.
+    /// `expired`.
     Expired,
-    /// Activated, not expired, with seats left to allocate.
+    /// `available`.
     Available,
-    /// Trial licenses.
+    /// `trial`.
     Trial,
-    /// Hidden licenses (every other filter leaves them out).
+    /// `hidden`: the only filter that finds hidden licenses.
     Hidden,
-    /// Not hidden and not expired.
+    /// `active`: neither hidden nor expired (see [`Filter`]).
     Active,
 }
 
 /// Term or perpetual.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum TermKind {
     /// Has an expiry date.
     Term,
@@ -54,7 +76,8 @@ pub enum TermKind {
 }
 
 /// What results are ordered by; ties are broken by license id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum SortKey {
     /// Purchase instant.
     PurchasedAt,
@@ -112,7 +135,7 @@ pub struct LicenseSearch {
     /// The instant time-dependent filters are computed for.
     pub as_of: DateTime<Utc>,
     /// "Find a license by".
-    pub find: Option<FindBy>,
+    pub find: Option<Find>,
     /// Edition code.
     pub edition: Option<String>,
     /// License model wire name.
@@ -129,7 +152,7 @@ pub struct LicenseSearch {
     pub expires_from: Option<NaiveDate>,
     /// Expiring on or before this date.
     pub expires_to: Option<NaiveDate>,
-    /// The portal's filter; none shows every license that is not hidden.
+    /// The portal's filter ([`Filter`] says what each finds, and what none finds).
     pub filter: Option<Filter>,
     /// Sort key.
     pub sort: SortKey,
@@ -251,32 +274,33 @@ fn push_conditions(
     sql.push(" WHERE account_id = ")
         .push_bind(search.account_id);
     sql.push(" AND purchased_at <= ").push_bind(window.as_of);
-    match &search.find {
-        Some(FindBy::Product(product)) => {
-            sql.push(" AND product = ").push_bind(product.clone());
-        }
-        Some(FindBy::Feature(feature)) => {
-            sql.push(" AND feature = ").push_bind(feature.clone());
-        }
-        Some(FindBy::OrderNumber(prefix)) => {
-            sql.push(" AND order_number LIKE ")
-                .push_bind(like_prefix(prefix));
-        }
-        Some(FindBy::AccessCode(prefix)) => {
-            sql.push(" AND access_code LIKE ")
-                .push_bind(like_prefix(prefix));
-        }
-        Some(FindBy::ServerHost(host)) => {
-            sql.push(format_args!(
-                " AND license_id IN (SELECT license_id FROM {schema}.license_allocations
+    if let Some(Find { by, text }) = &search.find {
+        match by {
+            FindBy::Product => {
+                sql.push(" AND product = ").push_bind(text.clone());
+            }
+            FindBy::Feature => {
+                sql.push(" AND feature = ").push_bind(text.clone());
+            }
+            FindBy::OrderNumber => {
+                sql.push(" AND order_number LIKE ")
+                    .push_bind(like_prefix(text));
+            }
+            FindBy::AccessCode => {
+                sql.push(" AND access_code LIKE ")
+                    .push_bind(like_prefix(text));
+            }
+            FindBy::ServerHost => {
+                sql.push(format_args!(
+                    " AND license_id IN (SELECT license_id FROM {schema}.license_allocations
                     WHERE status = 'live' AND account_id = "
-            ))
-            .push_bind(search.account_id)
-            .push(" AND host = ")
-            .push_bind(host.clone())
-            .push(")");
+                ))
+                .push_bind(search.account_id)
+                .push(" AND host = ")
+                .push_bind(text.clone())
+                .push(")");
+            }
         }
-        None => {}
     }
     let exact = [
         ("edition", &search.edition),

@@ -8,9 +8,11 @@
 //! handler run with an [`IdempotencyKey`] in the request's extensions, and stores
 //! the answer. Transient failures (5xx, conflicts that won every retry, a lagging
 //! read model) are not stored: a retry executes again. Handlers derive the ids they
-//! would otherwise generate (license, allocation) from the key, so a retry after a
-//! crash targets the same license and allocation, and the command service returns
-//! the events already recorded under the key instead of deciding again.
+//! would otherwise generate (license, allocation) from the key
+//! ([`IdempotencyKey::derive_id`], which the write side owns: it needs the ids, not
+//! this layer), so a retry after a crash targets the same license and allocation,
+//! and the command service returns the events already recorded under the key
+//! instead of deciding again.
 
 pub mod store;
 
@@ -23,11 +25,11 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode}
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::http::app::{AppState, BODY_LIMIT_BYTES};
 use crate::http::error::{ApiError, Transient};
+use crate::write::commands::IdempotencyKey;
 use store::{Claim, KeyRef, StoredAnswer};
 
 /// The request header.
@@ -43,27 +45,6 @@ const LEASE: Duration = Duration::from_secs(60);
 const ANSWER_LIMIT_BYTES: usize = 4 * 1024 * 1024;
 /// The answer headers a replay repeats.
 const REPLAYED_HEADERS: [HeaderName; 3] = [header::CONTENT_TYPE, header::LOCATION, header::ETAG];
-/// Namespace of the ids derived from keys.
-const ID_NAMESPACE: Uuid = Uuid::from_u128(0x6c65_6467_6572_2d69_6465_6d70_6f74_656e);
-
-/// The key a command runs under, for handlers and the command service.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdempotencyKey {
-    /// The account the request acts on.
-    pub scope: String,
-    /// The client's key.
-    pub key: String,
-}
-
-impl IdempotencyKey {
-    /// An id derived from the key and `purpose` (e.g. `license`, `allocation/3`): the
-    /// same on every retry, different for every key, purpose and account.
-    pub fn derive_id(&self, purpose: &str) -> Uuid {
-        let name = format!("{}\n{}\n{}", self.scope, self.key, purpose);
-        Uuid::new_v5(&ID_NAMESPACE, name.as_bytes())
-    }
-}
-
 /// The middleware: see the module docs.
 pub async fn middleware(State(state): State<AppState>, request: Request, next: Next) -> Response {
     match run(&state, request, next).await {
@@ -257,18 +238,5 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_ne!(a, d);
-    }
-
-    #[test]
-    fn derived_ids_differ_by_account_key_and_purpose() {
-        let key = |scope: &str, key: &str| IdempotencyKey {
-            scope: scope.into(),
-            key: key.into(),
-        };
-        let id = key("a", "k").derive_id("license");
-        assert_eq!(id, key("a", "k").derive_id("license"));
-        assert_ne!(id, key("b", "k").derive_id("license"));
-        assert_ne!(id, key("a", "l").derive_id("license"));
-        assert_ne!(id, key("a", "k").derive_id("allocation"));
     }
 }

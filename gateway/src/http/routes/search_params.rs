@@ -6,8 +6,9 @@ use base64::Engine as _;
 use chrono::{DateTime, NaiveDate, Utc};
 use ledger_domain::{BindingType, Edition, LicenseModel};
 use ledger_projections::queries::search::{
-    After, Filter, FindBy, LicenseLine, LicenseSearch, SortKey, SortValue, TermKind,
+    After, Filter, Find, FindBy, LicenseLine, LicenseSearch, SortKey, SortValue, TermKind,
 };
+use serde::de::{DeserializeOwned, IntoDeserializer as _};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -41,7 +42,7 @@ pub const SEARCH_PARAMS: [&str; 14] = [
 pub struct SearchQuery {
     /// What `q` is matched against (both or neither).
     #[param(inline)]
-    pub find_by: Option<FindByName>,
+    pub find_by: Option<FindBy>,
     /// The text to find: exact for `product`, `feature` and `server_host`, a prefix
     /// for `order_number` and `access_code`.
     #[param(min_length = 1, max_length = 128)]
@@ -57,7 +58,7 @@ pub struct SearchQuery {
     pub binding_type: Option<BindingTypeName>,
     /// Term or perpetual licenses only.
     #[param(inline)]
-    pub term: Option<TermName>,
+    pub term: Option<TermKind>,
     /// Purchased on or after this day.
     pub purchased_from: Option<NaiveDate>,
     /// Purchased on or before this day.
@@ -66,82 +67,21 @@ pub struct SearchQuery {
     pub expires_from: Option<NaiveDate>,
     /// Expiring on or before this day.
     pub expires_to: Option<NaiveDate>,
-    /// The portal's filter. Every filter but `hidden` leaves hidden licenses out; with
-    /// none, every license that is not hidden.
+    /// The portal's filter; its schema says what each one finds.
     #[param(inline)]
-    pub filter: Option<FilterName>,
+    pub filter: Option<Filter>,
     /// The order (default `purchased_at`; perpetual licenses sort last by `expires_on`).
     #[param(inline)]
-    pub sort: Option<SortName>,
+    pub sort: Option<SortKey>,
     /// Default `desc` for `purchased_at`, else `asc`.
     #[param(inline)]
     pub order: Option<OrderName>,
 }
 
-/// What a search's `q` is matched against.
-#[derive(ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum FindByName {
-    /// Product code, exact.
-    Product,
-    /// Feature name, exact.
-    Feature,
-    /// Order number prefix.
-    OrderNumber,
-    /// Access code prefix.
-    AccessCode,
-    /// A live allocation on this host (exact, case-sensitive).
-    ServerHost,
-}
-
-/// Term or perpetual.
-#[derive(ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum TermName {
-    /// With an expiry date.
-    Term,
-    /// Without one.
-    Perpetual,
-}
-
-/// The portal's filters.
-#[derive(ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum FilterName {
-    /// Purchased in the 30 days before `as_of`.
-    New,
-    /// 0–90 days left.
-    Expiring,
-    /// Past its expiry day.
-    Expired,
-    /// Activated, not expired, seats left.
-    Available,
-    /// Trial licenses.
-    Trial,
-    /// Hidden licenses.
-    Hidden,
-    /// Not expired.
-    Active,
-}
-
-/// Sort keys.
-#[derive(ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SortName {
-    /// Purchase instant.
-    PurchasedAt,
-    /// Expiry day.
-    ExpiresOn,
-    /// Order number.
-    OrderNumber,
-    /// Product code.
-    Product,
-    /// Seats purchased.
-    Quantity,
-}
-
+// The other enums of a search are the read side's own (`find_by`, `term`,
+// `filter`, `sort`); the order is the gateway's, as the read side takes a bool.
 /// Sort directions.
-#[derive(ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderName {
     /// Ascending.
@@ -157,15 +97,33 @@ pub const DEFAULT_LIMIT: u32 = 50;
 
 use crate::http::extract::date;
 
-fn one_of<T: Copy>(raw: &str, options: &[(&str, T)]) -> Result<T, String> {
-    options
-        .iter()
-        .find(|(name, _)| *name == raw)
-        .map(|(_, value)| *value)
-        .ok_or_else(|| {
-            let names: Vec<&str> = options.iter().map(|(name, _)| *name).collect();
-            format!("one of: {}", names.join(", "))
-        })
+/// Why a value is not one of an enum's names: `one of: <its names>`.
+#[derive(Debug)]
+struct NotOneOf(String);
+
+impl std::fmt::Display for NotOneOf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NotOneOf {}
+
+impl serde::de::Error for NotOneOf {
+    fn custom<T: std::fmt::Display>(message: T) -> Self {
+        Self(message.to_string())
+    }
+
+    // Serde hands over the enum's names: the refusal lists them as they are
+    // documented, without a second copy of the list here.
+    fn unknown_variant(_: &str, expected: &'static [&'static str]) -> Self {
+        Self(format!("one of: {}", expected.join(", ")))
+    }
+}
+
+/// Reads one of the names of enum `T` (its serde names, which its schema lists).
+fn one_of<T: DeserializeOwned>(raw: &str) -> Result<T, String> {
+    T::deserialize(raw.into_deserializer()).map_err(|NotOneOf(refusal)| refusal)
 }
 
 fn date_range(
@@ -198,19 +156,8 @@ pub fn search(
             Err("1 to 128 characters, no control characters".to_owned())
         }
     })?;
-    let kind = params.get("find_by", |raw| {
-        one_of(
-            raw,
-            &[
-                ("product", 0),
-                ("feature", 1),
-                ("order_number", 2),
-                ("access_code", 3),
-                ("server_host", 4),
-            ],
-        )
-    })?;
-    let find = match (kind, text) {
+    let by = params.get("find_by", one_of::<FindBy>)?;
+    let find = match (by, text) {
         (None, None) => None,
         (Some(_), None) => {
             return Err(ApiError::bad_request(
@@ -224,35 +171,18 @@ pub fn search(
                 "say what to find by",
             ))
         }
-        (Some(kind), Some(text)) => Some(match kind {
-            0 => FindBy::Product(text),
-            1 => FindBy::Feature(text),
-            2 => FindBy::OrderNumber(text),
-            3 => FindBy::AccessCode(text),
-            _ => FindBy::ServerHost(text),
-        }),
+        (Some(by), Some(text)) => Some(Find { by, text }),
     };
     let (purchased_from, purchased_to) = date_range(params, "purchased_from", "purchased_to")?;
     let (expires_from, expires_to) = date_range(params, "expires_from", "expires_to")?;
     let sort = params
-        .get("sort", |raw| {
-            one_of(
-                raw,
-                &[
-                    ("purchased_at", SortKey::PurchasedAt),
-                    ("expires_on", SortKey::ExpiresOn),
-                    ("order_number", SortKey::OrderNumber),
-                    ("product", SortKey::Product),
-                    ("quantity", SortKey::Quantity),
-                ],
-            )
-        })?
+        .get("sort", one_of::<SortKey>)?
         .unwrap_or(SortKey::PurchasedAt);
     let descending = params
-        .get("order", |raw| {
-            one_of(raw, &[("asc", false), ("desc", true)])
-        })?
-        .unwrap_or(sort == SortKey::PurchasedAt);
+        .get("order", one_of::<OrderName>)?
+        .map_or(sort == SortKey::PurchasedAt, |order| {
+            order == OrderName::Desc
+        });
     Ok(LicenseSearch {
         account_id,
         as_of,
@@ -272,30 +202,12 @@ pub fn search(
                 BindingType::parse(raw).map_err(|e| e.to_string())
             })?
             .map(|binding| binding.as_str().to_owned()),
-        term: params.get("term", |raw| {
-            one_of(
-                raw,
-                &[("term", TermKind::Term), ("perpetual", TermKind::Perpetual)],
-            )
-        })?,
+        term: params.get("term", one_of::<TermKind>)?,
         purchased_from,
         purchased_to,
         expires_from,
         expires_to,
-        filter: params.get("filter", |raw| {
-            one_of(
-                raw,
-                &[
-                    ("new", Filter::New),
-                    ("expiring", Filter::Expiring),
-                    ("expired", Filter::Expired),
-                    ("available", Filter::Available),
-                    ("trial", Filter::Trial),
-                    ("hidden", Filter::Hidden),
-                    ("active", Filter::Active),
-                ],
-            )
-        })?,
+        filter: params.get("filter", one_of::<Filter>)?,
         sort,
         descending,
     })
@@ -309,24 +221,14 @@ pub fn limit(params: &QueryParams) -> Result<u32, ApiError> {
 /// What a cursor carries: the search's order and where the last page ended.
 #[derive(Debug, Serialize, Deserialize)]
 struct CursorData {
-    /// Sort key name.
-    s: String,
+    /// Sort key, by its name.
+    s: SortKey,
     /// Descending.
     d: bool,
     /// The last line's sort value, as text.
     v: String,
     /// The last line's license id.
     id: Uuid,
-}
-
-fn sort_name(key: SortKey) -> &'static str {
-    match key {
-        SortKey::PurchasedAt => "purchased_at",
-        SortKey::ExpiresOn => "expires_on",
-        SortKey::OrderNumber => "order_number",
-        SortKey::Product => "product",
-        SortKey::Quantity => "quantity",
-    }
 }
 
 /// The cursor continuing `search` after `last`.
@@ -338,7 +240,7 @@ pub fn cursor_after(search: &LicenseSearch, last: &LicenseLine) -> String {
         SortValue::Number(number) => number.to_string(),
     };
     let data = CursorData {
-        s: sort_name(search.sort).to_owned(),
+        s: search.sort,
         d: search.descending,
         v: value,
         id: last.license.license_id,
@@ -353,7 +255,7 @@ pub fn after(params: &QueryParams, search: &LicenseSearch) -> Result<Option<Afte
         let invalid = || "not a cursor from this search's answer".to_owned();
         let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
         let data: CursorData = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
-        if data.s != sort_name(search.sort) || data.d != search.descending {
+        if data.s != search.sort || data.d != search.descending {
             return Err("made for another sort order".to_owned());
         }
         let value = match search.sort {
@@ -373,4 +275,35 @@ pub fn after(params: &QueryParams, search: &LicenseSearch) -> Result<Option<Afte
             license_id: data.id,
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_read_by_their_documented_names_and_others_refused_listing_them() {
+        assert_eq!(one_of::<Filter>("active"), Ok(Filter::Active));
+        assert_eq!(one_of::<FindBy>("server_host"), Ok(FindBy::ServerHost));
+        assert_eq!(one_of::<SortKey>("expires_on"), Ok(SortKey::ExpiresOn));
+        assert_eq!(one_of::<TermKind>("perpetual"), Ok(TermKind::Perpetual));
+        assert_eq!(one_of::<OrderName>("desc"), Ok(OrderName::Desc));
+        // The refusal the API has always given, now from the enum's own names.
+        assert_eq!(
+            one_of::<Filter>("shiny"),
+            Err("one of: new, expiring, expired, available, trial, hidden, active".to_owned())
+        );
+        assert_eq!(
+            one_of::<FindBy>("Product"),
+            Err("one of: product, feature, order_number, access_code, server_host".to_owned())
+        );
+        assert_eq!(
+            one_of::<SortKey>(""),
+            Err("one of: purchased_at, expires_on, order_number, product, quantity".to_owned())
+        );
+        assert_eq!(
+            one_of::<OrderName>("up"),
+            Err("one of: asc, desc".to_owned())
+        );
+    }
 }
