@@ -166,7 +166,7 @@ impl From<CommandError<UsageError>> for ApiError {
 impl ApiError {
     /// A command's failure; a refusal by a rule is answered as `rule` says (each
     /// kind of command has its own rules and its own way of naming them).
-    fn from_command<R: std::error::Error>(
+    fn from_command<R: std::error::Error + Send + Sync + 'static>(
         error: CommandError<R>,
         rule: impl FnOnce(R) -> Self,
     ) -> Self {
@@ -177,7 +177,8 @@ impl ApiError {
                 Self::PreconditionFailed { expected, current }
             }
             CommandError::TooLarge { bytes, limit } => Self::EventTooLarge { bytes, limit },
-            CommandError::Store(detail) => Self::Internal(anyhow::anyhow!(detail)),
+            // The whole error, its source included: the 500's log line shows the chain.
+            error @ CommandError::Store { .. } => Self::Internal(error.into()),
         }
     }
 }
@@ -685,6 +686,30 @@ mod tests {
             assert_eq!(problem.retry_after, retry_after, "{name}");
             assert_eq!(problem.transient, transient, "{name}");
         }
+    }
+
+    /// A store failure keeps its cause: the one log line of the 500 names the step
+    /// and the store's own error, while the caller still sees only that it failed.
+    #[test]
+    fn a_store_failure_is_a_500_whose_log_keeps_the_chain() {
+        let error: ApiError = CommandError::<LicenseError>::Store {
+            step: "appending the events",
+            source: Box::new(std::io::Error::other("connection reset by peer")),
+        }
+        .into();
+        let ApiError::Internal(cause) = &error else {
+            panic!("not a 500: {error:?}");
+        };
+        assert_eq!(
+            format!("{cause:#}"),
+            "event store failure: appending the events: connection reset by peer"
+        );
+        let problem = error.into_problem();
+        assert_eq!(problem.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            problem.body["detail"],
+            "the ledger failed; the error was logged"
+        );
     }
 
     /// How a command's failure is answered, for licenses and usage alike.

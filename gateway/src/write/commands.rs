@@ -201,9 +201,15 @@ pub enum CommandError<R: std::error::Error> {
         /// The limit.
         limit: usize,
     },
-    /// The store failed; nothing is known to have been recorded.
-    #[error("event store failure: {0}")]
-    Store(String),
+    /// The store failed at `step`; nothing is known to have been recorded.
+    #[error("event store failure: {step}")]
+    Store {
+        /// What the service was doing.
+        step: &'static str,
+        /// The store's own error, kept so that the log shows its whole chain.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// How large an event's stream message may be, and the subjects it goes to.
@@ -320,7 +326,7 @@ where
                 .store
                 .load_aggregate(aggregate_id)
                 .await
-                .map_err(store_error)?;
+                .map_err(store_error(LOADING))?;
             let current = i64::try_from(loaded.current_sequence).unwrap_or(i64::MAX);
             if let Some(expected) = expected.filter(|e| !e.matches(current)) {
                 return Err(CommandError::VersionMismatch {
@@ -348,7 +354,7 @@ where
                 Err(AggregateError::AggregateConflict) => {
                     return Err(CommandError::Conflict { attempts })
                 }
-                Err(other) => return Err(store_error(other)),
+                Err(other) => return Err(store_error("appending the events")(other)),
             }
         }
     }
@@ -359,7 +365,7 @@ where
             .store
             .load_aggregate(aggregate_id)
             .await
-            .map_err(store_error)?;
+            .map_err(store_error(LOADING))?;
         Ok(loaded.aggregate)
     }
 
@@ -374,7 +380,7 @@ where
             .store
             .load_aggregate(aggregate_id)
             .await
-            .map_err(store_error)?;
+            .map_err(store_error(LOADING))?;
         let sink = EventSink::default();
         loaded
             .aggregate()
@@ -403,7 +409,10 @@ where
         .bind(item)
         .fetch_all(&self.pool)
         .await
-        .map_err(|error| CommandError::Store(error.to_string()))?;
+        .map_err(|error| CommandError::Store {
+            step: "reading the events recorded under the Idempotency-Key",
+            source: error.into(),
+        })?;
         let Some(&(version, _, _, _, position)) = rows.last() else {
             return Ok(None);
         };
@@ -427,8 +436,9 @@ where
                 serde_json::from_value(stored.payload)
             })
             .collect::<Result<Vec<A::Event>, _>>()
-            .map_err(|error| {
-                CommandError::Store(format!("a stored event does not read: {error}"))
+            .map_err(|error| CommandError::Store {
+                step: "reading back an event recorded under the Idempotency-Key",
+                source: error.into(),
             })?;
         Ok(Some(Recorded {
             events,
@@ -467,9 +477,10 @@ where
                     tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
                 }
                 Err(error) => {
-                    return Err(CommandError::Store(format!(
-                        "the command was recorded but its position could not be read: {error}"
-                    )))
+                    return Err(CommandError::Store {
+                        step: "the command was recorded but its position could not be read",
+                        source: error.into(),
+                    })
                 }
             }
         };
@@ -484,11 +495,20 @@ where
     }
 }
 
-fn store_error<R: std::error::Error>(error: AggregateError<R>) -> CommandError<R> {
-    match error {
+/// The step of loading an aggregate, as a store failure names it.
+const LOADING: &str = "loading the aggregate's events";
+
+/// A cqrs-es error as a command's, a store failure naming `step` and keeping the
+/// store's error as its source (not flattened to text).
+fn store_error<R: std::error::Error>(
+    step: &'static str,
+) -> impl FnOnce(AggregateError<R>) -> CommandError<R> {
+    move |error| match error {
         AggregateError::UserError(rule) => CommandError::Rule(rule),
         AggregateError::AggregateConflict => CommandError::Conflict { attempts: 1 },
-        other => CommandError::Store(other.to_string()),
+        AggregateError::DatabaseConnectionError(source)
+        | AggregateError::DeserializationError(source)
+        | AggregateError::UnexpectedError(source) => CommandError::Store { step, source },
     }
 }
 

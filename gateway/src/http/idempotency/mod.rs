@@ -19,6 +19,7 @@ pub mod store;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
@@ -87,7 +88,10 @@ async fn run(state: &AppState, request: Request, next: Next) -> Result<Response,
         scope: &scope,
         key: &key,
     };
-    match store::claim(&state.pool, &key_ref, &fingerprint, LEASE).await? {
+    match store::claim(&state.pool, &key_ref, &fingerprint, LEASE)
+        .await
+        .context("claiming the Idempotency-Key")?
+    {
         Claim::Claimed => {}
         Claim::Answered(answer) => return Ok(replay(answer)),
         Claim::OtherRequest => return Err(ApiError::IdempotencyKeyReused),

@@ -1,6 +1,7 @@
 //! `/v1/accounts` and `/v1/accounts/{account_id}/tokens`: admins create accounts and
 //! issue their tokens (`ledger admin …` does the same from the command line).
 
+use anyhow::Context as _;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -60,7 +61,9 @@ async fn create(
     ApiJson(body): ApiJson<NewAccount>,
 ) -> Result<Response, ApiError> {
     let name = accounts::check_name(&body.name).map_err(|e| ApiError::bad_request("name", e))?;
-    let account = accounts::create(&state.pool, name, &caller.subject).await?;
+    let account = accounts::create(&state.pool, name, &caller.subject)
+        .await
+        .context("creating the account")?;
     let location = format!("/v1/accounts/{}", account.account_id);
     Ok((
         StatusCode::CREATED,
@@ -84,7 +87,9 @@ async fn list(
 ) -> Result<Json<Accounts>, ApiError> {
     params.only(&[])?;
     Ok(Json(Accounts {
-        accounts: accounts::list(&state.pool).await?,
+        accounts: accounts::list(&state.pool)
+            .await
+            .context("listing the accounts")?,
     }))
 }
 
@@ -199,7 +204,9 @@ async fn issue_token(
                 IssueTokenError::Issue(IssueError::NoSigningKey) => {
                     ApiError::TokenSigningUnavailable
                 }
-                IssueTokenError::Store(error) => error.into(),
+                IssueTokenError::Store(error) => {
+                    ApiError::Internal(anyhow::Error::new(error).context("issuing the token"))
+                }
             })?;
     Ok((
         StatusCode::CREATED,

@@ -1,6 +1,7 @@
 //! `GET /v1/accounts/{account_id}/asset-components`: licenses with their details
 //! and allocations, grouped by order number or license access code.
 
+use anyhow::Context as _;
 use axum::extract::{Path, State};
 use axum::Json;
 use ledger_domain::AccountId;
@@ -124,7 +125,8 @@ async fn list(
         limit,
         include_hidden,
     )
-    .await?;
+    .await
+    .context("reading the asset components")?;
     let next_cursor = match groups.last() {
         Some(last) if key.is_none() && groups.len() == limit as usize => {
             Some(key_cursor::encode(&last.key))

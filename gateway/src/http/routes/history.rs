@@ -8,6 +8,7 @@
 
 use std::time::{Duration, Instant};
 
+use anyhow::Context as _;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::Json;
@@ -264,7 +265,11 @@ async fn stream_page(
                 .ok_or_else(|| format!("1 to {MAX_PAGE}"))
         })?
         .unwrap_or(DEFAULT_PAGE);
-    let mut connection = state.pool.acquire().await?;
+    let mut connection = state
+        .pool
+        .acquire()
+        .await
+        .context("acquiring a connection to read a stream's history")?;
     let events = event_store::stream_events(
         &mut connection,
         aggregate_type,
@@ -273,7 +278,8 @@ async fn stream_page(
         after,
         limit,
     )
-    .await?;
+    .await
+    .context("reading the stream's events")?;
     if events.is_empty() {
         // Past the end of a stream that exists is an empty page; a stream with no
         // events in this account does not exist.
@@ -285,7 +291,8 @@ async fn stream_page(
             0,
             1,
         )
-        .await?;
+        .await
+        .context("reading the stream's first event")?;
         if first.is_empty() {
             return Err(ApiError::NotFound("no such history in this account".into()));
         }
@@ -336,7 +343,11 @@ async fn license_state(
     let account: AccountId = path_param("account_id", &account_id)?;
     let license: LicenseId = path_param("license_id", &license_id)?;
     let as_of = read_options::as_of(&params)?;
-    let mut connection = state.pool.acquire().await?;
+    let mut connection = state
+        .pool
+        .acquire()
+        .await
+        .context("acquiring a connection to read the license's history")?;
     let mut events = Vec::new();
     let mut last = None;
     let (mut after, mut done) = (0, false);
@@ -349,7 +360,8 @@ async fn license_state(
             after,
             MAX_PAGE,
         )
-        .await?;
+        .await
+        .context("reading the license's events")?;
         done = (page.len() as i64) < MAX_PAGE;
         for stored in page {
             // A stream's events are recorded in sequence order: the first one past
@@ -427,9 +439,14 @@ async fn export(
     let start = match from_position {
         None => CommitPosition::default(),
         Some(position) => {
-            let mut connection = state.pool.acquire().await?;
+            let mut connection = state
+                .pool
+                .acquire()
+                .await
+                .context("acquiring a connection to find from_position")?;
             event_store::commit_position_of(&mut connection, position, account.0)
-                .await?
+                .await
+                .context("finding the event at from_position")?
                 .ok_or_else(|| {
                     ApiError::bad_request(
                         "query.from_position",
@@ -493,7 +510,9 @@ async fn replay_account(
     as_of: DateTime<Utc>,
 ) -> Result<String, ApiError> {
     let schema = format!("history_{}", Uuid::now_v7().simple());
-    create_empty_copy(tx, &schema).await?;
+    create_empty_copy(tx, &schema)
+        .await
+        .context("creating the replay's scratch schema")?;
     let replay = Replay {
         target: Target {
             schema: &schema,
@@ -503,7 +522,10 @@ async fn replay_account(
         until: Until::RecordedBy(as_of),
         batch_size: EXPORT_BATCH,
     };
-    replay.run(tx, &mut CommitPosition::default()).await?;
+    replay
+        .run(tx, &mut CommitPosition::default())
+        .await
+        .context("replaying the account's events")?;
     Ok(schema)
 }
 
@@ -524,10 +546,16 @@ async fn landing_page_then(
     params.only(&["as_of"])?;
     let account: AccountId = path_param("account_id", &account_id)?;
     let as_of = read_options::as_of(&params)?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = state
+        .pool
+        .begin()
+        .await
+        .context("starting the replay's transaction")?;
     let schema = replay_account(&mut tx, account.0, as_of).await?;
-    let page = landing_page::landing_page(&mut tx, &schema, account.0, as_of).await?;
-    tx.rollback().await?;
+    let page = landing_page::landing_page(&mut tx, &schema, account.0, as_of)
+        .await
+        .context("reading the replayed landing page")?;
+    tx.rollback().await.context("rolling back the replay")?;
     Ok(Json(page))
 }
 
@@ -554,9 +582,15 @@ async fn licenses_then(
     let search = search_params::search(&params, account.0, as_of)?;
     let limit = search_params::limit(&params)?;
     let after = search_params::after(&params, &search)?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = state
+        .pool
+        .begin()
+        .await
+        .context("starting the replay's transaction")?;
     let schema = replay_account(&mut tx, account.0, as_of).await?;
-    let items = search_page(&mut tx, &schema, &search, after.as_ref(), limit).await?;
-    tx.rollback().await?;
+    let items = search_page(&mut tx, &schema, &search, after.as_ref(), limit)
+        .await
+        .context("searching the replayed licenses")?;
+    tx.rollback().await.context("rolling back the replay")?;
     Ok(Json(Page::new(&search, items, limit)))
 }

@@ -2,6 +2,7 @@
 //! history against its hash chains and the newest signed checkpoint
 //! ([`crate::integrity`]), naming the first bad event when there is one.
 
+use anyhow::Context as _;
 use axum::extract::{Path, State};
 use axum::Json;
 use ledger_domain::AccountId;
@@ -58,7 +59,9 @@ async fn integrity(
 ) -> Result<Json<IntegrityAnswer>, ApiError> {
     params.only(&[])?;
     let account: AccountId = path_param("account_id", &account_id)?;
-    let report = verify_history(&state.pool, &state.checkpoint_keys, Some(account.0)).await?;
+    let report = verify_history(&state.pool, &state.checkpoint_keys, Some(account.0))
+        .await
+        .context("verifying the account's hash chains")?;
     let intact = report.intact();
     let chains = report.chains;
     Ok(Json(IntegrityAnswer {

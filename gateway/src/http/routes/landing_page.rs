@@ -1,6 +1,7 @@
 //! `GET /v1/accounts/{account_id}/landing-page`: the five newest licenses of the
 //! last 30 days and five term licenses expiring within 90 days, as of an instant.
 
+use anyhow::Context as _;
 use axum::extract::{Path, State};
 use axum::Json;
 use ledger_domain::AccountId;
@@ -43,8 +44,14 @@ async fn landing_page(
     let account: AccountId = path_param("account_id", &account_id)?;
     let as_of = read_options::as_of(&params)?;
     read_options::wait_for_min_position(&state, &params).await?;
-    let mut connection = state.pool.acquire().await?;
+    let mut connection = state
+        .pool
+        .acquire()
+        .await
+        .context("acquiring a connection for the landing page")?;
     Ok(Json(
-        landing_page::landing_page(&mut connection, LIVE_SCHEMA, account.0, as_of).await?,
+        landing_page::landing_page(&mut connection, LIVE_SCHEMA, account.0, as_of)
+            .await
+            .context("reading the landing page")?,
     ))
 }

@@ -10,6 +10,7 @@
 
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -102,7 +103,8 @@ async fn download(
     })?;
     read_options::wait_for_min_position(&state, &params).await?;
     let details = queries::license(&state.pool, account.0, license.0)
-        .await?
+        .await
+        .context("reading the license")?
         .ok_or_else(|| ApiError::NotFound("no such license or allocation".into()))?;
     let row = details
         .allocations

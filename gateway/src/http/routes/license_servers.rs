@@ -1,6 +1,7 @@
 //! `GET /v1/accounts/{account_id}/license-servers` and `…/license-servers/{host}`:
 //! what is allocated on each license server and its current license files.
 
+use anyhow::Context as _;
 use axum::extract::{Path, State};
 use axum::Json;
 use ledger_domain::AccountId;
@@ -55,7 +56,9 @@ async fn list(
     let limit = key_cursor::limit(&params, 50, 500)?;
     let after = key_cursor::after(&params)?;
     read_options::wait_for_min_position(&state, &params).await?;
-    let servers = servers(&state.pool, account.0, after.as_deref(), limit).await?;
+    let servers = servers(&state.pool, account.0, after.as_deref(), limit)
+        .await
+        .context("reading the license servers")?;
     let next_cursor = match servers.last() {
         Some(last) if servers.len() == limit as usize => Some(key_cursor::encode(&last.host)),
         _ => None,
@@ -114,7 +117,9 @@ async fn one(
         ));
     }
     read_options::wait_for_min_position(&state, &params).await?;
-    let allocations = server_allocations(&state.pool, account.0, &host).await?;
+    let allocations = server_allocations(&state.pool, account.0, &host)
+        .await
+        .context("reading the host's allocations")?;
     if allocations.is_empty() {
         return Err(ApiError::NotFound(
             "no live allocation on that license server".into(),

@@ -3,6 +3,7 @@
 //! refused), validated into domain commands; answers carry the license's version
 //! and the global position of the last event, for read-your-writes.
 
+use anyhow::Context as _;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -574,7 +575,8 @@ async fn get_license(
     let target = target(&account_id, &license_id)?;
     read_options::wait_for_min_position(&state, &params).await?;
     let details: LicenseDetails = queries::license(&state.pool, target.account.0, target.license.0)
-        .await?
+        .await
+        .context("reading the license")?
         .ok_or_else(|| ApiError::NotFound("no such license".into()))?;
     let etag = version_etag(details.license.last_sequence);
     Ok(([(header::ETAG, etag)], Json(details)).into_response())

@@ -52,6 +52,8 @@ pub async fn wait_for_min_position(state: &AppState, params: &QueryParams) -> Re
             ApiError::bad_request("query.min_position", error.to_string())
         }
         WaitError::NotCaughtUp { .. } => ApiError::NotCaughtUp(error.to_string()),
-        WaitError::Database(e) => ApiError::from(e),
+        WaitError::Database(e) => {
+            ApiError::Internal(anyhow::Error::new(e).context("waiting for min_position"))
+        }
     })
 }

@@ -2,6 +2,7 @@
 //! (term licenses by days to expiry) and `GET /exports/licenses.csv` (every line of
 //! a search, streamed).
 
+use anyhow::Context as _;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::Json;
@@ -50,8 +51,14 @@ async fn page(
     let limit = search_params::limit(params)?;
     let after = search_params::after(params, search)?;
     read_options::wait_for_min_position(state, params).await?;
-    let mut connection = state.pool.acquire().await?;
-    let items = search_page(&mut connection, LIVE_SCHEMA, search, after.as_ref(), limit).await?;
+    let mut connection = state
+        .pool
+        .acquire()
+        .await
+        .context("acquiring a connection for the search")?;
+    let items = search_page(&mut connection, LIVE_SCHEMA, search, after.as_ref(), limit)
+        .await
+        .context("searching the licenses")?;
     Ok(Page::new(search, items, limit))
 }
 

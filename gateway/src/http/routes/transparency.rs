@@ -12,6 +12,7 @@
 
 use std::collections::HashMap;
 
+use anyhow::Context as _;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -113,7 +114,9 @@ async fn log_keys(
 /// The tree heads stored, oldest first (version 1 checkpoints are left out: they
 /// sign no tree).
 async fn tree_heads(connection: &mut PgConnection) -> Result<Vec<TreeHead>, ApiError> {
-    let stored = checkpoints::checkpoints(connection, false).await?;
+    let stored = checkpoints::checkpoints(connection, false)
+        .await
+        .context("reading the stored checkpoints")?;
     Ok(stored
         .iter()
         .filter_map(|stored| match stored.parse() {
@@ -142,7 +145,11 @@ async fn newest_checkpoint(
     params: QueryParams,
 ) -> Result<Response, ApiError> {
     params.only(&[])?;
-    let mut connection = state.pool.acquire().await?;
+    let mut connection = state
+        .pool
+        .acquire()
+        .await
+        .context("acquiring a connection for the newest checkpoint")?;
     let head = tree_heads(&mut connection)
         .await?
         .pop()
@@ -152,7 +159,8 @@ async fn newest_checkpoint(
     )
     .bind(i64::try_from(head.tree_size).unwrap_or(i64::MAX))
     .fetch_all(&mut *connection)
-    .await?;
+    .await
+    .context("reading the checkpoint's cosignatures")?;
     let mut note = head.note;
     for line in lines {
         note.push_str(&line);
@@ -204,7 +212,11 @@ async fn add_cosignature(
     ApiJson(body): ApiJson<CosignatureBody>,
 ) -> Result<(axum::http::StatusCode, Json<CosignatureKept>), ApiError> {
     params.only(&[])?;
-    let mut connection = state.pool.acquire().await?;
+    let mut connection = state
+        .pool
+        .acquire()
+        .await
+        .context("acquiring a connection to keep a cosignature")?;
     let head = tree_heads(&mut connection)
         .await?
         .into_iter()
@@ -246,7 +258,8 @@ async fn add_cosignature(
     .bind(key.name())
     .bind(&line)
     .execute(&mut *connection)
-    .await?;
+    .await
+    .context("keeping the cosignature")?;
     Ok((
         axum::http::StatusCode::CREATED,
         Json(CosignatureKept {
@@ -300,7 +313,11 @@ async fn list_checkpoints(
     let limit = params
         .get("limit", |raw| whole(raw, 1, MAX_CHECKPOINTS))?
         .unwrap_or(100);
-    let mut connection = state.pool.acquire().await?;
+    let mut connection = state
+        .pool
+        .acquire()
+        .await
+        .context("acquiring a connection to list the checkpoints")?;
     let mut heads: Vec<TreeHead> = tree_heads(&mut connection)
         .await?
         .into_iter()
@@ -360,7 +377,11 @@ async fn consistency_proof(
     params: QueryParams,
 ) -> Result<Json<ConsistencyAnswer>, ApiError> {
     params.only(&["from", "to"])?;
-    let mut connection = state.pool.acquire().await?;
+    let mut connection = state
+        .pool
+        .acquire()
+        .await
+        .context("acquiring a connection for a consistency proof")?;
     let newest = newest_size(&mut connection).await?;
     let size = |raw: &str| {
         raw.parse::<u64>()
@@ -396,7 +417,9 @@ async fn newest_size(connection: &mut PgConnection) -> Result<u64, ApiError> {
 
 fn proof_error(error: ProofError) -> ApiError {
     match error {
-        ProofError::Store(error) => error.into(),
+        ProofError::Store(error) => {
+            ApiError::Internal(anyhow::Error::new(error).context("reading the log for a proof"))
+        }
         // The sizes were checked against the stored tree: a node missing now means
         // its rows were removed, which verifying the history reports.
         ProofError::Asked(error) => ApiError::Internal(anyhow::anyhow!(
@@ -480,7 +503,11 @@ async fn inclusion_proof(
         "tree_size",
     ])?;
     let account: AccountId = path_param("account_id", &account_id)?;
-    let mut connection = state.pool.acquire().await?;
+    let mut connection = state
+        .pool
+        .acquire()
+        .await
+        .context("acquiring a connection for an inclusion proof")?;
     let tree_size = proof_size(&params, &mut connection).await?;
     let by_position = params.get("global_position", |raw| {
         whole(raw, 1, i64::MAX).map_err(|_| "a global position: a whole number from 1".to_owned())
@@ -494,31 +521,29 @@ async fn inclusion_proof(
     let account_text = account.0.to_string();
     let found: Option<ProvenEvent> =
         match (by_position, stream) {
-            (Some(position), (None, None, None)) => {
-                sqlx::query_as(&format!(
-                    "SELECT {PROVEN_COLUMNS} FROM public.events e
+            (Some(position), (None, None, None)) => sqlx::query_as(&format!(
+                "SELECT {PROVEN_COLUMNS} FROM public.events e
                    JOIN transparency_leaves l ON l.global_position = e.global_position
                   WHERE e.global_position = $1 AND e.metadata->>'account_id' = $2"
-                ))
-                .bind(position)
-                .bind(&account_text)
-                .fetch_optional(&mut *connection)
-                .await?
-            }
-            (None, (Some(kind), Some(id), Some(sequence))) => {
-                sqlx::query_as(&format!(
-                    "SELECT {PROVEN_COLUMNS} FROM public.events e
+            ))
+            .bind(position)
+            .bind(&account_text)
+            .fetch_optional(&mut *connection)
+            .await
+            .context("finding the event at global_position")?,
+            (None, (Some(kind), Some(id), Some(sequence))) => sqlx::query_as(&format!(
+                "SELECT {PROVEN_COLUMNS} FROM public.events e
                    JOIN transparency_leaves l ON l.global_position = e.global_position
                   WHERE e.aggregate_type = $1 AND e.aggregate_id = $2 AND e.sequence = $3
                     AND e.metadata->>'account_id' = $4"
-                ))
-                .bind(kind)
-                .bind(id)
-                .bind(sequence)
-                .bind(&account_text)
-                .fetch_optional(&mut *connection)
-                .await?
-            }
+            ))
+            .bind(kind)
+            .bind(id)
+            .bind(sequence)
+            .bind(&account_text)
+            .fetch_optional(&mut *connection)
+            .await
+            .context("finding the event by stream and sequence")?,
             _ => return Err(ApiError::bad_request(
                 "query.global_position",
                 "give either `global_position`, or `aggregate_type`, `aggregate_id` and `sequence`",
@@ -572,7 +597,8 @@ async fn prove(
     }
     let wanted: Vec<NodeId> = merkle::needed(&parts.concat());
     let found: HashMap<NodeId, merkle::Hash> = tree::store::nodes(connection, &wanted)
-        .await?
+        .await
+        .context("reading the tree nodes of the proofs")?
         .into_iter()
         .collect();
     events
@@ -629,7 +655,11 @@ async fn inclusion_proofs(
     params.only(&["tree_size"])?;
     let account: AccountId = path_param("account_id", &account_id)?;
     let tree_size = {
-        let mut connection = state.pool.acquire().await?;
+        let mut connection = state
+            .pool
+            .acquire()
+            .await
+            .context("acquiring a connection for the inclusion proofs")?;
         proof_size(&params, &mut connection).await?
     };
     let pool = state.pool.clone();
@@ -640,7 +670,10 @@ async fn inclusion_proofs(
         async move {
             let after = after?;
             let read = async {
-                let mut connection = pool.acquire().await?;
+                let mut connection = pool
+                    .acquire()
+                    .await
+                    .context("acquiring a connection for the next inclusion proofs")?;
                 let events: Vec<ProvenEvent> = sqlx::query_as(&format!(
                     "SELECT {PROVEN_COLUMNS} FROM transparency_leaves l
                        JOIN public.events e ON e.global_position = l.global_position
@@ -654,7 +687,8 @@ async fn inclusion_proofs(
                 .bind(account.to_string())
                 .bind(PROOF_BATCH)
                 .fetch_all(&mut *connection)
-                .await?;
+                .await
+                .context("reading the next events to prove")?;
                 let next = (events.len() as i64 == PROOF_BATCH)
                     .then(|| events.last().map(|e| e.leaf_index))
                     .flatten();

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use anyhow::Context as _;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -190,7 +191,9 @@ async fn report(
 ) -> Result<Response, ApiError> {
     let account: AccountId = path_param("account_id", &account_id)?;
     let reported: Vec<&str> = body.peaks.iter().map(|p| p.feature.as_str()).collect();
-    let known = held_features(&state.pool, account.0, &reported).await?;
+    let known = held_features(&state.pool, account.0, &reported)
+        .await
+        .context("reading the features the account holds")?;
     let report = parse_report(body, "", account, &caller, &known)?;
     let recorded = record(&state, &context, report).await?;
     Ok((StatusCode::CREATED, Json(recorded)).into_response())
@@ -237,7 +240,9 @@ async fn report_batch(
         .iter()
         .flat_map(|report| report.peaks.iter().map(|p| p.feature.as_str()))
         .collect();
-    let known = held_features(&state.pool, account.0, &reported).await?;
+    let known = held_features(&state.pool, account.0, &reported)
+        .await
+        .context("reading the features the account holds")?;
     let mut reports = Vec::with_capacity(body.reports.len());
     for (index, report) in body.reports.into_iter().enumerate() {
         reports.push(parse_report(
@@ -415,8 +420,9 @@ async fn overdraft(
     let limit = key_cursor::limit(&params, 200, 1_000)?;
     let after = line_after(&params)?;
     read_options::wait_for_min_position(&state, &params).await?;
-    let items =
-        overdraft_lines(&state.pool, &query, state.allowance, after.as_ref(), limit).await?;
+    let items = overdraft_lines(&state.pool, &query, state.allowance, after.as_ref(), limit)
+        .await
+        .context("reading the overdraft lines")?;
     let next_cursor = match items.last() {
         Some(last) if items.len() == limit as usize => Some(line_cursor(last)),
         _ => None,
@@ -458,7 +464,9 @@ async fn totals(
     let account: AccountId = path_param("account_id", &account_id)?;
     let query = overdraft_query(&params, account)?;
     read_options::wait_for_min_position(&state, &params).await?;
-    let days = daily_totals(&state.pool, &query, state.allowance).await?;
+    let days = daily_totals(&state.pool, &query, state.allowance)
+        .await
+        .context("reading the daily usage totals")?;
     Ok(Json(Totals {
         from: query.from,
         to: query.to,
