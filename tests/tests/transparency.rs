@@ -4,15 +4,20 @@
 //! later checkpoint proven to extend the one kept; a tampered proof, another key
 //! or another checkpoint refused (exit 1); unreadable inputs (exit 2); another
 //! account's events never in an account's proofs; bad queries answered 400/404.
+//! And the same walk at production size: an account of 20,000 events, seeded
+//! straight into the store and interleaved in the log with another account's.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
+use std::collections::HashSet;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use ledger_tests::bench::seed;
 use ledger_tests::{
-    activated_license, ledger_bin, run_ledger, status_and_output, Api, Ledger, TestEnv,
+    activated_license, ledger_bin, run_ledger, status_and_output, Api, Ledger, Role, TestEnv,
 };
 use serde_json::Value;
+use uuid::Uuid;
 
 /// A public route's body as text.
 async fn public(ledger: &Ledger, path: &str) -> (u16, String) {
@@ -332,5 +337,160 @@ async fn one_inclusion_proof_by_position_or_by_stream_and_its_bad_queries() {
         .as_str()
         .unwrap()
         .contains("\n\n\u{2014} "));
+    env.cleanup().await;
+}
+
+/// `(global_position, leaf_index)` of every line of an inclusion-proofs answer.
+fn proven_positions(proofs: &str) -> Vec<(i64, u64)> {
+    proofs
+        .lines()
+        .map(|line| {
+            let proof: Value = serde_json::from_str(line).unwrap();
+            (
+                proof["global_position"].as_i64().unwrap(),
+                proof["leaf_index"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_auditor_proves_offline_every_one_of_twenty_thousand_events_of_an_account_interleaved_in_the_log_with_another(
+) {
+    const OURS: usize = 20_000;
+    const THEIRS: usize = 4_000;
+    let env = TestEnv::fresh().with_checkpoints();
+    let migrated = run_ledger(ledger_bin!(), &env, &["migrate"]).await;
+    assert!(migrated.status.success(), "{migrated:?}");
+    // Five purchases of every six are the audited account's, the sixth another's,
+    // so the two interleave all through the log. Seeded before the ledger starts:
+    // its relay publishes them as a backlog and grows the log over them.
+    let (ours, theirs) = (Uuid::now_v7(), Uuid::now_v7());
+    let pool = env.pool().await;
+    let seeding = Instant::now();
+    let seeded = seed::purchases_of(
+        &pool,
+        &[ours, ours, ours, ours, ours, theirs],
+        OURS + THEIRS,
+    )
+    .await
+    .unwrap();
+    pool.close().await;
+    eprintln!("seeding {} events: {:?}", seeded.events, seeding.elapsed());
+    let started = Instant::now();
+    // No projector: the walk reads the store and the log only, and a projector
+    // applying the backlog would only share the machine's CPU with the walk.
+    let ledger = Ledger::start_roles(ledger_bin!(), &env, "gateway,relay", &[])
+        .await
+        .unwrap();
+    let (note, size) = checkpoint_of(&ledger, seeded.events).await;
+    eprintln!(
+        "start and a checkpoint of {size} events: {:?}",
+        started.elapsed()
+    );
+    let files = Files::new(&env);
+    let (status, keys) = public(&ledger, "/v1/log/keys").await;
+    assert_eq!(status, 200, "{keys}");
+    let keys: Value = serde_json::from_str(&keys).unwrap();
+    let vkey = keys["keys"][0]["vkey"].as_str().unwrap().to_owned();
+    let kept = files.put("kept.checkpoint", &note);
+    // The auditor's token of the account; no account row is needed to read history.
+    let auditor = Api::new(&ledger).with_token(ours, &env.token(Role::Auditor, Some(ours), None));
+    let their_auditor = auditor.with_token(theirs, &env.token(Role::Auditor, Some(theirs), None));
+
+    let fetching = Instant::now();
+    let (status, events) = auditor.text("/events.ndjson").await.unwrap();
+    eprintln!(
+        "export of {} events ({} bytes): {:?}",
+        events.lines().count(),
+        events.len(),
+        fetching.elapsed()
+    );
+    assert_eq!(status, 200);
+    assert_eq!(events.lines().count(), OURS);
+    assert!(!events.contains(&theirs.to_string()));
+    let exported: HashSet<i64> = events
+        .lines()
+        .map(|line| {
+            let event: Value = serde_json::from_str(line).unwrap();
+            event["global_position"].as_i64().unwrap()
+        })
+        .collect();
+    assert_eq!(exported.len(), OURS);
+
+    let fetching = Instant::now();
+    let (status, proofs) = auditor
+        .text(&format!("/inclusion-proofs.ndjson?tree_size={size}"))
+        .await
+        .unwrap();
+    eprintln!(
+        "inclusion proofs of {} events ({} bytes): {:?}",
+        proofs.lines().count(),
+        proofs.len(),
+        fetching.elapsed()
+    );
+    assert_eq!(status, 200, "{proofs}");
+    let proven = proven_positions(&proofs);
+    assert_eq!(proven.len(), OURS);
+    // Each of the account's own events once, in log order.
+    assert!(proven
+        .iter()
+        .all(|(position, _)| exported.contains(position)));
+    assert!(proven.windows(2).all(|pair| pair[0].1 < pair[1].1));
+    let fetching = Instant::now();
+    let (status, their_proofs) = their_auditor
+        .text(&format!("/inclusion-proofs.ndjson?tree_size={size}"))
+        .await
+        .unwrap();
+    eprintln!(
+        "inclusion proofs of the other account: {:?}",
+        fetching.elapsed()
+    );
+    assert_eq!(status, 200, "{their_proofs}");
+    let their_proven = proven_positions(&their_proofs);
+    assert_eq!(their_proven.len(), THEIRS);
+    assert!(their_proven
+        .iter()
+        .all(|(position, _)| !exported.contains(position)));
+    // Their leaves lie among ours, which name them only as hashes.
+    let ours_span = proven[0].1..=proven[OURS - 1].1;
+    let among = their_proven
+        .iter()
+        .filter(|(_, leaf)| ours_span.contains(leaf))
+        .count();
+    assert!(among > THEIRS / 2, "{among} of their leaves among ours");
+
+    let events_file = files.put("events.ndjson", &events);
+    let proofs_file = files.put("proofs.ndjson", &proofs);
+    let verifying = Instant::now();
+    let (code, said) = verify(
+        &env,
+        &[
+            "inclusion",
+            "--checkpoint",
+            &kept,
+            "--proofs",
+            &proofs_file,
+            "--events",
+            &events_file,
+            "--key",
+            &vkey,
+        ],
+    )
+    .await;
+    eprintln!("ledger verify inclusion: {:?}", verifying.elapsed());
+    assert_eq!(code, 0, "{said}");
+    assert!(
+        said.contains(&format!("{OURS} events are in the log of {size} events")),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!(
+            "every one of the {OURS} exported events up to the checkpoint is proven"
+        )),
+        "{said}"
+    );
+    assert!(said.contains("; 0 exported events are newer"), "{said}");
+    std::fs::remove_dir_all(&files.dir).unwrap();
     env.cleanup().await;
 }

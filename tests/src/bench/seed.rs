@@ -35,6 +35,19 @@ pub const SAMPLED_PER_ACCOUNT: usize = 200;
 /// Writes `licenses` purchases spread evenly over `accounts` new accounts.
 pub async fn purchases(pool: &PgPool, accounts: usize, licenses: usize) -> anyhow::Result<Seeded> {
     let account_ids: Vec<Uuid> = (0..accounts).map(|_| Uuid::new_v4()).collect();
+    purchases_of(pool, &account_ids, licenses).await
+}
+
+/// Writes `licenses` purchases dealt in turn to `account_ids`, so the accounts'
+/// events interleave in the store. An account listed `k` times gets `k` shares
+/// (and `k` entries in [`Seeded::accounts`], each with its sample).
+pub async fn purchases_of(
+    pool: &PgPool,
+    account_ids: &[Uuid],
+    licenses: usize,
+) -> anyhow::Result<Seeded> {
+    anyhow::ensure!(!account_ids.is_empty(), "purchases of no account");
+    let accounts = account_ids.len();
     let mut sample_licenses = vec![Vec::new(); accounts];
     let now = Utc::now();
     let mut written = 0;
@@ -76,7 +89,7 @@ pub async fn purchases(pool: &PgPool, accounts: usize, licenses: usize) -> anyho
         written = end;
     }
     Ok(Seeded {
-        accounts: account_ids,
+        accounts: account_ids.to_vec(),
         sample_licenses,
         events: licenses as u64,
     })

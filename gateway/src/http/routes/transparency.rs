@@ -28,7 +28,6 @@ use sqlx::PgConnection;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use crate::http::app::AppState;
 use crate::http::error::ApiError;
@@ -39,6 +38,7 @@ use crate::integrity::checkpoint::canonical::hex;
 use crate::integrity::checkpoint::store::{self as checkpoints, AnyCheckpoint};
 use crate::integrity::checkpoint::tree_head::TreeHead;
 use crate::integrity::tree::{self, proof::ProofError};
+use crate::write::event_store::CommitPosition;
 
 /// Most checkpoints a page lists.
 const MAX_CHECKPOINTS: i64 = 1_000;
@@ -476,10 +476,11 @@ struct ProvenEvent {
     sequence: i64,
     hash: Vec<u8>,
     leaf_index: i64,
+    transaction_id: i64,
 }
 
 const PROVEN_COLUMNS: &str = "e.global_position, e.aggregate_type, e.aggregate_id, e.sequence,
-    e.hash, l.leaf_index";
+    e.hash, l.leaf_index, e.transaction_id::text::bigint AS transaction_id";
 
 /// Proof that one of the account's events is in the log at a checkpoint's size.
 #[utoipa::path(
@@ -579,6 +580,35 @@ async fn proof_size(params: &QueryParams, connection: &mut PgConnection) -> Resu
     Ok(asked.unwrap_or(newest))
 }
 
+/// The commit position of the log's last event at `tree_size` (leaf `tree_size - 1`).
+async fn last_leaf(
+    connection: &mut PgConnection,
+    tree_size: u64,
+) -> Result<CommitPosition, ApiError> {
+    let leaf = i64::try_from(tree_size).unwrap_or(i64::MAX) - 1;
+    let found: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT e.transaction_id::text::bigint, e.global_position
+           FROM transparency_leaves l
+           JOIN public.events e ON e.global_position = l.global_position
+          WHERE l.leaf_index = $1",
+    )
+    .bind(leaf)
+    .fetch_optional(&mut *connection)
+    .await
+    .context("reading the checkpoint's last leaf")?;
+    // A checkpoint signed this size: its last leaf missing means rows were removed,
+    // which verifying the history reports.
+    let (transaction_id, global_position) = found.ok_or_else(|| {
+        ApiError::Internal(anyhow::anyhow!(
+            "the transparency log has no leaf {leaf} for its checkpoint of {tree_size}"
+        ))
+    })?;
+    Ok(CommitPosition {
+        transaction_id,
+        global_position,
+    })
+}
+
 /// Proofs of `events` (at most a batch) against `tree_size`, their nodes read in
 /// one query.
 async fn prove(
@@ -654,19 +684,29 @@ async fn inclusion_proofs(
 ) -> Result<Response, ApiError> {
     params.only(&["tree_size"])?;
     let account: AccountId = path_param("account_id", &account_id)?;
-    let tree_size = {
+    let (tree_size, last) = {
         let mut connection = state
             .pool
             .acquire()
             .await
             .context("acquiring a connection for the inclusion proofs")?;
-        proof_size(&params, &mut connection).await?
+        let tree_size = proof_size(&params, &mut connection).await?;
+        (tree_size, last_leaf(&mut connection, tree_size).await?)
     };
     let pool = state.pool.clone();
-    let account: Uuid = account.0;
-    // The state between reads: the leaf the next read starts after, or `None` once done.
-    let lines = futures::stream::unfold(Some(-1i64), move |after| {
-        let pool = pool.clone();
+    let account = account.0.to_string();
+    // The account's events are read in commit order through its own index
+    // (`events_account_commit_order`, as the event export reads them), which is the
+    // log's order: leaf i is the i-th event in commit order. So each read touches
+    // only the account's next events, up to the last one the checkpoint covers.
+    // Paging by leaf index instead walked the leaves of every account from the
+    // cursor on each read (before the tables had statistics: to the log's end, and
+    // sorted them), so its cost grew with the whole log rather than the account:
+    // 20,000 proofs of one account among 220,000 events took 40 ms of query a page
+    // (5 ms now), 5.5 s in all without statistics (2.0 s now).
+    // The state between reads: where the next starts, or `None` once done.
+    let lines = futures::stream::unfold(Some(CommitPosition::default()), move |after| {
+        let (pool, account) = (pool.clone(), account.clone());
         async move {
             let after = after?;
             let read = async {
@@ -675,22 +715,32 @@ async fn inclusion_proofs(
                     .await
                     .context("acquiring a connection for the next inclusion proofs")?;
                 let events: Vec<ProvenEvent> = sqlx::query_as(&format!(
-                    "SELECT {PROVEN_COLUMNS} FROM transparency_leaves l
-                       JOIN public.events e ON e.global_position = l.global_position
-                      WHERE l.leaf_index > $1 AND l.leaf_index < $2
-                        AND e.metadata->>'account_id' = $3
-                      ORDER BY l.leaf_index
-                      LIMIT $4"
+                    "SELECT {PROVEN_COLUMNS} FROM public.events e
+                       JOIN transparency_leaves l ON l.global_position = e.global_position
+                      WHERE e.metadata->>'account_id' = $1
+                        AND (e.transaction_id, e.global_position) > ($2::text::xid8, $3)
+                        AND (e.transaction_id, e.global_position) <= ($4::text::xid8, $5)
+                        AND l.leaf_index < $6
+                      ORDER BY e.transaction_id, e.global_position
+                      LIMIT $7"
                 ))
-                .bind(after)
+                .bind(&account)
+                .bind(after.transaction_id.to_string())
+                .bind(after.global_position)
+                .bind(last.transaction_id.to_string())
+                .bind(last.global_position)
                 .bind(i64::try_from(tree_size).unwrap_or(i64::MAX))
-                .bind(account.to_string())
                 .bind(PROOF_BATCH)
                 .fetch_all(&mut *connection)
                 .await
                 .context("reading the next events to prove")?;
                 let next = (events.len() as i64 == PROOF_BATCH)
-                    .then(|| events.last().map(|e| e.leaf_index))
+                    .then(|| {
+                        events.last().map(|e| CommitPosition {
+                            transaction_id: e.transaction_id,
+                            global_position: e.global_position,
+                        })
+                    })
                     .flatten();
                 let proofs = prove(&mut connection, events, tree_size).await?;
                 Ok::<_, ApiError>((proofs, next))
