@@ -7,6 +7,7 @@ mod support;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
+use futures::StreamExt as _;
 use http_body_util::BodyExt as _;
 use ledger_gateway::auth::Role;
 use serde_json::{json, Value};
@@ -312,5 +313,105 @@ async fn the_landing_page_and_license_list_as_of_an_instant_are_rebuilt_from_his
     .await
     .unwrap();
     assert_eq!(left, 0);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_account_of_thousands_of_licenses_replays_as_of_now_with_several_events_of_a_license_in_each_batch(
+) {
+    let app = spawn_app().await;
+    let account = Uuid::now_v7();
+    // Eight clients at once, each buying, activating and allocating one license
+    // after another: a license's three events lie close in commit order, so every
+    // replay batch (1,000 events) holds several events of hundreds of licenses.
+    const LICENSES: usize = 1_000;
+    let allocate = |license: String| {
+        let app = &app;
+        async move {
+            let reply = app
+                .call_with(
+                    Method::POST,
+                    &format!("/v1/accounts/{account}/licenses/{license}/allocations"),
+                    Some(json!({"host": "SRV-A", "quantity": 4})),
+                    &[],
+                )
+                .await;
+            assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        }
+    };
+    futures::stream::iter(0..LICENSES)
+        .map(|_| async {
+            let license = activated_license(&app, account, 10).await;
+            allocate(license).await;
+        })
+        .buffer_unordered(8)
+        .collect::<Vec<()>>()
+        .await;
+
+    let base = format!("/v1/accounts/{account}/history");
+    let landing = get(&app, &format!("{base}/landing-page")).await;
+    assert_eq!(landing.status, StatusCode::OK, "{}", landing.body);
+    assert_eq!(landing.body["new_licenses"].as_array().unwrap().len(), 5);
+
+    let mut seen = std::collections::HashSet::new();
+    let mut uri = format!("{base}/licenses?limit=500");
+    loop {
+        let page = get(&app, &uri).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        for item in page.body["items"].as_array().unwrap() {
+            assert_eq!(item["allocated"], 4, "{item}");
+            assert!(seen.insert(item["license_id"].as_str().unwrap().to_owned()));
+        }
+        match page.body["next_cursor"].as_str() {
+            Some(cursor) => uri = format!("{base}/licenses?limit=500&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), LICENSES);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn two_licenses_given_the_same_allocation_id_each_keep_their_own_allocation_live_and_in_history(
+) {
+    let app = spawn_app().await;
+    let account = Uuid::now_v7();
+    // A client may name its allocations; ids are unique within a license only.
+    let chosen = Uuid::now_v7();
+    let first = activated_license(&app, account, 10).await;
+    let second = activated_license(&app, account, 20).await;
+    for (license, host, quantity) in [(&first, "SRV-A", 4), (&second, "SRV-B", 7)] {
+        let reply = app
+            .call_with(
+                Method::POST,
+                &format!("/v1/accounts/{account}/licenses/{license}/allocations"),
+                Some(json!({"host": host, "quantity": quantity, "allocation_id": chosen})),
+                &[],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    }
+    // Both allocations in one projector batch, as in one replay batch.
+    app.project().await;
+    for (license, host, quantity) in [(&first, "SRV-A", 4), (&second, "SRV-B", 7)] {
+        let live = get(&app, &format!("/v1/accounts/{account}/licenses/{license}")).await;
+        assert_eq!(live.status, StatusCode::OK, "{}", live.body);
+        let allocations = live.body["allocations"].as_array().unwrap();
+        assert_eq!(allocations.len(), 1, "{}", live.body);
+        assert_eq!(allocations[0]["allocation_id"], chosen.to_string());
+        assert_eq!(allocations[0]["host"], host);
+        assert_eq!(allocations[0]["quantity"], quantity);
+        assert_eq!(live.body["allocated"], quantity);
+    }
+    let then = get(&app, &format!("/v1/accounts/{account}/history/licenses")).await;
+    assert_eq!(then.status, StatusCode::OK, "{}", then.body);
+    let mut allocated: Vec<i64> = then.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["allocated"].as_i64().unwrap())
+        .collect();
+    allocated.sort_unstable();
+    assert_eq!(allocated, [4, 7]);
     app.cleanup().await;
 }

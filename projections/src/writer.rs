@@ -239,7 +239,7 @@ async fn upsert_allocations(conn: &mut PgConnection, rows: &[&AllocationRow]) ->
                 $11::timestamptz[], $12::text[])
              AS t(allocation_id, license_id, account_id, host, quantity, status, replaced_by,
                   allocated_at, ended_at, file_revision, file_issued_at, file_revisions)
-         ON CONFLICT (allocation_id) DO UPDATE SET
+         ON CONFLICT (license_id, allocation_id) DO UPDATE SET
             status = EXCLUDED.status, replaced_by = EXCLUDED.replaced_by,
             ended_at = EXCLUDED.ended_at, file_revision = EXCLUDED.file_revision,
             file_issued_at = EXCLUDED.file_issued_at, file_revisions = EXCLUDED.file_revisions",
