@@ -5,7 +5,7 @@
 use anyhow::Context as _;
 use async_nats::jetstream::{self, context::PublishAckFuture};
 use futures::future::try_join_all;
-use ledger_projections::contract::OutgoingMessage;
+use ledger_projections::contract::{header, OutgoingMessage};
 use sqlx::PgConnection;
 
 use super::RELAY_NAME;
@@ -14,6 +14,8 @@ use crate::write::event_store::CommitPosition;
 /// A batch handed to JetStream whose acks have not been awaited yet.
 pub(super) struct Sent {
     pub(super) acks: Vec<PublishAckFuture>,
+    /// One span per traced event, from its send until its batch is acknowledged.
+    spans: Vec<tracing::Span>,
     /// The last event sent.
     pub(super) position: CommitPosition,
     /// The stream's last sequence once every message of the batch is stored.
@@ -31,7 +33,9 @@ pub(super) async fn send(
     last: CommitPosition,
 ) -> anyhow::Result<Sent> {
     let mut acks = Vec::with_capacity(messages.len());
-    for message in messages {
+    let mut spans = Vec::new();
+    for mut message in messages {
+        spans.extend(continue_trace(&mut message));
         acks.push(
             jetstream
                 .publish_with_headers(message.subject, message.headers, message.payload)
@@ -42,8 +46,32 @@ pub(super) async fn send(
     Ok(Sent {
         stream_end: stream_end + acks.len() as u64,
         acks,
+        spans,
         position: last,
     })
+}
+
+/// For an event whose command was traced (its message carries a `traceparent`),
+/// a span in that trace for its publishing, which becomes the message's parent:
+/// the projector's span then follows it, so one trace runs from the HTTP request
+/// through the append and the publish to the read model. Untraced events cost
+/// nothing. The new `traceparent` has the same length, so the size checked
+/// against the broker's limit holds.
+fn continue_trace(message: &mut OutgoingMessage) -> Option<tracing::Span> {
+    let parent = message
+        .headers
+        .get(header::TRACEPARENT)?
+        .as_str()
+        .to_owned();
+    let span = tracing::info_span!(
+        "ledger.relay.publish_event",
+        subject = %message.subject,
+    );
+    crate::telemetry::continue_trace_from(&parent, &span);
+    if let Some(own) = span.in_scope(crate::telemetry::current_traceparent) {
+        message.headers.insert(header::TRACEPARENT, own.as_str());
+    }
+    Some(span)
 }
 
 /// Waits for every ack of a sent batch, then moves the relay's checkpoint past it.
@@ -59,6 +87,7 @@ pub(super) async fn settle(lock: &mut PgConnection, sent: Sent) -> anyhow::Resul
     )
     .await
     .context("waiting for JetStream acks")?;
+    drop(sent.spans);
     if let Some(ack) = acks.last() {
         anyhow::ensure!(
             ack.sequence == sent.stream_end,

@@ -17,6 +17,7 @@ use ledger_domain::{AccountId, LicenseAction, LicenseCommand};
 use ledger_projections::contract::{metadata, StoredEvent};
 use postgres_es::PostgresEventRepository;
 use sqlx::PgPool;
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 /// What the service needs to know of any command: whose it is, when it is
@@ -346,7 +347,11 @@ where
                     .check(A::TYPE, aggregate_id, event, &metadata_json, command.now())
                     .map_err(|(bytes, limit)| CommandError::TooLarge { bytes, limit })?;
             }
-            match self.store.commit(events, loaded, metadata.clone()).await {
+            let append = self
+                .store
+                .commit(events, loaded, metadata.clone())
+                .instrument(tracing::info_span!("ledger.command.append", attempts));
+            match append.await {
                 Ok(committed) => return self.recorded(aggregate_id, committed).await,
                 Err(AggregateError::AggregateConflict) if attempts <= self.conflict_retries => {
                     tracing::debug!(attempts, "conflict; retrying on fresh state");
