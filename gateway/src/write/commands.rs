@@ -2,7 +2,9 @@
 //! cqrs-es and postgres-es, with the plain event store only (DESIGN.md decision 1:
 //! the 0.5 snapshot stores apply new events twice).
 //!
-//! A conflict (another command appended to the same license first) is retried
+//! Commands on one license through this process take turns
+//! ([`super::turns`]), so they never conflict with each other. A conflict (a
+//! writer in another process appended to the same license first) is retried
 //! against the fresh state a bounded number of times; only then does the caller
 //! get [`CommandError::Conflict`].
 
@@ -19,6 +21,8 @@ use postgres_es::PostgresEventRepository;
 use sqlx::PgPool;
 use tracing::Instrument as _;
 use uuid::Uuid;
+
+use super::turns::Turns;
 
 /// What the service needs to know of any command: whose it is, when it is
 /// decided, and a name for traces.
@@ -184,7 +188,8 @@ pub enum CommandError<R: std::error::Error> {
         /// The actual version.
         current: i64,
     },
-    /// Other commands kept changing the license first; retrying may succeed.
+    /// Writers in other processes kept changing the license first; retrying may
+    /// succeed.
     #[error("the license changed concurrently {attempts} times; try again")]
     Conflict {
         /// Attempts made.
@@ -268,6 +273,7 @@ pub struct CommandService<A: Aggregate> {
     conflict_retries: u32,
     upcasters: Vec<Box<dyn EventUpcaster>>,
     limit: MessageLimit,
+    turns: Turns,
 }
 
 impl<A> CommandService<A>
@@ -291,6 +297,7 @@ where
             conflict_retries,
             upcasters: upcasters(),
             limit,
+            turns: Turns::default(),
         }
     }
 
@@ -320,8 +327,13 @@ where
         }
         let metadata = event_metadata(&command, context);
         let metadata_json = serde_json::to_value(&metadata).unwrap_or_default();
+        let turn = self
+            .turns
+            .take(aggregate_id)
+            .instrument(tracing::info_span!("ledger.command.wait_turn"))
+            .await;
         let mut attempts = 0;
-        loop {
+        let committed = loop {
             attempts += 1;
             let mut loaded = self
                 .store
@@ -352,7 +364,7 @@ where
                 .commit(events, loaded, metadata.clone())
                 .instrument(tracing::info_span!("ledger.command.append", attempts));
             match append.await {
-                Ok(committed) => return self.recorded(aggregate_id, committed).await,
+                Ok(committed) => break committed,
                 Err(AggregateError::AggregateConflict) if attempts <= self.conflict_retries => {
                     tracing::debug!(attempts, "conflict; retrying on fresh state");
                 }
@@ -361,7 +373,10 @@ where
                 }
                 Err(other) => return Err(store_error("appending the events")(other)),
             }
-        }
+        };
+        // The next command may decide now: the rest only reads what is recorded.
+        drop(turn);
+        self.recorded(aggregate_id, committed).await
     }
 
     /// The aggregate as its events make it now (a default one when it has none).

@@ -52,8 +52,6 @@ pub const LOG_ORIGIN: &str = "ledger.test/log";
 pub fn settings() -> ledger_gateway::config::Settings {
     ledger_gateway::config::Settings {
         read_wait_timeout_ms: 200,
-        // Enough that concurrent commands on one license always get through.
-        command_conflict_retries: 100,
         auth_signing_keys: SigningKeys(Keyring::new(vec![token_key()]).unwrap()),
         checkpoint_origin: LOG_ORIGIN.into(),
         ..Default::default()
