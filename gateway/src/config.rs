@@ -90,6 +90,10 @@ pub struct Settings {
     /// never publish it). At most the broker's `max_payload` (1 MiB by default),
     /// which the relay checks when it connects.
     pub event_max_bytes: usize,
+    /// How long a stopping process (SIGTERM, SIGINT) may take to finish the
+    /// requests in flight and the relay's and projector's batches, in seconds;
+    /// past it the process exits non-zero, naming what was still running.
+    pub shutdown_grace_secs: u64,
 }
 
 impl Default for Settings {
@@ -126,6 +130,8 @@ impl Default for Settings {
             checkpoint_origin: String::new(),
             checkpoint_witness_keys: Default::default(),
             event_max_bytes: 1024 * 1024,
+            // Kubernetes sends SIGKILL 30 s after SIGTERM by default.
+            shutdown_grace_secs: 25,
         }
     }
 }
@@ -318,6 +324,7 @@ impl Settings {
             1024,
             64 * 1024 * 1024,
         )?;
+        in_range("shutdown_grace_secs", self.shutdown_grace_secs, 1, 3_600)?;
         let origin = &self.checkpoint_origin;
         if origin.len() > 256 || origin.chars().any(|c| c.is_whitespace() || c == '+') {
             bail!(
@@ -422,6 +429,11 @@ impl Settings {
         }
     }
 
+    /// `shutdown_grace_secs` as a duration.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+
     /// `read_wait_timeout_ms` as a duration.
     pub fn read_wait_timeout(&self) -> Duration {
         Duration::from_millis(self.read_wait_timeout_ms)
@@ -495,6 +507,8 @@ mod tests {
             ),
             ("LEDGER_RATE_LIMIT_PER_SECOND", "0", "rate_limit_per_second"),
             ("LEDGER_RATE_LIMIT_BURST", "0", "rate_limit_burst"),
+            ("LEDGER_SHUTDOWN_GRACE_SECS", "0", "shutdown_grace_secs"),
+            ("LEDGER_SHUTDOWN_GRACE_SECS", "3601", "shutdown_grace_secs"),
             (
                 "LEDGER_AUTH_SIGNING_KEYS",
                 "k1=not-a-key@2026-01-01T00:00:00Z",

@@ -15,9 +15,10 @@
 //! - [`cli`]: the binary's entry point and its one-shot subcommands.
 //! - At the top, what every part starts from: [`config`] (settings), [`telemetry`]
 //!   (tracing), [`db`] (database start-up and migrations), [`nats`] (the NATS
-//!   connection), [`run`] (which roles a process runs), [`readiness`] (what stops
-//!   a role), [`signing_keys`] (Ed25519 keys from configuration: license files,
-//!   tokens and checkpoints).
+//!   connection), [`run`] (which roles a process runs), [`shutdown`] (stopping
+//!   them in order within the grace period), [`readiness`] (what stops a role),
+//!   [`signing_keys`] (Ed25519 keys from configuration: license files, tokens and
+//!   checkpoints).
 
 pub mod auth;
 pub mod cli;
@@ -29,6 +30,7 @@ pub mod nats;
 pub mod readiness;
 pub mod relay;
 pub mod run;
+pub mod shutdown;
 pub mod signing_keys;
 pub mod telemetry;
 pub mod write;

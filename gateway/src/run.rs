@@ -6,17 +6,17 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use ledger_projections::consumer::{self, ProjectorSettings, LICENSES_PROJECTION};
 use tokio::net::TcpListener;
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
 use crate::http::app::{app, health_only, AppState};
+use crate::http::in_flight::InFlight;
 use crate::readiness::Blockers;
 use crate::relay::checkpoint_schedule::CheckpointSchedule;
 use crate::relay::{self, RelaySettings};
+use crate::shutdown::{Part, Parts};
 
 /// A part of the ledger a process can run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
@@ -47,9 +47,9 @@ fn checkpoint_schedule(settings: &Settings) -> Option<CheckpointSchedule> {
     })
 }
 
-/// Runs `roles` until `shutdown` is cancelled or a role fails. `listener` serves the
-/// API (gateway role) or only the health probes; binding it is the caller's job, so
-/// tests can use port 0.
+/// Runs `roles` until `shutdown` is cancelled or a role fails, then stops them in
+/// order ([`crate::shutdown`]). `listener` serves the API (gateway role) or only
+/// the health probes; binding it is the caller's job, so tests can use port 0.
 pub async fn run(
     settings: Settings,
     roles: BTreeSet<Role>,
@@ -73,7 +73,11 @@ pub async fn run(
     } else {
         None
     };
-    let mut tasks: JoinSet<anyhow::Result<()>> = JoinSet::new();
+    let in_flight = Arc::new(InFlight::default());
+    let mut parts = Parts::new(in_flight.clone());
+    // The relay and projector outlive the HTTP server's last requests, so that
+    // what those record is carried on like everything before.
+    let behind_http = parts.behind_http();
     let blockers = Arc::new(Blockers::default());
     if let (true, Some(client)) = (roles.contains(&Role::Relay), &nats) {
         let relay_settings = RelaySettings {
@@ -85,12 +89,15 @@ pub async fn run(
             event_max_bytes: settings.event_max_bytes,
             blockers: blockers.clone(),
         };
-        tasks.spawn(relay::run(
-            pool.clone(),
-            async_nats::jetstream::new(client.clone()),
-            relay_settings,
-            shutdown.clone(),
-        ));
+        parts.spawn(
+            Part::Relay,
+            relay::run(
+                pool.clone(),
+                async_nats::jetstream::new(client.clone()),
+                relay_settings,
+                behind_http.clone(),
+            ),
+        );
     }
     if let (true, Some(client)) = (roles.contains(&Role::Projector), &nats) {
         let projector_settings = ProjectorSettings {
@@ -99,12 +106,15 @@ pub async fn run(
             projection: LICENSES_PROJECTION.to_owned(),
             batch_size: settings.projector_batch_size,
         };
-        tasks.spawn(consumer::run(
-            pool.clone(),
-            async_nats::jetstream::new(client.clone()),
-            projector_settings,
-            shutdown.clone(),
-        ));
+        parts.spawn(
+            Part::Projector,
+            consumer::run(
+                pool.clone(),
+                async_nats::jetstream::new(client.clone()),
+                projector_settings,
+                behind_http.clone(),
+            ),
+        );
     }
     if roles.contains(&Role::Gateway) {
         let keyring = &settings.license_signing_keys.0;
@@ -121,39 +131,37 @@ pub async fn run(
     // Every process serves the health probes; only the gateway role serves the API.
     let state = AppState::new(pool.clone(), &settings, nats.clone(), blockers);
     let router = if roles.contains(&Role::Gateway) {
-        tasks.spawn(crate::http::idempotency::purge_expired(
-            pool.clone(),
-            settings.idempotency_retention(),
-            shutdown.clone(),
-        ));
+        parts.spawn(
+            Part::IdempotencyPurge,
+            crate::http::idempotency::purge_expired(
+                pool.clone(),
+                settings.idempotency_retention(),
+                behind_http,
+            ),
+        );
         app(state)
     } else {
         health_only(state)
     };
-    let stop = shutdown.clone();
-    tasks.spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(stop.cancelled_owned())
-            .await
-            .context("serving HTTP")
-    });
+    let router = router.layer(axum::middleware::from_fn_with_state(
+        in_flight,
+        crate::http::in_flight::track,
+    ));
+    parts.spawn(
+        Part::Http,
+        crate::http::serve::serve(listener, router, shutdown.clone()),
+    );
     tracing::info!(?roles, "ledger running");
-    let mut outcome = Ok(());
-    while let Some(finished) = tasks.join_next().await {
-        let result = finished.context("a role panicked").and_then(|r| r);
-        if let Err(error) = result {
-            tracing::error!(
-                error = format!("{error:#}"),
-                "a role stopped; shutting down"
-            );
-            outcome = Err(error);
+    let outcome = parts
+        .run_until_stopped(&shutdown, settings.shutdown_grace())
+        .await;
+    // Past the grace period a request may still hold a connection: closing the
+    // pool would wait for it.
+    if parts.all_stopped() {
+        if let Some(client) = nats {
+            client.flush().await.ok();
         }
-        // One role ending ends the process: a half-running ledger is worse than none.
-        shutdown.cancel();
+        pool.close().await;
     }
-    if let Some(client) = nats {
-        client.flush().await.ok();
-    }
-    pool.close().await;
     outcome
 }

@@ -5,7 +5,8 @@
 //! message after it (fetching any skipped sequence straight from the stream, so a
 //! redelivery order can never leave a hole), save rows and checkpoint, commit. Only
 //! then is the batch acked. A crash anywhere means redelivery, and redelivered
-//! messages at or below the checkpoint are skipped.
+//! messages at or below the checkpoint are skipped. Told to stop, it finishes the
+//! batch in hand (committed, then acked) and takes no other.
 
 use std::collections::HashMap;
 use std::time::Duration;

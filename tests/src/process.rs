@@ -106,6 +106,35 @@ impl Ledger {
         self.child.start_kill().expect("sending SIGKILL");
         let _ = self.child.wait().await;
     }
+
+    /// SIGTERM, as an orchestrator asks a process to stop (sent with `kill`,
+    /// which needs no dependency on libc). Returns once it is sent.
+    pub async fn terminate(&self) {
+        let pid = self.pid().expect("the ledger is still running");
+        let status = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .await
+            .expect("running kill");
+        assert!(status.success(), "kill -TERM {pid} failed");
+    }
+
+    /// Waits for the process to exit by itself; its exit status. (Two minutes
+    /// only guard against a hang: the longest grace period a test sets is
+    /// far shorter.)
+    pub async fn exited(&mut self) -> std::process::ExitStatus {
+        tokio::time::timeout(Duration::from_secs(120), self.child.wait())
+            .await
+            .expect("the ledger did not exit")
+            .expect("waiting for the ledger")
+    }
+
+    /// Whether a new connection to its HTTP port is refused: a stopping
+    /// process closes its listener first.
+    pub async fn refuses_connections(&self) -> bool {
+        let address = self.base_url.trim_start_matches("http://");
+        tokio::net::TcpStream::connect(address).await.is_err()
+    }
 }
 
 /// Runs `ledger <args>` (binary `bin`) against `env` to completion.

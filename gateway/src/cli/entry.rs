@@ -26,7 +26,11 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(main_async())
+    let code = runtime.block_on(main_async());
+    // A request still running past the shutdown grace period is dropped with
+    // the runtime; nothing else may hold the exit up.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    code
 }
 
 async fn main_async() -> ExitCode {
@@ -337,7 +341,8 @@ async fn execute(command: Online, settings: Settings) -> anyhow::Result<ExitCode
     }
 }
 
-/// Cancels `shutdown` on SIGINT or SIGTERM, for a graceful stop.
+/// Cancels `shutdown` on SIGINT or SIGTERM, for a graceful stop
+/// ([`crate::shutdown`]).
 async fn stop_on_signal(shutdown: CancellationToken) {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -354,11 +359,11 @@ async fn stop_on_signal(shutdown: CancellationToken) {
     };
     #[cfg(not(unix))]
     let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = interrupt => {}
-        () = terminate => {}
-    }
-    tracing::info!("shutting down");
+    let signal = tokio::select! {
+        _ = interrupt => "SIGINT",
+        () = terminate => "SIGTERM",
+    };
+    tracing::info!(signal, "shutting down");
     shutdown.cancel();
 }
 

@@ -9,7 +9,9 @@
 //! - [`extract`] and [`error`]: input checked by name, failures as problem+json;
 //! - [`openapi`] and [`openapi_access`]: the OpenAPI document, generated from the
 //!   handlers and from the access policy;
-//! - [`csv`]: spreadsheet-safe CSV.
+//! - [`csv`]: spreadsheet-safe CSV;
+//! - [`in_flight`]: the requests being handled, counted for a graceful stop;
+//! - [`serve`]: the listener and its graceful stop.
 
 pub mod app;
 pub mod csv;
@@ -17,7 +19,9 @@ pub mod error;
 pub mod extract;
 pub mod gate;
 pub mod idempotency;
+pub mod in_flight;
 pub mod openapi;
 pub mod openapi_access;
 pub mod rate_limit;
 pub mod routes;
+pub mod serve;

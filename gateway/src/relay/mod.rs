@@ -32,6 +32,8 @@
 //!   beside publishing, and writes the signed checkpoints of its head
 //!   ([`crate::integrity::checkpoint`]) when they are due; the relay then
 //!   publishes them like any other event.
+//! - Told to stop, it stops between batches: what it sent is acknowledged and
+//!   its checkpoint saved first, and the log's growth commits its batch too.
 
 pub mod checkpoint_schedule;
 mod oversized;
@@ -140,17 +142,26 @@ async fn lead(
     // The log grows beside publishing while this relay leads, and stops with it.
     // Larger batches than publishing's: each is one transaction of two `unnest`
     // inserts, and fewer commits leave PostgreSQL more for the relay's own.
+    let tree_stop = shutdown.child_token();
     let tree = crate::integrity::tree::grow::grow(
         pool.clone(),
         (settings.batch_size * 4).min(10_000),
         settings.poll_interval,
         settings.blockers.clone(),
-        shutdown.child_token(),
+        tree_stop.clone(),
     );
-    let result = tokio::select! {
-        result = relay(pool, &mut lock, jetstream, settings, shutdown, position, stream_end) => result,
-        () = tree => Ok(()),
+    // Each stops on its own at a batch's end: neither is dropped midway when the
+    // other ends (a relay dropped between sending a batch and saving its
+    // checkpoint would leave the next leader to find out from the stream).
+    let publishing = async {
+        let result = relay(
+            pool, &mut lock, jetstream, settings, shutdown, position, stream_end,
+        )
+        .await;
+        tree_stop.cancel();
+        result
     };
+    let (result, ()) = tokio::join!(publishing, tree);
     // A relay that no longer leads stops for no reason of its own.
     settings.blockers.clear(PART);
     settings.blockers.clear(crate::integrity::tree::grow::PART);
