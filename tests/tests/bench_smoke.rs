@@ -55,6 +55,16 @@ async fn every_phase_of_a_smoke_sized_run_yields_figures() {
         assert!(summary.count > 0, "{command}: {markdown}");
         assert_eq!(summary.errors, 0, "{command}: {markdown}");
     }
+    // One gateway queues the commands on one license: each gets its decision.
+    let contention = &report.contention;
+    assert_eq!(contention.clients, 20, "{markdown}");
+    assert!(contention.allocations.count > 0, "{markdown}");
+    assert_eq!(
+        (contention.allocations.errors, contention.conflicts),
+        (0, 0),
+        "{markdown}"
+    );
+    assert_eq!(contention.first_failure, None, "{markdown}");
     assert!(report.commands.queries_alongside.count > 0, "{markdown}");
     assert_eq!(report.commands.queries_alongside.errors, 0, "{markdown}");
     // Every command answered in the lag phase was seen applied by the sampler.
@@ -77,6 +87,7 @@ async fn every_phase_of_a_smoke_sized_run_yields_figures() {
     for phase in [
         "relay catch-up (and the transparency log)",
         "command mix",
+        "allocations on one license",
         "baseline: pgbench",
     ] {
         let usage = &report.cpu[phase];

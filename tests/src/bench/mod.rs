@@ -6,10 +6,12 @@
 //! A run: load purchases straight into a fresh store; time the relay publishing
 //! that backlog, the projector applying it and `ledger rebuild` replaying it; then,
 //! with the gateway up, each query alone, the command mix with queries alongside,
-//! the projection lag at a fixed command rate, the two baselines, peak memory.
+//! many clients allocating on one license at once, the projection lag at a fixed
+//! command rate, the two baselines, peak memory.
 
 mod baseline;
 mod commands;
+mod contention;
 pub mod cpu;
 mod fleet;
 mod lag;
@@ -46,6 +48,8 @@ pub struct Plan {
     pub query_clients: usize,
     /// Query clients running alongside the command mix.
     pub background_query_clients: usize,
+    /// Clients allocating on one license at once.
+    pub contention_clients: usize,
     /// Length of each measured phase.
     pub phase_seconds: u64,
     /// Offered rate for the projection-lag phase.
@@ -63,6 +67,7 @@ impl Plan {
             clients: 2,
             query_clients: 2,
             background_query_clients: 1,
+            contention_clients: 20,
             phase_seconds: 1,
             lag_commands_per_second: 40.0,
             baseline_messages: 2_000,
@@ -77,6 +82,7 @@ impl Plan {
             clients: 16,
             query_clients: 16,
             background_query_clients: 4,
+            contention_clients: 20,
             phase_seconds: 30,
             lag_commands_per_second: 1_000.0,
             baseline_messages: 300_000,
@@ -173,6 +179,14 @@ async fn run_in(bin: &str, plan: &Plan, env: &TestEnv) -> anyhow::Result<Report>
     let readers = Readers::new(&fleet, &seeded.sample_licenses);
     let queries = query_phases(plan, &readers, &mut cpu).await;
     let commands = command_mix(plan, &fleet, &readers, &mut cpu).await;
+    eprintln!(
+        "bench: {} clients allocating on one license",
+        plan.contention_clients
+    );
+    cpu.start().await;
+    let contention =
+        contention::on_one_license(&fleet, plan.contention_clients, plan.phase()).await?;
+    cpu.end("allocations on one license").await;
     let lag = projection_lag(plan, &fleet, &pool, &mut cpu).await?;
     let memory = Memory {
         gateway_mib: processes::peak_rss_mib(gateway.pid()),
@@ -199,6 +213,7 @@ async fn run_in(bin: &str, plan: &Plan, env: &TestEnv) -> anyhow::Result<Report>
         baselines,
         queries,
         commands,
+        contention,
         lag,
         memory,
         cpu: cpu.phases,

@@ -54,6 +54,21 @@ pub struct CommandFigures {
     pub first_failure: Option<String>,
 }
 
+/// Many clients allocating on one license at once, through one gateway.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContentionFigures {
+    /// Clients allocating on one license at once.
+    pub clients: usize,
+    /// The allocations answered 201 (rate over the rounds' time, latencies).
+    pub allocations: Summary,
+    /// Allocations answered 409 (concurrent changes won every retry).
+    pub conflicts: u64,
+    /// Allocations refused with 422 (none expected: every round has the seats).
+    pub refusals: u64,
+    /// The first unexpected answer, to say why allocations failed.
+    pub first_failure: Option<String>,
+}
+
 /// Projection lag at a fixed command rate.
 #[derive(Debug, Clone, Serialize)]
 pub struct LagFigures {
@@ -114,6 +129,8 @@ pub struct Report {
     pub queries: BTreeMap<String, Summary>,
     /// The command mix at `plan.clients` clients.
     pub commands: CommandFigures,
+    /// `plan.contention_clients` clients allocating on one license at once.
+    pub contention: ContentionFigures,
     /// Projection lag at `plan.lag_commands_per_second`.
     pub lag: LagFigures,
     /// Peak memory of each process.
@@ -221,10 +238,22 @@ impl Report {
             &self.commands.queries_alongside,
         );
         row(
+            &format!(
+                "allocations, {} clients on one license",
+                self.contention.clients
+            ),
+            &self.contention.allocations,
+        );
+        row(
             &format!("commands at {:.0}/s offered", self.lag.offered_per_second),
             &self.lag.commands,
         );
         row("projection lag", &self.lag.lag);
+        let _ = writeln!(
+            out,
+            "\n{} clients allocating on one license at once: {} answered 409 (a conflict), {} answered 422.",
+            self.contention.clients, self.contention.conflicts, self.contention.refusals
+        );
         let _ = writeln!(
             out,
             "\nCheckpoint over the backlog: a log of {} events, {} bytes on the stream.",
@@ -266,6 +295,7 @@ impl Report {
         }
         for (phase, failure) in [
             ("command mix", &self.commands.first_failure),
+            ("allocations on one license", &self.contention.first_failure),
             ("fixed rate", &self.lag.first_failure),
         ] {
             if let Some(failure) = failure {
