@@ -9,6 +9,7 @@
 //! - [`extract`] and [`error`]: input checked by name, failures as problem+json;
 //! - [`openapi`] and [`openapi_access`]: the OpenAPI document, generated from the
 //!   handlers and from the access policy;
+//! - [`request_metrics`]: HTTP answers counted by route template and status;
 //! - [`csv`]: spreadsheet-safe CSV.
 
 pub mod app;
@@ -20,4 +21,5 @@ pub mod idempotency;
 pub mod openapi;
 pub mod openapi_access;
 pub mod rate_limit;
+pub mod request_metrics;
 pub mod routes;

@@ -58,6 +58,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(routes::transparency::router())
         .merge(routes::accounts::router())
         .merge(routes::health::router())
+        .merge(routes::metrics::router())
         .merge(OpenApiRouter::new().routes(routes!(openapi_json)))
 }
 
@@ -116,7 +117,7 @@ async fn openapi_json() -> Json<&'static OpenApi> {
         (name = "transparency", description = "The transparency log: signed checkpoints, \
             inclusion and consistency proofs, checkable offline with the log's public key"),
         (name = "accounts", description = "Admins: accounts and their bearer tokens"),
-        (name = "health", description = "Liveness and readiness probes"),
+        (name = "health", description = "Liveness, readiness, each role's progress, and Prometheus metrics"),
         (name = "meta", description = "This document"),
     ),
     components(

@@ -4,7 +4,8 @@
 //!
 //! A conflict (another command appended to the same license first) is retried
 //! against the fresh state a bounded number of times; only then does the caller
-//! get [`CommandError::Conflict`].
+//! get [`CommandError::Conflict`]. Every command is counted by type and outcome,
+//! and every retry, in [`CommandMetrics`].
 
 use std::collections::HashMap;
 
@@ -19,6 +20,8 @@ use postgres_es::PostgresEventRepository;
 use sqlx::PgPool;
 use tracing::Instrument as _;
 use uuid::Uuid;
+
+use crate::metrics::CommandMetrics;
 
 /// What the service needs to know of any command: whose it is, when it is
 /// decided, and a name for traces.
@@ -258,6 +261,19 @@ impl MessageLimit {
     }
 }
 
+impl<R: std::error::Error> CommandError<R> {
+    /// How `ledger_commands_total` names this outcome.
+    fn outcome(&self) -> &'static str {
+        match self {
+            Self::Rule(_) => "refused",
+            Self::VersionMismatch { .. } => "version_mismatch",
+            Self::Conflict { .. } => "conflict",
+            Self::TooLarge { .. } => "too_large",
+            Self::Store { .. } => "failed",
+        }
+    }
+}
+
 /// Makes the upcasters of `A`'s older event versions (none for most aggregates).
 pub type Upcasters = fn() -> Vec<Box<dyn EventUpcaster>>;
 
@@ -268,6 +284,7 @@ pub struct CommandService<A: Aggregate> {
     conflict_retries: u32,
     upcasters: Vec<Box<dyn EventUpcaster>>,
     limit: MessageLimit,
+    metrics: CommandMetrics,
 }
 
 impl<A> CommandService<A>
@@ -277,12 +294,14 @@ where
 {
     /// A service over `pool`; stored events are brought to their current version
     /// by `upcasters` as they are read.
-    /// Events whose stream message would be over `limit` are refused.
+    /// Events whose stream message would be over `limit` are refused. Outcomes
+    /// are counted in `metrics`.
     pub fn new(
         pool: PgPool,
         conflict_retries: u32,
         upcasters: Upcasters,
         limit: MessageLimit,
+        metrics: CommandMetrics,
     ) -> Self {
         let repository = PostgresEventRepository::new(pool.clone());
         Self {
@@ -291,6 +310,7 @@ where
             conflict_retries,
             upcasters: upcasters(),
             limit,
+            metrics,
         }
     }
 
@@ -310,14 +330,39 @@ where
         context: &CommandContext,
         expected: Option<ExpectedVersion>,
     ) -> Result<Recorded<A::Event>, CommandError<A::Error>> {
-        if let Some(key) = &context.idempotency_key {
-            if let Some(recorded) = self
-                .recorded_under_key(aggregate_id, &key.key, &context.item)
-                .await?
-            {
-                return Ok(recorded);
+        let name = command.name();
+        let earlier = match &context.idempotency_key {
+            Some(key) => {
+                self.recorded_under_key(aggregate_id, &key.key, &context.item)
+                    .await
             }
-        }
+            None => Ok(None),
+        };
+        let result = match earlier {
+            Ok(Some(recorded)) => Ok((recorded, "already_recorded")),
+            Ok(None) => self
+                .decide_and_append(aggregate_id, command, context, expected)
+                .await
+                .map(|recorded| (recorded, "recorded")),
+            Err(error) => Err(error),
+        };
+        let outcome = match &result {
+            Ok((_, outcome)) => outcome,
+            Err(error) => error.outcome(),
+        };
+        self.metrics.decided(name, outcome);
+        result.map(|(recorded, _)| recorded)
+    }
+
+    /// The command decided on the aggregate's current events and appended, retried
+    /// on conflict.
+    async fn decide_and_append(
+        &self,
+        aggregate_id: &str,
+        command: A::Command,
+        context: &CommandContext,
+        expected: Option<ExpectedVersion>,
+    ) -> Result<Recorded<A::Event>, CommandError<A::Error>> {
         let metadata = event_metadata(&command, context);
         let metadata_json = serde_json::to_value(&metadata).unwrap_or_default();
         let mut attempts = 0;
@@ -355,6 +400,7 @@ where
                 Ok(committed) => return self.recorded(aggregate_id, committed).await,
                 Err(AggregateError::AggregateConflict) if attempts <= self.conflict_retries => {
                     tracing::debug!(attempts, "conflict; retrying on fresh state");
+                    self.metrics.retried(command.name());
                 }
                 Err(AggregateError::AggregateConflict) => {
                     return Err(CommandError::Conflict { attempts })
