@@ -10,6 +10,9 @@
 //!   exactly-once check across them.
 //! - [`own_nats`]: a NATS server of the test's own, to kill or restart;
 //!   [`own_postgres`]: a PostgreSQL cluster of its own, to crash and restart.
+//! - [`health`]: a process's readiness, status and metrics, and waits for them.
+//! - [`monitoring`]: the dashboard and alert rules of `deploy/monitoring/`, and
+//!   `promtool` to check them.
 //! - [`analytics`]: the worked analytics consumer of the README.
 //! - [`bench`]: the benchmark harness (`ledger-bench`).
 //! - [`soak`]: the soak and fault harness (`ledger-soak`).
@@ -20,6 +23,8 @@ pub mod api;
 pub mod bench;
 pub mod env;
 pub mod evidence;
+pub mod health;
+pub mod monitoring;
 pub mod own_nats;
 pub mod own_postgres;
 pub mod process;
