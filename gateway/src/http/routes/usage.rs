@@ -53,7 +53,8 @@ pub struct UsageReportBody {
     pub host: String,
     /// The day reported (not after today, UTC, else 422).
     pub day: NaiveDate,
-    /// Peak in use per feature, each feature once (empty: 422 `nothing-reported`).
+    /// Peak in use per feature, each feature once (twice: a 400; empty: 422
+    /// `nothing-reported`).
     pub peaks: Vec<PeakBody>,
 }
 
