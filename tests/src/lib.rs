@@ -11,6 +11,7 @@
 //! - [`own_nats`]: a NATS server of the test's own, to kill or restart.
 //! - [`analytics`]: the worked analytics consumer of the README.
 //! - [`bench`]: the benchmark harness (`ledger-bench`).
+//! - [`fuzz`]: the HTTP contract fuzzed with schemathesis (`ledger-fuzz`).
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 pub mod analytics;
@@ -18,6 +19,7 @@ pub mod api;
 pub mod bench;
 pub mod env;
 pub mod evidence;
+pub mod fuzz;
 pub mod own_nats;
 pub mod process;
 
