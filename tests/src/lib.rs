@@ -16,6 +16,7 @@
 //! - [`analytics`]: the worked analytics consumer of the README.
 //! - [`bench`]: the benchmark harness (`ledger-bench`).
 //! - [`soak`]: the soak and fault harness (`ledger-soak`).
+//! - [`fuzz`]: the HTTP contract fuzzed with schemathesis (`ledger-fuzz`).
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 pub mod analytics;
@@ -23,6 +24,7 @@ pub mod api;
 pub mod bench;
 pub mod env;
 pub mod evidence;
+pub mod fuzz;
 pub mod health;
 pub mod monitoring;
 pub mod own_nats;

@@ -7,6 +7,7 @@
 //! - [`routes`]: one module per resource;
 //! - [`idempotency`]: `Idempotency-Key` answers kept in PostgreSQL;
 //! - [`extract`] and [`error`]: input checked by name, failures as problem+json;
+//!   [`json_body`]: a body's JSON with whole numbers read as integers;
 //! - [`openapi`] and [`openapi_access`]: the OpenAPI document, generated from the
 //!   handlers and from the access policy;
 //! - [`request_metrics`]: HTTP answers counted by route template and status;
@@ -18,6 +19,7 @@ pub mod error;
 pub mod extract;
 pub mod gate;
 pub mod idempotency;
+pub mod json_body;
 pub mod openapi;
 pub mod openapi_access;
 pub mod rate_limit;
