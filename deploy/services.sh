@@ -305,10 +305,45 @@ ensure_nats() {
   say "NATS $version with JetStream started on $nats_host:$nats_port (pid $pid, binary $server, store $store, log $log)"
 }
 
+# Where promtool is kept when it is taken out of Debian's `prometheus` package.
+private_promtool="${XDG_DATA_HOME:-${HOME:-/tmp}/.local/share}/licensing-ledger/promtool"
+
+# Prints a promtool (Prometheus' checker of metrics and rules, for the monitoring
+# tests): the one on PATH, else the binary alone from Debian's `prometheus`
+# package, unpacked here without installing the package (which would start a
+# Prometheus server). Messages go to stderr.
+find_promtool() {
+  if command -v promtool >/dev/null; then command -v promtool; return; fi
+  if [ -x "$private_promtool" ]; then echo "$private_promtool"; return; fi
+  command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null || {
+    echo "services: no promtool, and no apt-get to fetch it: install Prometheus' promtool" >&2
+    return 1
+  }
+  echo "services: fetching promtool from the OS packages (prometheus)" >&2
+  local work
+  work=$(mktemp -d)
+  # shellcheck disable=SC2064 # the directory is known now
+  trap "rm -rf '$work'" RETURN
+  (cd "$work" && { apt-get download -qq prometheus >&2 2>/dev/null ||
+    { as_root apt-get update -qq >&2 9>&- && apt-get download -qq prometheus >&2; }; }) || {
+    echo "services: apt-get download prometheus failed" >&2
+    return 1
+  }
+  dpkg-deb -x "$work"/prometheus_*.deb "$work/unpacked" &&
+    mkdir -p "$(dirname "$private_promtool")" &&
+    cp "$work/unpacked/usr/bin/promtool" "$private_promtool" &&
+    echo "$private_promtool"
+}
+
 # `--print-nats-server`: only find (or install) a nats-server binary and print its
 # path, for tests that start and stop servers of their own. Nothing is started.
 if [ "${1:-}" = "--print-nats-server" ]; then
   find_nats_server
+  exit 0
+fi
+# `--print-promtool`: only find (or fetch) promtool and print its path.
+if [ "${1:-}" = "--print-promtool" ]; then
+  find_promtool
   exit 0
 fi
 

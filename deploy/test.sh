@@ -13,6 +13,8 @@ export TEST_POSTGRES_URL=${TEST_POSTGRES_URL:-postgres://postgres@${LEDGER_PG_HO
 export TEST_NATS_URL=${TEST_NATS_URL:-nats://${LEDGER_NATS_HOST:-127.0.0.1}:${LEDGER_NATS_PORT:-4222}}
 # Fault tests start and kill NATS servers of their own (never the shared one).
 export NATS_SERVER_BIN=${NATS_SERVER_BIN:-$(bash deploy/services.sh --print-nats-server)}
+# The monitoring tests check metrics, alert rules and dashboard queries with promtool.
+export PROMTOOL=${PROMTOOL:-$(bash deploy/services.sh --print-promtool)}
 # The ledger binaries the tests start inherit this environment, and they stop on
 # any LEDGER_* variable that is not one of their settings: drop the scripts' own.
 unset LEDGER_PG_HOST LEDGER_PG_PORT LEDGER_NATS_HOST LEDGER_NATS_PORT LEDGER_NATS_STORE_DIR LEDGER_DB_NAME

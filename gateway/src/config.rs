@@ -40,6 +40,9 @@ pub struct Settings {
     pub relay_poll_interval_ms: u64,
     /// Messages the projector applies per transaction.
     pub projector_batch_size: usize,
+    /// How long a relay or projector with a backlog may go without advancing
+    /// before readiness names it stalled.
+    pub stall_after_secs: u64,
     /// Times a command is retried after an optimistic-concurrency conflict.
     pub command_conflict_retries: u32,
     /// Longest a query waits for `min_position` before answering 503.
@@ -109,6 +112,7 @@ impl Default for Settings {
             relay_batch_size: 500,
             relay_poll_interval_ms: 10,
             projector_batch_size: 500,
+            stall_after_secs: 30,
             command_conflict_retries: 5,
             read_wait_timeout_ms: 5_000,
             overdraft_allowance_percent: 10,
@@ -285,6 +289,8 @@ impl Settings {
             1,
             10_000,
         )?;
+        // The backlog is measured every second: a shorter stall cannot be told.
+        in_range("stall_after_secs", self.stall_after_secs, 1, 24 * 3600)?;
         in_range(
             "command_conflict_retries",
             self.command_conflict_retries.into(),
@@ -438,6 +444,11 @@ impl Settings {
     pub fn read_wait_timeout(&self) -> Duration {
         Duration::from_millis(self.read_wait_timeout_ms)
     }
+
+    /// `stall_after_secs` as a duration.
+    pub fn stall_after(&self) -> Duration {
+        Duration::from_secs(self.stall_after_secs)
+    }
 }
 
 /// An environment value as the TOML integer or boolean it spells, if it spells one:
@@ -509,6 +520,8 @@ mod tests {
             ("LEDGER_RATE_LIMIT_BURST", "0", "rate_limit_burst"),
             ("LEDGER_SHUTDOWN_GRACE_SECS", "0", "shutdown_grace_secs"),
             ("LEDGER_SHUTDOWN_GRACE_SECS", "3601", "shutdown_grace_secs"),
+            ("LEDGER_STALL_AFTER_SECS", "0", "stall_after_secs"),
+            ("LEDGER_STALL_AFTER_SECS", "86401", "stall_after_secs"),
             (
                 "LEDGER_AUTH_SIGNING_KEYS",
                 "k1=not-a-key@2026-01-01T00:00:00Z",

@@ -17,8 +17,10 @@
 //!   (tracing), [`db`] (database start-up and migrations), [`nats`] (the NATS
 //!   connection), [`run`] (which roles a process runs), [`shutdown`] (stopping
 //!   them in order within the grace period), [`readiness`] (what stops a role),
-//!   [`signing_keys`] (Ed25519 keys from configuration: license files, tokens and
-//!   checkpoints).
+//!   [`progress`] (how far each role has got, and whether it stalls),
+//!   [`metrics`] (what `/metrics` serves), [`vitals`] (those three, handed
+//!   together), [`signing_keys`] (Ed25519 keys from configuration: license files,
+//!   tokens and checkpoints).
 
 pub mod auth;
 pub mod cli;
@@ -26,11 +28,14 @@ pub mod config;
 pub mod db;
 pub mod http;
 pub mod integrity;
+pub mod metrics;
 pub mod nats;
+pub mod progress;
 pub mod readiness;
 pub mod relay;
 pub mod run;
 pub mod shutdown;
 pub mod signing_keys;
 pub mod telemetry;
+pub mod vitals;
 pub mod write;

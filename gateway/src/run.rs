@@ -1,22 +1,29 @@
 //! Starting the ledger: one process runs any set of roles — the HTTP gateway, the
 //! relay (store → NATS) and the projector (NATS → read models). By default all
 //! three run together; each can run alone to be scaled and placed separately.
+//! Beside the relay and the projector runs a watch of their progress
+//! ([`crate::progress::watch`]), which readiness, `/health/status` and `/metrics`
+//! read.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use ledger_projections::consumer::{self, ProjectorSettings, LICENSES_PROJECTION};
+use ledger_projections::lag::projector_backlog;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
 use crate::http::app::{app, health_only, AppState};
 use crate::http::in_flight::InFlight;
-use crate::readiness::Blockers;
+use crate::progress::watch::watch;
+use crate::progress::RoleProgress;
 use crate::relay::checkpoint_schedule::CheckpointSchedule;
 use crate::relay::{self, RelaySettings};
 use crate::shutdown::{Part, Parts};
+use crate::vitals::Vitals;
 
 /// A part of the ledger a process can run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
@@ -27,6 +34,17 @@ pub enum Role {
     Relay,
     /// Applies the stream to the read models.
     Projector,
+}
+
+impl Role {
+    /// Its name, as `--roles` takes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Gateway => "gateway",
+            Self::Relay => "relay",
+            Self::Projector => "projector",
+        }
+    }
 }
 
 /// Checkpoints are written only with a key that can sign: without one the relay
@@ -76,10 +94,33 @@ pub async fn run(
     let in_flight = Arc::new(InFlight::default());
     let mut parts = Parts::new(in_flight.clone());
     // The relay and projector outlive the HTTP server's last requests, so that
-    // what those record is carried on like everything before.
+    // what those record is carried on like everything before; so do their stall
+    // watches, so readiness still tells while the HTTP server drains.
     let behind_http = parts.behind_http();
-    let blockers = Arc::new(Blockers::default());
+    let vitals = Vitals::new(&roles, nats.is_some());
+    let tracked = |role| -> anyhow::Result<Arc<RoleProgress>> {
+        vitals
+            .progress
+            .role(role)
+            .cloned()
+            .with_context(|| format!("no progress tracked for the {} role", role.as_str()))
+    };
     if let (true, Some(client)) = (roles.contains(&Role::Relay), &nats) {
+        let progress = tracked(Role::Relay)?;
+        let watched = pool.clone();
+        parts.spawn(
+            Part::Watch(Role::Relay),
+            watch(
+                progress.clone(),
+                vitals.blockers.clone(),
+                settings.stall_after(),
+                behind_http.clone(),
+                move || {
+                    let pool = watched.clone();
+                    async move { relay::lag::backlog(&pool).await }
+                },
+            ),
+        );
         let relay_settings = RelaySettings {
             database_url: settings.database_url.clone(),
             stream: settings.stream(),
@@ -87,7 +128,9 @@ pub async fn run(
             poll_interval: Duration::from_millis(settings.relay_poll_interval_ms),
             checkpoints: checkpoint_schedule(&settings),
             event_max_bytes: settings.event_max_bytes,
-            blockers: blockers.clone(),
+            blockers: vitals.blockers.clone(),
+            progress,
+            metrics: vitals.metrics.relay.clone(),
         };
         parts.spawn(
             Part::Relay,
@@ -100,11 +143,32 @@ pub async fn run(
         );
     }
     if let (true, Some(client)) = (roles.contains(&Role::Projector), &nats) {
+        let progress = tracked(Role::Projector)?;
+        let (watched, jetstream) = (pool.clone(), async_nats::jetstream::new(client.clone()));
+        let stream_name = settings.stream_name.clone();
+        parts.spawn(
+            Part::Watch(Role::Projector),
+            watch(
+                progress.clone(),
+                vitals.blockers.clone(),
+                settings.stall_after(),
+                behind_http.clone(),
+                move || {
+                    let (pool, jetstream, stream) =
+                        (watched.clone(), jetstream.clone(), stream_name.clone());
+                    async move {
+                        projector_backlog(&pool, &jetstream, &stream, LICENSES_PROJECTION).await
+                    }
+                },
+            ),
+        );
         let projector_settings = ProjectorSettings {
             trace_hook: Some(crate::telemetry::continue_trace_from),
             stream: settings.stream(),
             projection: LICENSES_PROJECTION.to_owned(),
             batch_size: settings.projector_batch_size,
+            applied: vitals.metrics.projected.clone(),
+            last_failure: progress.last_failure.clone(),
         };
         parts.spawn(
             Part::Projector,
@@ -129,7 +193,7 @@ pub async fn run(
         }
     }
     // Every process serves the health probes; only the gateway role serves the API.
-    let state = AppState::new(pool.clone(), &settings, nats.clone(), blockers);
+    let state = AppState::new(pool.clone(), &settings, nats.clone(), vitals);
     let router = if roles.contains(&Role::Gateway) {
         parts.spawn(
             Part::IdempotencyPurge,

@@ -6,7 +6,8 @@
 //!    carrying what those last requests record;
 //! 2. then the relay and the projector are told to stop, and each finishes its
 //!    batch: published, acknowledged and checkpointed; applied, committed and
-//!    acknowledged.
+//!    acknowledged. Their stall watches ([`crate::progress::watch`]) stop with
+//!    them, so readiness keeps reporting a stall while the HTTP server drains.
 //!
 //! The process then exits 0. Past `shutdown_grace_secs` it stops waiting, names
 //! what was still running, and exits non-zero.
@@ -22,6 +23,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::http::in_flight::InFlight;
+use crate::run::Role;
 
 /// A long-running part of a `ledger serve` process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -34,16 +36,20 @@ pub enum Part {
     Projector,
     /// Forgetting expired `Idempotency-Key` answers.
     IdempotencyPurge,
+    /// Measuring a role's backlog and judging whether it stalls
+    /// ([`crate::progress::watch`]).
+    Watch(Role),
 }
 
 impl fmt::Display for Part {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Http => "the HTTP server",
-            Self::Relay => "the relay",
-            Self::Projector => "the projector",
-            Self::IdempotencyPurge => "the idempotency key purge",
-        })
+        match self {
+            Self::Http => f.write_str("the HTTP server"),
+            Self::Relay => f.write_str("the relay"),
+            Self::Projector => f.write_str("the projector"),
+            Self::IdempotencyPurge => f.write_str("the idempotency key purge"),
+            Self::Watch(role) => write!(f, "the {} stall watch", role.as_str()),
+        }
     }
 }
 

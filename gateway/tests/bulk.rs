@@ -261,3 +261,46 @@ async fn a_malformed_selection_is_refused() {
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_host_no_license_server_can_have_is_refused_whole_before_any_license_is_judged() {
+    // The fuzz's finding: a 254-character host (over the document's maxLength)
+    // answered 200, each license failing on its own.
+    let app = spawn_app().await;
+    let account = Uuid::now_v7();
+    let license = activated_license(&app, account, 10).await;
+    let long = "a".repeat(254);
+    for (action, body) in [
+        (
+            "allocate",
+            json!({"license_ids": [license], "host": long, "quantity": 1}),
+        ),
+        ("allocate", json!({"license_ids": [license], "host": ""})),
+        ("return", json!({"license_ids": [license], "host": long})),
+    ] {
+        let reply = bulk(&app, account, action, body.clone()).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{body}: {}",
+            reply.body
+        );
+        assert_eq!(reply.body["field"], "host", "{}", reply.body);
+    }
+    // 253 characters, each label at most 63: the longest RFC 1123 host name.
+    let longest_host_name = format!("{0}.{0}.{0}.{1}", "a".repeat(63), "b".repeat(61));
+    let reply = bulk(
+        &app,
+        account,
+        "allocate",
+        json!({"license_ids": [license], "host": longest_host_name, "quantity": 1}),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(
+        app.event_count().await,
+        3,
+        "the purchase, activation and one allocation"
+    );
+    app.cleanup().await;
+}

@@ -8,27 +8,10 @@ mod support;
 
 use axum::http::{Method, StatusCode};
 use serde_json::json;
-use support::{activated_license, purchase, spawn_app, TestApp};
+use support::{activated_license, purchase, spawn_app};
 use uuid::Uuid;
 
 const KEY: &str = "idempotency-key";
-
-/// Makes the key look as if its first request died after recording its events
-/// but before its answer was kept, with its lease run out (or still running).
-async fn forget_answer(app: &TestApp, key: &str, lease_left_s: i64) {
-    let updated = sqlx::query(
-        "UPDATE idempotency_keys
-            SET response_status = NULL, response_headers = NULL, response_body = NULL,
-                locked_until = now() + $2 * interval '1 second'
-          WHERE idempotency_key = $1",
-    )
-    .bind(key)
-    .bind(lease_left_s)
-    .execute(&app.pool)
-    .await
-    .unwrap();
-    assert_eq!(updated.rows_affected(), 1);
-}
 
 #[tokio::test]
 async fn the_same_key_and_body_replay_the_first_answer_and_record_nothing() {
@@ -177,7 +160,7 @@ async fn a_crashed_first_attempt_is_taken_over_without_recording_twice() {
     let events = app.event_count().await;
 
     // While the first attempt's lease runs, a retry is told to wait.
-    forget_answer(&app, "a1", 30).await;
+    app.forget_answer("a1", 30).await;
     let waiting = app
         .call_with(Method::POST, &allocate, Some(body.clone()), &[(KEY, "a1")])
         .await;
@@ -189,7 +172,7 @@ async fn a_crashed_first_attempt_is_taken_over_without_recording_twice() {
     assert!(waiting.headers.contains_key("retry-after"));
 
     // Once it has run out, the retry takes over and finds the recorded events.
-    forget_answer(&app, "a1", -1).await;
+    app.forget_answer("a1", -1).await;
     let taken_over = app
         .call_with(Method::POST, &allocate, Some(body.clone()), &[(KEY, "a1")])
         .await;
@@ -301,7 +284,7 @@ async fn answers_past_their_retention_are_forgotten_and_running_ones_kept() {
             .await;
         assert_eq!(reply.status, StatusCode::CREATED);
     }
-    forget_answer(&app, "running", 30).await;
+    app.forget_answer("running", 30).await;
     sqlx::query(
         "UPDATE idempotency_keys SET created_at = now() - interval '2 days'
           WHERE idempotency_key IN ('old', 'running')",

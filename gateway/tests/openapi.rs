@@ -317,6 +317,33 @@ async fn every_request_body_refuses_unknown_members_as_documented() {
     app.cleanup().await;
 }
 
+/// The fuzz's finding: `POST /v1/log/cosignatures` answered a body that is not JSON
+/// with a 415 its document did not list.
+#[tokio::test]
+async fn every_operation_with_a_json_body_documents_the_415_and_413_it_answers() {
+    let app = spawn_app().await;
+    let document = document(&app).await;
+    for operation in operations(&document) {
+        if operation.spec.get("requestBody").is_none() {
+            continue;
+        }
+        let name = format!("{} {}", operation.method, operation.path);
+        let responses = operation.spec["responses"].as_object().unwrap();
+        for status in ["413", "415"] {
+            assert!(responses.contains_key(status), "{name}: no {status}");
+        }
+        let (status, problem, _) = app
+            .call(operation.method, &concrete(&operation.path), None)
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{name}: {problem}"
+        );
+    }
+    app.cleanup().await;
+}
+
 /// A value `schema` allows, as a query string would carry it.
 fn plausible(document: &Value, schema: &Value) -> String {
     let schema = resolve(document, schema);

@@ -25,6 +25,7 @@ use uuid::Uuid;
 
 use crate::contract::{ensure_stream, header, Incoming, StoredEvent, StreamConfig};
 use crate::license_view::LicenseView;
+use crate::supervise::LastFailure;
 use crate::usage_view::usage_rows;
 use crate::writer::{self, Checkpoint, Rejected};
 
@@ -75,6 +76,10 @@ pub struct ProjectorSettings {
     pub projection: String,
     /// Most messages applied in one transaction.
     pub batch_size: usize,
+    /// Counts the stream messages applied (or set aside), for `/metrics`.
+    pub applied: prometheus_client::metrics::counter::Counter,
+    /// Where the loop keeps its last failure, for what reports it stalled.
+    pub last_failure: LastFailure,
 }
 
 impl ProjectorSettings {
@@ -93,7 +98,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let what = format!("projector {}", settings.projection);
-    crate::supervise::restart_on_failure(&what, &shutdown, || {
+    crate::supervise::restart_on_failure(&what, &shutdown, &settings.last_failure, || {
         consume(&pool, &jetstream, &settings, &shutdown)
     })
     .await
@@ -159,13 +164,18 @@ async fn consume(
             schema: LIVE_SCHEMA,
             projection: &settings.projection,
         };
-        if let Err(error) = project_batch(pool, &stream, target, &messages).await {
-            // Ask for redelivery now rather than after ack_wait; the checkpoint
-            // makes whatever was applied before the failure a no-op.
-            for message in &messages {
-                let _ = message.ack_with(AckKind::Nak(None)).await;
+        match project_batch(pool, &stream, target, &messages).await {
+            Ok(projected) => {
+                settings.applied.inc_by(projected.messages);
             }
-            return Err(error);
+            Err(error) => {
+                // Ask for redelivery now rather than after ack_wait; the checkpoint
+                // makes whatever was applied before the failure a no-op.
+                for message in &messages {
+                    let _ = message.ack_with(AckKind::Nak(None)).await;
+                }
+                return Err(error);
+            }
         }
         if let Some(last) = messages.last() {
             // AckPolicy::All: acking the last acks the batch. A lost ack only means a
@@ -218,13 +228,23 @@ pub struct Target<'a> {
     pub projection: &'a str,
 }
 
-/// Applies a batch in one transaction; returns the checkpoint reached.
+/// What a batch did.
+#[derive(Debug, Clone, Copy)]
+pub struct Projected {
+    /// The checkpoint reached.
+    pub checkpoint: Checkpoint,
+    /// Stream messages applied (or set aside) past the checkpoint it started from:
+    /// redelivered ones are not counted, sequences filled in from the stream are.
+    pub messages: u64,
+}
+
+/// Applies a batch in one transaction.
 pub async fn project_batch(
     pool: &PgPool,
     stream: &Stream,
     target: Target<'_>,
     messages: &[Message],
-) -> anyhow::Result<Checkpoint> {
+) -> anyhow::Result<Projected> {
     let projection = target.projection;
     let mut tx = pool
         .begin()
@@ -232,6 +252,7 @@ pub async fn project_batch(
         .context("beginning projector transaction")?;
     writer::use_schema(&mut tx, target.schema).await?;
     let mut checkpoint = writer::lock_checkpoint(&mut tx, projection).await?;
+    let started_at = checkpoint.stream_sequence;
     let mut ordered: Vec<(u64, &Message)> = Vec::with_capacity(messages.len());
     for message in messages {
         let info = message
@@ -278,7 +299,10 @@ pub async fn project_batch(
     tx.commit()
         .await
         .context("committing projector transaction")?;
-    Ok(checkpoint)
+    Ok(Projected {
+        checkpoint,
+        messages: checkpoint.stream_sequence.saturating_sub(started_at),
+    })
 }
 
 /// Applies every message after the checkpoint up to `last` read straight from the

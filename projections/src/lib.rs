@@ -12,13 +12,16 @@
 //! - [`rebuild`]: replaying the stream into fresh tables and swapping them in.
 //! - [`audit`]: the auditor's comparison of replayed and live read models, and the
 //!   live projector's position and lock it compares at.
-//! - [`supervise`]: restarting long-running loops after failures.
+//! - [`supervise`]: restarting long-running loops after failures, keeping the last.
+//! - [`lag`]: how far behind a role is (the projector's measured here), for
+//!   readiness, `/health/status` and `/metrics`.
 //!
 //! This crate owns the `read_model` schema: nothing else writes to it.
 
 pub mod audit;
 pub mod consumer;
 pub mod contract;
+pub mod lag;
 pub mod license_view;
 pub mod queries;
 pub mod rebuild;

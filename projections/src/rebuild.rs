@@ -95,6 +95,7 @@ pub async fn rebuild(
                 .map_err(|e| anyhow::anyhow!("reading the stream: {e}"))?;
             reached = project_batch(pool, &stream, target, &messages)
                 .await?
+                .checkpoint
                 .stream_sequence;
         }
     }

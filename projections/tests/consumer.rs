@@ -83,13 +83,18 @@ impl Fixture {
     }
 
     /// Runs the projector until it has applied `last` stream sequence, then stops it.
+    /// It counts every message it applied once, redeliveries included or not.
     async fn drain(&self, last: i64) {
         let shutdown = CancellationToken::new();
+        let before = self.checkpoint().await;
+        let applied = prometheus_client::metrics::counter::Counter::default();
         let settings = ProjectorSettings {
             trace_hook: None,
             stream: self.stream.clone(),
             projection: "licenses".into(),
             batch_size: 2,
+            applied: applied.clone(),
+            last_failure: Default::default(),
         };
         let task = tokio::spawn(consumer::run(
             self.pool.clone(),
@@ -110,6 +115,7 @@ impl Fixture {
             last,
             "the projector drained the stream"
         );
+        assert_eq!(applied.get(), (last - before) as u64, "messages counted");
     }
 
     async fn checkpoint(&self) -> i64 {
@@ -278,10 +284,12 @@ async fn a_batch_that_starts_past_the_checkpoint_fills_the_gap_from_the_stream()
         schema: "read_model",
         projection: "licenses",
     };
-    let checkpoint = project_batch(&fixture.pool, &stream, target, &[last])
+    let projected = project_batch(&fixture.pool, &stream, target, &[last])
         .await
         .unwrap();
+    let checkpoint = projected.checkpoint;
 
+    assert_eq!(projected.messages, 4, "one delivered, three filled in");
     assert_eq!(checkpoint.stream_sequence, 4);
     assert_eq!(checkpoint.global_position, 4);
     assert_eq!(license_row(&fixture.pool, license).await, (60, true, 4));

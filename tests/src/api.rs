@@ -151,6 +151,23 @@ pub fn purchase_body(expires_on: Option<chrono::NaiveDate>) -> Value {
     })
 }
 
+/// A purchase made now is read back through the read model (`min_position`):
+/// the relay and the projector both still move.
+pub async fn read_side_moves(api: &Api) {
+    let bought = api
+        .post("/licenses", purchase_body(None))
+        .await
+        .expect("purchasing");
+    assert_eq!(bought.status, 201, "{}", bought.body);
+    let id = bought.body["license_id"].as_str().expect("a license id");
+    let position = &bought.body["position"];
+    let read = api
+        .get(&format!("/licenses/{id}?min_position={position}"))
+        .await
+        .expect("reading it back");
+    assert_eq!(read.status, 200, "{}", read.body);
+}
+
 /// A [`purchase_body`] license of `api`'s account, purchased and activated: two
 /// events. Returns its id.
 pub async fn activated_license(api: &Api) -> String {

@@ -68,6 +68,14 @@ impl TestEnv {
         }
     }
 
+    /// The same names on another PostgreSQL server (one the test starts and stops).
+    pub fn on_postgres(self, server_url: &str) -> Self {
+        Self {
+            database_url: format!("{server_url}/{}", self.database),
+            ..self
+        }
+    }
+
     /// The same names on another NATS server (one the test starts and stops).
     pub fn on_nats(self, nats_url: &str) -> Self {
         Self {

@@ -8,9 +8,15 @@
 //! - [`api`]: an account's HTTP client and the purchases tests start from.
 //! - [`evidence`]: the store, the stream and the read models read back, and the
 //!   exactly-once check across them.
-//! - [`own_nats`]: a NATS server of the test's own, to kill or restart.
+//! - [`own_nats`]: a NATS server of the test's own, to kill or restart;
+//!   [`own_postgres`]: a PostgreSQL cluster of its own, to crash and restart.
+//! - [`health`]: a process's readiness, status and metrics, and waits for them.
+//! - [`monitoring`]: the dashboard and alert rules of `deploy/monitoring/`, and
+//!   `promtool` to check them.
 //! - [`analytics`]: the worked analytics consumer of the README.
 //! - [`bench`]: the benchmark harness (`ledger-bench`).
+//! - [`soak`]: the soak and fault harness (`ledger-soak`).
+//! - [`fuzz`]: the HTTP contract fuzzed with schemathesis (`ledger-fuzz`).
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 pub mod analytics;
@@ -18,12 +24,18 @@ pub mod api;
 pub mod bench;
 pub mod env;
 pub mod evidence;
+pub mod fuzz;
+pub mod health;
+pub mod monitoring;
 pub mod own_nats;
+pub mod own_postgres;
 pub mod process;
+pub mod soak;
 
 pub use api::*;
 pub use env::*;
 pub use evidence::*;
 pub use ledger_gateway::auth::{Role, Verifier};
 pub use own_nats::*;
+pub use own_postgres::*;
 pub use process::*;

@@ -17,6 +17,8 @@ pub struct OwnNats {
     config: Option<std::path::PathBuf>,
     /// Environment for the server, e.g. the passwords the configuration reads.
     vars: Vec<(String, String)>,
+    /// Arguments that make it a node of a cluster ([`OwnNats::start_cluster`]).
+    cluster: Vec<String>,
 }
 
 impl OwnNats {
@@ -45,9 +47,52 @@ impl OwnNats {
                 .iter()
                 .map(|(name, value)| (name.to_string(), value.to_string()))
                 .collect(),
+            cluster: Vec::new(),
         };
         nats.restart().await;
         nats
+    }
+
+    /// `size` servers with JetStream clustered together (each a node with its own
+    /// store, routes to the others), all started; a stream may then have
+    /// `size` replicas.
+    pub async fn start_cluster(size: usize) -> Vec<Self> {
+        let free = || {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|listener| listener.local_addr())
+                .expect("finding a free port")
+                .port()
+        };
+        let routes: Vec<u16> = (0..size).map(|_| free()).collect();
+        let id = Uuid::new_v4().simple().to_string();
+        let mut nodes = Vec::new();
+        for (n, route) in routes.iter().enumerate() {
+            let others: Vec<String> = routes
+                .iter()
+                .filter(|other| *other != route)
+                .map(|other| format!("nats://127.0.0.1:{other}"))
+                .collect();
+            nodes.push(Self {
+                child: None,
+                port: free(),
+                store: std::env::temp_dir().join(format!("ledger-test-nats-{id}-{n}")),
+                config: None,
+                vars: Vec::new(),
+                cluster: vec![
+                    "-n".into(),
+                    format!("node-{n}"),
+                    "--cluster_name".into(),
+                    format!("ledger-test-{id}"),
+                    "--cluster".into(),
+                    format!("nats://127.0.0.1:{route}"),
+                    "--routes".into(),
+                    others.join(","),
+                ],
+            });
+        }
+        // Started together: JetStream waits for a quorum of its peers.
+        futures::future::join_all(nodes.iter_mut().map(Self::restart)).await;
+        nodes
     }
 
     /// Its URL.
@@ -78,6 +123,7 @@ impl OwnNats {
             Some(config) => command.arg("-c").arg(config),
             None => command.args(["-js", "-sd"]).arg(&self.store),
         };
+        command.args(&self.cluster);
         let log_path = self.store.with_extension("log");
         let log = std::fs::OpenOptions::new()
             .create(true)

@@ -101,6 +101,11 @@ impl Ledger {
         self.child.id()
     }
 
+    /// Whether the process still runs (it has not exited on its own).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// SIGKILL: no shutdown code runs.
     pub async fn kill(&mut self) {
         self.child.start_kill().expect("sending SIGKILL");

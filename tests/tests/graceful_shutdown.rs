@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream::consumer::PullConsumer;
 use ledger_gateway::integrity::tree::grow::Grower;
+use ledger_gateway::progress::Progress;
 use ledger_gateway::relay::RelaySettings;
+use ledger_gateway::run::Role;
 use ledger_projections::contract::StreamConfig;
 use ledger_tests::{
     assert_exactly_once_everywhere, header_number, ledger_bin, purchase_body, stored_events, Api,
@@ -370,6 +372,11 @@ async fn a_relay_told_to_stop_in_the_middle_of_a_backlog_saves_every_batch_it_se
         checkpoints: None,
         event_max_bytes: 1024 * 1024,
         blockers: Default::default(),
+        progress: Progress::new(&[Role::Relay])
+            .role(Role::Relay)
+            .cloned()
+            .unwrap(),
+        metrics: Default::default(),
     };
     let stop = CancellationToken::new();
     let jetstream = env.jetstream().await;

@@ -8,7 +8,8 @@
 use std::time::Duration;
 
 use ledger_tests::bench::seed;
-use ledger_tests::{ledger_bin, purchase_body, Api, Ledger, TestEnv};
+use ledger_tests::health::not_ready_because;
+use ledger_tests::{ledger_bin, purchase_body, read_side_moves, Api, Ledger, TestEnv};
 use serde_json::{json, Value};
 
 const CHECKPOINT_SUBJECT: &str = "_system.integritycheckpoint.store.Checkpointed";
@@ -33,42 +34,6 @@ async fn checkpoint_of_at_least(env: &TestEnv, size: u64) -> (Value, usize) {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-}
-
-/// Polls `/health/ready` until it answers 503 with a problem `named` accepts;
-/// the answer's body.
-async fn not_ready_because(ledger: &Ledger, named: impl Fn(&str) -> bool) -> Value {
-    let client = reqwest::Client::new();
-    let started = tokio::time::Instant::now();
-    loop {
-        let answer = client
-            .get(format!("{}/health/ready", ledger.base_url))
-            .send()
-            .await
-            .unwrap();
-        let status = answer.status().as_u16();
-        let body: Value = answer.json().await.unwrap();
-        let problems = body["problems"].as_array().unwrap();
-        if status == 503 && problems.iter().any(|p| named(p.as_str().unwrap())) {
-            return body;
-        }
-        assert!(started.elapsed() < Duration::from_secs(30), "{body}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// A purchase made now is read back through the read model (`min_position`):
-/// the relay and the projector both still move.
-async fn read_side_moves(api: &Api) {
-    let bought = api.post("/licenses", purchase_body(None)).await.unwrap();
-    assert_eq!(bought.status, 201, "{}", bought.body);
-    let id = bought.body["license_id"].as_str().unwrap();
-    let position = &bought.body["position"];
-    let read = api
-        .get(&format!("/licenses/{id}?min_position={position}"))
-        .await
-        .unwrap();
-    assert_eq!(read.status, 200, "{}", read.body);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -25,7 +25,8 @@ pub struct Account {
 /// An account name: 1 to 200 characters, no control characters, not blank.
 pub fn check_name(name: &str) -> Result<&str, &'static str> {
     let trimmed = name.trim();
-    if trimmed.is_empty() || trimmed.chars().count() > 200 || name.chars().any(char::is_control) {
+    // Counted before trimming, as the document's `maxLength` counts.
+    if trimmed.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
         Err("1 to 200 characters, not blank, without control characters")
     } else {
         Ok(trimmed)

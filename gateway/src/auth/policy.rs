@@ -52,7 +52,15 @@ pub fn access(method: &Method, template: &str) -> Option<Access> {
     let is_get = method == Method::GET || method == Method::HEAD;
     let is_post = method == Method::POST;
     match template {
-        "/health/live" | "/health/ready" | "/openapi.json" | "/v1/license-file-keys" if is_get => {
+        // Probes and metrics hold no account's data: route templates, counts, lags.
+        "/health/live"
+        | "/health/ready"
+        | "/health/status"
+        | "/metrics"
+        | "/openapi.json"
+        | "/v1/license-file-keys"
+            if is_get =>
+        {
             Some(Access::Public)
         }
         // The transparency log's heads and consistency proofs hold sizes and hashes
@@ -156,6 +164,8 @@ mod tests {
             );
         }
         assert_eq!(access(&Method::GET, "/health/ready"), Some(Access::Public));
+        assert_eq!(access(&Method::GET, "/health/status"), Some(Access::Public));
+        assert_eq!(access(&Method::GET, "/metrics"), Some(Access::Public));
         assert_eq!(
             access(&Method::GET, "/v1/log/consistency-proof"),
             Some(Access::Public)

@@ -26,7 +26,7 @@ use crate::http::error::ApiError;
 use crate::http::rate_limit::RateLimiter;
 use crate::http::routes;
 use crate::http::routes::license_files::LicenseFiles;
-use crate::readiness::Blockers;
+use crate::vitals::Vitals;
 use crate::write::commands::{CommandContext, CommandService, IdempotencyKey, MessageLimit};
 
 /// Largest request body accepted; license commands are small.
@@ -60,8 +60,8 @@ pub struct AppState {
     pub witness_keys: Arc<Vec<VerifierKey>>,
     /// Bearer-token checks and rate limits.
     pub auth: Arc<Gate>,
-    /// What keeps this process's roles from making progress, for readiness.
-    pub blockers: Arc<Blockers>,
+    /// What the process reports about itself: readiness, progress, metrics.
+    pub vitals: Vitals,
 }
 
 /// What the authentication middleware needs.
@@ -90,7 +90,11 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             crate::http::gate::middleware,
         ))
-        .with_state(state)
+        // Outside the gate, so refused requests are counted under their route too.
+        .route_layer(axum::middleware::from_fn(
+            crate::http::request_metrics::note_route,
+        ))
+        .with_state(state.clone())
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(
             tower::ServiceBuilder::new()
@@ -119,11 +123,24 @@ pub fn app(state: AppState) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        // Outside the timeout, so a request cut off at 30 s is counted as its 408.
+        .layer(axum::middleware::from_fn_with_state(
+            state.vitals,
+            crate::http::request_metrics::record,
+        ))
 }
 
-/// Only the health probes, for processes that run no gateway role.
+/// Only the health probes and the metrics, for processes that run no gateway role.
 pub fn health_only(state: AppState) -> Router {
-    Router::from(routes::health::router()).with_state(state)
+    Router::from(routes::health::router().merge(routes::metrics::router()))
+        .route_layer(axum::middleware::from_fn(
+            crate::http::request_metrics::note_route,
+        ))
+        .with_state(state.clone())
+        .layer(axum::middleware::from_fn_with_state(
+            state.vitals,
+            crate::http::request_metrics::record,
+        ))
 }
 
 impl AppState {
@@ -132,7 +149,7 @@ impl AppState {
         pool: PgPool,
         settings: &crate::config::Settings,
         nats: Option<async_nats::Client>,
-        blockers: Arc<Blockers>,
+        vitals: Vitals,
     ) -> Self {
         let retries = settings.command_conflict_retries;
         let limit = MessageLimit {
@@ -145,8 +162,15 @@ impl AppState {
                 retries,
                 || vec![Box::new(LicenseEventUpcaster)],
                 limit.clone(),
+                vitals.metrics.commands.clone(),
             )),
-            usage: Arc::new(CommandService::new(pool.clone(), retries, Vec::new, limit)),
+            usage: Arc::new(CommandService::new(
+                pool.clone(),
+                retries,
+                Vec::new,
+                limit,
+                vitals.metrics.commands.clone(),
+            )),
             allowance: settings.allowance_policy(),
             read_wait_timeout: settings.read_wait_timeout(),
             license_files: LicenseFiles {
@@ -163,7 +187,7 @@ impl AppState {
             witness_keys: Arc::new(settings.checkpoint_witness_keys.0.clone()),
             nats,
             pool,
-            blockers,
+            vitals,
         }
     }
 }

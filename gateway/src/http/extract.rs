@@ -11,6 +11,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 
 use crate::http::error::ApiError;
+use crate::http::json_body::WholeNumbers;
 use crate::write::commands::ExpectedVersion;
 
 /// A JSON body, deserialized with the path of any bad field reported.
@@ -39,22 +40,26 @@ where
                 }
             })?;
         let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
-        let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-            let path = error.path().to_string();
-            let inner = error.into_inner();
-            // A syntax error is the body's fault, wherever the parser happened to be.
-            let field = if path == "." || inner.is_syntax() || inner.is_eof() {
-                "body".to_owned()
-            } else {
-                path
-            };
-            ApiError::bad_request(field, inner.to_string())
-        })?;
+        let WholeNumbers(json) = serde_path_to_error::deserialize(&mut deserializer)
+            .map_err(|error| bad_json(error.path().to_string(), error.into_inner()))?;
         deserializer
             .end()
             .map_err(|error| ApiError::bad_request("body", error.to_string()))?;
+        let value = serde_path_to_error::deserialize(json)
+            .map_err(|error| bad_json(error.path().to_string(), error.into_inner()))?;
         Ok(Self(value))
     }
+}
+
+/// A body that is not JSON, or not the JSON asked for, at `path`.
+fn bad_json(path: String, error: serde_json::Error) -> ApiError {
+    // A syntax error is the body's fault, wherever the parser happened to be.
+    let field = if path == "." || error.is_syntax() || error.is_eof() {
+        "body".to_owned()
+    } else {
+        path
+    };
+    ApiError::bad_request(field, error.to_string())
 }
 
 fn is_json(headers: &HeaderMap) -> bool {

@@ -7,8 +7,10 @@
 //! - [`routes`]: one module per resource;
 //! - [`idempotency`]: `Idempotency-Key` answers kept in PostgreSQL;
 //! - [`extract`] and [`error`]: input checked by name, failures as problem+json;
+//!   [`json_body`]: a body's JSON with whole numbers read as integers;
 //! - [`openapi`] and [`openapi_access`]: the OpenAPI document, generated from the
 //!   handlers and from the access policy;
+//! - [`request_metrics`]: HTTP answers counted by route template and status;
 //! - [`csv`]: spreadsheet-safe CSV;
 //! - [`in_flight`]: the requests being handled, counted for a graceful stop;
 //! - [`serve`]: the listener and its graceful stop.
@@ -20,8 +22,10 @@ pub mod extract;
 pub mod gate;
 pub mod idempotency;
 pub mod in_flight;
+pub mod json_body;
 pub mod openapi;
 pub mod openapi_access;
 pub mod rate_limit;
+pub mod request_metrics;
 pub mod routes;
 pub mod serve;

@@ -58,6 +58,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(routes::transparency::router())
         .merge(routes::accounts::router())
         .merge(routes::health::router())
+        .merge(routes::metrics::router())
         .merge(OpenApiRouter::new().routes(routes!(openapi_json)))
 }
 
@@ -95,7 +96,8 @@ async fn openapi_json() -> Json<&'static OpenApi> {
             explains the rules, the optimistic concurrency (`ETag` / `If-Match`), \
             idempotency keys and read-your-writes (`position` / `min_position`). Every \
             error is `application/problem+json` (`Problem`); bodies are JSON of at most \
-            64 KiB and unknown members are refused (400). Any operation may also answer \
+            64 KiB, and unknown members or a member given twice are refused (400); a \
+            whole number may be written with a fraction or an exponent (`5.0`, `5e0`). Any operation may also answer \
             405 (another method) or 500 (opaque; the cause is logged), both as problems, \
             and a request still running after 30 s ends with an empty 408.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
@@ -116,7 +118,7 @@ async fn openapi_json() -> Json<&'static OpenApi> {
         (name = "transparency", description = "The transparency log: signed checkpoints, \
             inclusion and consistency proofs, checkable offline with the log's public key"),
         (name = "accounts", description = "Admins: accounts and their bearer tokens"),
-        (name = "health", description = "Liveness and readiness probes"),
+        (name = "health", description = "Liveness, readiness, each role's progress, and Prometheus metrics"),
         (name = "meta", description = "This document"),
     ),
     components(
@@ -343,6 +345,8 @@ error_groups! {
     ReplayErrors: [400];
     /// An admin's account or token operation.
     AdminErrors: [400, 404, 413, 415, 503];
+    /// A witness's cosignature: a JSON body, of a checkpoint that may not exist.
+    CosignatureErrors: [400, 404, 413, 415];
 }
 
 // ---------------------------------------------------------------------------
@@ -464,10 +468,11 @@ pub struct CommandHeaders {
 #[derive(IntoParams)]
 #[into_params(parameter_in = Header)]
 pub struct IfMatchHeader {
-    /// `"N"` (the license's `ETag`): run only if the license is still at version N,
-    /// else 412 and nothing is recorded. `*`: only if the license exists.
+    /// `"N"` (the license's `ETag`, at most 18 digits): run only if the license is
+    /// still at version N, else 412 and nothing is recorded. `*`: only if the
+    /// license exists.
     #[param(rename = "If-Match", nullable = false)]
-    #[param(pattern = r#"^(\*|"[0-9]+")$"#, example = "\"3\"")]
+    #[param(pattern = r#"^(\*|"[0-9]{1,18}")$"#, example = "\"3\"")]
     pub if_match: Option<String>,
 }
 
@@ -494,7 +499,7 @@ impl IntoParams for AsOf {
             .required(Required::False)
             .description(Some(
                 "An RFC 3339 instant, or a `YYYY-MM-DD` date meaning the end of that day \
-                 (UTC), within the years 1970 to 9999; default now. Licenses purchased \
+                 (UTC), within the years 1970 to 9999 as written; default now. Licenses purchased \
                  after it are left out.",
             ))
             .schema(Some(instant_or_date()))
@@ -509,16 +514,22 @@ pub struct Paging {
     /// Items per page.
     #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<u32>,
-    /// The previous page's `next_cursor`.
+    /// The previous page's `next_cursor`, from this same search: any other value
+    /// is a 400.
     pub cursor: Option<String>,
 }
 
-/// `as_of`'s schema: an instant or a date.
+/// The years every date the ledger stores or is asked about lies in, 1970 to 9999,
+/// as the start of a `YYYY-MM-DD` date or an RFC 3339 instant.
+pub const YEARS_1970_TO_9999: &str = "^(19[7-9][0-9]|[2-9][0-9]{3})-";
+
+/// `as_of`'s schema: an instant or a date, within [`YEARS_1970_TO_9999`].
 fn instant_or_date() -> Schema {
     let string = |format| {
         ObjectBuilder::new()
             .schema_type(Type::String)
             .format(Some(SchemaFormat::KnownFormat(format)))
+            .pattern(Some(YEARS_1970_TO_9999))
     };
     OneOfBuilder::new()
         .item(string(KnownFormat::DateTime))

@@ -34,8 +34,12 @@
 //!   publishes them like any other event.
 //! - Told to stop, it stops between batches: what it sent is acknowledged and
 //!   its checkpoint saved first, and the log's growth commits its batch too.
+//! - It says whether it leads or waits, and keeps its last failure, in its
+//!   [`RoleProgress`]; its batches are counted in [`RelayMetrics`]. Its backlog is
+//!   measured apart ([`lag`]), so a relay stuck anywhere is still seen stalling.
 
 pub mod checkpoint_schedule;
+pub mod lag;
 mod oversized;
 mod publish;
 mod resume;
@@ -47,6 +51,8 @@ use anyhow::Context as _;
 use async_nats::jetstream;
 use ledger_projections::contract::{ensure_stream, StreamConfig};
 
+use crate::metrics::RelayMetrics;
+use crate::progress::RoleProgress;
 use crate::readiness::Blockers;
 use crate::write::event_store::{events_after, CommitPosition, Horizon};
 use checkpoint_schedule::{CheckpointSchedule, CheckpointTimer};
@@ -87,6 +93,10 @@ pub struct RelaySettings {
     pub event_max_bytes: usize,
     /// Where the relay says what stops it.
     pub blockers: Arc<Blockers>,
+    /// Where it says whether it leads, and keeps its last failure.
+    pub progress: Arc<RoleProgress>,
+    /// Its batches, counted.
+    pub metrics: RelayMetrics,
 }
 
 /// Runs until `shutdown`: waits for leadership, then relays; on any failure lets go
@@ -97,7 +107,8 @@ pub async fn run(
     settings: RelaySettings,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    ledger_projections::supervise::restart_on_failure("relay", &shutdown, || {
+    let last_failure = &settings.progress.last_failure;
+    ledger_projections::supervise::restart_on_failure("relay", &shutdown, last_failure, || {
         lead(&pool, &jetstream, &settings, &shutdown)
     })
     .await
@@ -117,6 +128,8 @@ async fn lead(
             .fetch_one(&mut lock)
             .await
             .context("trying the relay lock")?;
+        // Waiting for the lock, the relay answers for nothing: another one leads.
+        settings.progress.set_standby(!acquired);
         if acquired {
             break;
         }
@@ -205,8 +218,8 @@ async fn relay(
         )?;
         let sent = match batch.events[..messages.len()].last() {
             Some(last) => {
-                let sent =
-                    send(jetstream, messages, stream_end, CommitPosition::from(last)).await?;
+                let last = CommitPosition::from(last);
+                let sent = send(jetstream, messages, stream_end, last, &settings.metrics).await?;
                 position = sent.position;
                 stream_end = sent.stream_end;
                 Some(sent)
@@ -214,11 +227,11 @@ async fn relay(
             None => None,
         };
         if let Some(previous) = std::mem::replace(&mut unsettled, sent) {
-            settle(&mut *lock, previous).await?;
+            settle(&mut *lock, previous, &settings.metrics).await?;
         }
         if let Some(blocked) = oversized {
             if let Some(sent) = unsettled.take() {
-                settle(&mut *lock, sent).await?;
+                settle(&mut *lock, sent, &settings.metrics).await?;
             }
             let reason = blocked.reason(max_payload);
             tracing::error!(
@@ -244,7 +257,7 @@ async fn relay(
         // Nothing more to send for now: what was sent is acknowledged and saved
         // before the relay pauses (or stops).
         if let Some(sent) = unsettled.take() {
-            settle(&mut *lock, sent).await?;
+            settle(&mut *lock, sent, &settings.metrics).await?;
         }
         // Committed events held back by an older running transaction are released
         // when it ends: look again soon, backing off while it keeps running.

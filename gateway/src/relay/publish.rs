@@ -1,6 +1,9 @@
 //! Publishing a batch: sent pipelined, each message expecting its predecessor at
 //! the stream's end, and settled — every ack awaited, then the relay's checkpoint
-//! saved — while the next batch is read and sent.
+//! saved — while the next batch is read and sent. Each settled batch is counted
+//! with its latency, each failed one as a failure.
+
+use std::time::Instant;
 
 use anyhow::Context as _;
 use async_nats::jetstream::{self, context::PublishAckFuture};
@@ -9,6 +12,7 @@ use ledger_projections::contract::{header, OutgoingMessage};
 use sqlx::PgConnection;
 
 use super::RELAY_NAME;
+use crate::metrics::RelayMetrics;
 use crate::write::event_store::CommitPosition;
 
 /// A batch handed to JetStream whose acks have not been awaited yet.
@@ -20,6 +24,8 @@ pub(super) struct Sent {
     pub(super) position: CommitPosition,
     /// The stream's last sequence once every message of the batch is stored.
     pub(super) stream_end: u64,
+    /// When its first message was sent.
+    started: Instant,
 }
 
 /// Sends a batch pipelined, in order, each message expecting the one before it at
@@ -31,23 +37,28 @@ pub(super) async fn send(
     messages: Vec<OutgoingMessage>,
     stream_end: u64,
     last: CommitPosition,
+    metrics: &RelayMetrics,
 ) -> anyhow::Result<Sent> {
+    let started = Instant::now();
     let mut acks = Vec::with_capacity(messages.len());
     let mut spans = Vec::new();
     for mut message in messages {
         spans.extend(continue_trace(&mut message));
-        acks.push(
-            jetstream
-                .publish_with_headers(message.subject, message.headers, message.payload)
-                .await
-                .context("publishing to JetStream")?,
-        );
+        let ack = jetstream
+            .publish_with_headers(message.subject, message.headers, message.payload)
+            .await
+            .context("publishing to JetStream")
+            .inspect_err(|_| {
+                metrics.failures.inc();
+            })?;
+        acks.push(ack);
     }
     Ok(Sent {
         stream_end: stream_end + acks.len() as u64,
         acks,
         spans,
         position: last,
+        started,
     })
 }
 
@@ -79,24 +90,38 @@ fn continue_trace(message: &mut OutgoingMessage) -> Option<tracing::Span> {
 /// ends exactly where it was sent to end; anything else (a message the stream
 /// already held) starts the relay over from the stream's true end.
 #[tracing::instrument(name = "ledger.relay.settle", skip_all, fields(events = sent.acks.len()), err)]
-pub(super) async fn settle(lock: &mut PgConnection, sent: Sent) -> anyhow::Result<()> {
+pub(super) async fn settle(
+    lock: &mut PgConnection,
+    sent: Sent,
+    metrics: &RelayMetrics,
+) -> anyhow::Result<()> {
     let acks = try_join_all(
         sent.acks
             .into_iter()
             .map(std::future::IntoFuture::into_future),
     )
     .await
-    .context("waiting for JetStream acks")?;
+    .context("waiting for JetStream acks")
+    .inspect_err(|_| {
+        metrics.failures.inc();
+    })?;
     drop(sent.spans);
     if let Some(ack) = acks.last() {
-        anyhow::ensure!(
-            ack.sequence == sent.stream_end,
-            "JetStream stored the batch's last message at sequence {} instead of {}",
-            ack.sequence,
-            sent.stream_end
-        );
+        if ack.sequence != sent.stream_end {
+            metrics.failures.inc();
+            anyhow::bail!(
+                "JetStream stored the batch's last message at sequence {} instead of {}",
+                ack.sequence,
+                sent.stream_end
+            );
+        }
     }
-    save_checkpoint(lock, sent.position).await
+    save_checkpoint(lock, sent.position).await?;
+    metrics.published.inc_by(acks.len() as u64);
+    metrics
+        .batch_duration
+        .observe(sent.started.elapsed().as_secs_f64());
+    Ok(())
 }
 
 async fn save_checkpoint(lock: &mut PgConnection, position: CommitPosition) -> anyhow::Result<()> {

@@ -6,7 +6,8 @@
 //! ([`super::turns`]), so they never conflict with each other. A conflict (a
 //! writer in another process appended to the same license first) is retried
 //! against the fresh state a bounded number of times; only then does the caller
-//! get [`CommandError::Conflict`].
+//! get [`CommandError::Conflict`]. Every command is counted by type and outcome,
+//! and every retry, in [`CommandMetrics`].
 
 use std::collections::HashMap;
 
@@ -23,6 +24,7 @@ use tracing::Instrument as _;
 use uuid::Uuid;
 
 use super::turns::Turns;
+use crate::metrics::CommandMetrics;
 
 /// What the service needs to know of any command: whose it is, when it is
 /// decided, and a name for traces.
@@ -263,6 +265,19 @@ impl MessageLimit {
     }
 }
 
+impl<R: std::error::Error> CommandError<R> {
+    /// How `ledger_commands_total` names this outcome.
+    fn outcome(&self) -> &'static str {
+        match self {
+            Self::Rule(_) => "refused",
+            Self::VersionMismatch { .. } => "version_mismatch",
+            Self::Conflict { .. } => "conflict",
+            Self::TooLarge { .. } => "too_large",
+            Self::Store { .. } => "failed",
+        }
+    }
+}
+
 /// Makes the upcasters of `A`'s older event versions (none for most aggregates).
 pub type Upcasters = fn() -> Vec<Box<dyn EventUpcaster>>;
 
@@ -274,6 +289,7 @@ pub struct CommandService<A: Aggregate> {
     upcasters: Vec<Box<dyn EventUpcaster>>,
     limit: MessageLimit,
     turns: Turns,
+    metrics: CommandMetrics,
 }
 
 impl<A> CommandService<A>
@@ -283,12 +299,14 @@ where
 {
     /// A service over `pool`; stored events are brought to their current version
     /// by `upcasters` as they are read.
-    /// Events whose stream message would be over `limit` are refused.
+    /// Events whose stream message would be over `limit` are refused. Outcomes
+    /// are counted in `metrics`.
     pub fn new(
         pool: PgPool,
         conflict_retries: u32,
         upcasters: Upcasters,
         limit: MessageLimit,
+        metrics: CommandMetrics,
     ) -> Self {
         let repository = PostgresEventRepository::new(pool.clone());
         Self {
@@ -298,6 +316,7 @@ where
             upcasters: upcasters(),
             limit,
             turns: Turns::default(),
+            metrics,
         }
     }
 
@@ -317,14 +336,39 @@ where
         context: &CommandContext,
         expected: Option<ExpectedVersion>,
     ) -> Result<Recorded<A::Event>, CommandError<A::Error>> {
-        if let Some(key) = &context.idempotency_key {
-            if let Some(recorded) = self
-                .recorded_under_key(aggregate_id, &key.key, &context.item)
-                .await?
-            {
-                return Ok(recorded);
+        let name = command.name();
+        let earlier = match &context.idempotency_key {
+            Some(key) => {
+                self.recorded_under_key(aggregate_id, &key.key, &context.item)
+                    .await
             }
-        }
+            None => Ok(None),
+        };
+        let result = match earlier {
+            Ok(Some(recorded)) => Ok((recorded, "already_recorded")),
+            Ok(None) => self
+                .decide_and_append(aggregate_id, command, context, expected)
+                .await
+                .map(|recorded| (recorded, "recorded")),
+            Err(error) => Err(error),
+        };
+        let outcome = match &result {
+            Ok((_, outcome)) => outcome,
+            Err(error) => error.outcome(),
+        };
+        self.metrics.decided(name, outcome);
+        result.map(|(recorded, _)| recorded)
+    }
+
+    /// The command decided on the aggregate's current events and appended, retried
+    /// on conflict.
+    async fn decide_and_append(
+        &self,
+        aggregate_id: &str,
+        command: A::Command,
+        context: &CommandContext,
+        expected: Option<ExpectedVersion>,
+    ) -> Result<Recorded<A::Event>, CommandError<A::Error>> {
         let metadata = event_metadata(&command, context);
         let metadata_json = serde_json::to_value(&metadata).unwrap_or_default();
         let turn = self
@@ -367,6 +411,7 @@ where
                 Ok(committed) => break committed,
                 Err(AggregateError::AggregateConflict) if attempts <= self.conflict_retries => {
                     tracing::debug!(attempts, "conflict; retrying on fresh state");
+                    self.metrics.retried(command.name());
                 }
                 Err(AggregateError::AggregateConflict) => {
                     return Err(CommandError::Conflict { attempts })

@@ -103,6 +103,24 @@ impl TestApp {
         self.send(request.body(body).unwrap()).await
     }
 
+    /// GETs `uri` without a token; answers status, body as text and content type.
+    pub async fn text(&self, uri: &str) -> (StatusCode, String, String) {
+        let request = Request::get(uri).body(Body::empty()).unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            String::from_utf8(bytes.to_vec()).unwrap(),
+            content_type,
+        )
+    }
+
     /// A token of `role` for `account` (a license server's for `host`), valid an hour.
     pub fn token(&self, role: Role, account: Option<Uuid>, host: Option<&str>) -> String {
         self.token_of(&format!("test-{role}"), role, account, host)
@@ -247,6 +265,23 @@ impl TestApp {
         )
         .await
         .unwrap()
+    }
+
+    /// Makes the key look as if its first request died after recording its events
+    /// but before its answer was kept, with its lease run out (or still running).
+    pub async fn forget_answer(&self, key: &str, lease_left_s: i64) {
+        let updated = sqlx::query(
+            "UPDATE idempotency_keys
+                SET response_status = NULL, response_headers = NULL, response_body = NULL,
+                    locked_until = now() + $2 * interval '1 second'
+              WHERE idempotency_key = $1",
+        )
+        .bind(key)
+        .bind(lease_left_s)
+        .execute(&self.pool)
+        .await
+        .unwrap();
+        assert_eq!(updated.rows_affected(), 1);
     }
 
     /// Events in the store.

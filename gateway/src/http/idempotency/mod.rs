@@ -30,6 +30,7 @@ use sha2::{Digest, Sha256};
 use crate::auth::Caller;
 use crate::http::app::{AppState, BODY_LIMIT_BYTES};
 use crate::http::error::{ApiError, Transient};
+use crate::metrics::KeyOutcome;
 use crate::write::commands::IdempotencyKey;
 use store::{Claim, KeyRef, StoredAnswer};
 
@@ -88,17 +89,25 @@ async fn run(state: &AppState, request: Request, next: Next) -> Result<Response,
         scope: &scope,
         key: &key,
     };
-    match store::claim(&state.pool, &key_ref, &fingerprint, LEASE)
+    let claim = store::claim(&state.pool, &key_ref, &fingerprint, LEASE)
         .await
-        .context("claiming the Idempotency-Key")?
-    {
-        Claim::Claimed => {}
-        Claim::Answered(answer) => return Ok(replay(answer)),
-        Claim::OtherRequest => return Err(ApiError::IdempotencyKeyReused),
+        .context("claiming the Idempotency-Key")?;
+    let counted = &state.vitals.metrics.idempotency;
+    match claim {
+        Claim::Claimed => counted.keyed(KeyOutcome::Executed),
+        Claim::Answered(answer) => {
+            counted.keyed(KeyOutcome::Replayed);
+            return Ok(replay(answer));
+        }
+        Claim::OtherRequest => {
+            counted.keyed(KeyOutcome::Reused);
+            return Err(ApiError::IdempotencyKeyReused);
+        }
         Claim::InProgress { retry_after } => {
+            counted.keyed(KeyOutcome::InProgress);
             return Err(ApiError::IdempotencyKeyInUse {
                 retry_after_s: retry_after.as_secs().max(1),
-            })
+            });
         }
     }
     let mut request = Request::from_parts(parts, Body::from(body));

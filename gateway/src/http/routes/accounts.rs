@@ -10,6 +10,10 @@ use chrono::{DateTime, Utc};
 use ledger_domain::usage::ServerHost;
 use ledger_domain::AccountId;
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::{
+    AdditionalProperties, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type,
+};
+use utoipa::openapi::RefOr;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -34,8 +38,15 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAccount {
-    /// A name for people: 1 to 200 characters (trimmed).
-    #[schema(min_length = 1, max_length = 200)]
+    /// A name for people: 1 to 200 characters, not all of them white space, none
+    /// of them control characters; kept trimmed. (The pattern is
+    /// [`accounts::check_name`]: no Unicode `Cc`, and one character outside
+    /// Unicode `White_Space`, which trimming takes.)
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\u0000-\\u0020\\u007f-\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub name: String,
 }
 
@@ -93,28 +104,99 @@ async fn list(
     }))
 }
 
-/// What a new token grants.
-#[derive(Debug, Deserialize, ToSchema)]
+/// What a new token grants. Documented by hand ([`NewToken::schema`]): which
+/// members it takes depends on its role.
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
     /// Its role in the account (`admin` tokens come from `ledger admin issue-token`).
     pub role: Role,
-    /// Who will hold it, recorded as the actor of its commands: 1 to 128 printable
-    /// characters without spaces, e.g. `portal-backend` or `alice@example.com`.
-    #[schema(min_length = 1, max_length = 128, pattern = "^[!-~]+$")]
+    /// Who will hold it, recorded as the actor of its commands.
     pub subject: String,
     /// The license server's host: required for `license_server`, refused otherwise.
-    #[schema(
-        nullable = false,
-        min_length = 1,
-        max_length = 253,
-        pattern = "^[!-~]+$"
-    )]
     pub host: Option<String>,
-    /// Hours it is valid: 1 to 8,760 (a year); default 720 (30 days).
-    #[schema(nullable = false, minimum = 1, maximum = 8760)]
+    /// Hours it is valid; default [`DEFAULT_VALID_FOR_HOURS`].
     pub valid_for_hours: Option<u32>,
 }
+
+impl utoipa::PartialSchema for NewToken {
+    /// One shape per kind of role, so that a request the schema admits is one the
+    /// handler accepts: an account role without `host`, or `license_server` with it.
+    fn schema() -> RefOr<Schema> {
+        let text = |min: usize, max: usize, description: &str| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(min))
+                .max_length(Some(max))
+                .pattern(Some("^[!-~]+$"))
+                .description(Some(description))
+        };
+        let shape = |roles: &[Role], host: bool| {
+            let shape = ObjectBuilder::new()
+                .property(
+                    "role",
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .enum_values(Some(roles.iter().map(|role| role.as_str())))
+                        .description(Some("Its role in the account.")),
+                )
+                .required("role")
+                .property(
+                    "subject",
+                    text(
+                        1,
+                        128,
+                        "Who will hold it, recorded as the actor of its commands: 1 to 128 \
+                         printable characters without spaces, e.g. `portal-backend` or \
+                         `alice@example.com`.",
+                    ),
+                )
+                .required("subject")
+                .property(
+                    "valid_for_hours",
+                    ObjectBuilder::new()
+                        .schema_type(SchemaType::Array(vec![Type::Integer, Type::Null]))
+                        .minimum(Some(1))
+                        .maximum(Some(MAX_VALID_FOR_HOURS))
+                        .description(Some(
+                            "Hours it is valid: 1 to 8,760 (a year); absent or null, 720 (30 days).",
+                        )),
+                )
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+            if host {
+                shape
+                    .property(
+                        "host",
+                        text(
+                            1,
+                            253,
+                            "The license server's host, the only one it reports for.",
+                        ),
+                    )
+                    .required("host")
+            } else {
+                shape.property(
+                    "host",
+                    ObjectBuilder::new()
+                        .schema_type(Type::Null)
+                        .description(Some(
+                            "Absent or null: only a `license_server` names a host.",
+                        )),
+                )
+            }
+        };
+        OneOfBuilder::new()
+            .description(Some(
+                "What a new token grants: a role of the account (`admin` tokens belong to \
+                 no account: `ledger admin issue-token`), and for `license_server` its host.",
+            ))
+            .item(shape(&[Role::Portal, Role::ReadOnly, Role::Auditor], false))
+            .item(shape(&[Role::LicenseServer], true))
+            .into()
+    }
+}
+
+impl ToSchema for NewToken {}
 
 /// A token, shown once: the ledger keeps only what it grants.
 #[derive(Debug, Serialize, ToSchema)]

@@ -50,7 +50,8 @@ pub struct GroupsQuery {
     /// Groups per page.
     #[param(minimum = 1, maximum = 100, default = 20)]
     pub limit: Option<u32>,
-    /// The previous page's `next_cursor`.
+    /// The previous page's `next_cursor`, from this same grouping: any other value
+    /// is a 400.
     pub cursor: Option<String>,
 }
 

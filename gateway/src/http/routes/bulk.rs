@@ -38,6 +38,23 @@ use crate::write::commands::CommandContext;
 /// Most licenses one bulk request may select.
 pub const MAX_SELECTION: usize = 500;
 
+/// Longest license server id of any binding type (an RFC 1123 host name).
+pub const MAX_HOST_CHARS: usize = 253;
+
+/// Refuses, before any license is judged, a host that no binding type accepts
+/// (the document's `minLength`/`maxLength`): otherwise each license would fail on
+/// its own and the malformed request answer 200.
+fn check_host(host: &str) -> Result<(), ApiError> {
+    if (1..=MAX_HOST_CHARS).contains(&host.chars().count()) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "host",
+            format!("1 to {MAX_HOST_CHARS} characters"),
+        ))
+    }
+}
+
 /// The bulk routes.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -187,6 +204,7 @@ async fn allocate(
     Path(account_id): Path<String>,
     ApiJson(body): ApiJson<BulkAllocateRequest>,
 ) -> Result<Response, ApiError> {
+    check_host(&body.host)?;
     let licenses = select(
         &state,
         &account_id,
@@ -241,6 +259,9 @@ async fn return_allocations(
     Path(account_id): Path<String>,
     ApiJson(body): ApiJson<BulkReturnRequest>,
 ) -> Result<Response, ApiError> {
+    if let Some(host) = &body.host {
+        check_host(host)?;
+    }
     let action = BulkAction::Return {
         host: body.host.clone(),
     };

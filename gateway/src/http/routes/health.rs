@@ -1,8 +1,9 @@
-//! Liveness and readiness probes.
+//! Liveness and readiness probes, and each role's progress.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -10,11 +11,12 @@ use utoipa_axum::routes;
 
 use crate::http::app::AppState;
 
-/// `/health/live` and `/health/ready`.
+/// `/health/live`, `/health/ready` and `/health/status`.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(live))
         .routes(routes!(ready))
+        .routes(routes!(status))
 }
 
 /// The liveness answer.
@@ -33,7 +35,9 @@ pub struct Readiness {
     /// NATS is connected (or not used by this process).
     pub nats: bool,
     /// What keeps a role of this process from making progress, each naming its
-    /// cause (e.g. an event the relay cannot publish).
+    /// cause: an event the relay cannot publish, a relay or projector with a
+    /// backlog that has not advanced for `stall_after_secs` (`relay stalled: …`,
+    /// `projector stalled: …`, with the role's last failure), …
     pub problems: Vec<String>,
     /// The database and NATS answer, and no role is stopped.
     pub ready: bool,
@@ -69,7 +73,7 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
         .nats
         .as_ref()
         .is_none_or(|client| client.connection_state() == async_nats::connection::State::Connected);
-    let problems = state.blockers.all();
+    let problems = state.vitals.blockers.all();
     let ready = database && nats && problems.is_empty();
     let status = if ready {
         StatusCode::OK
@@ -85,4 +89,62 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
             ready,
         }),
     )
+}
+
+/// Each role this process runs, and how far it has got.
+#[derive(Serialize, ToSchema)]
+pub struct Status {
+    /// One entry per role, in the order gateway, relay, projector.
+    pub roles: Vec<RoleStatus>,
+}
+
+/// A role's progress, as its watch last measured it (every second).
+#[derive(Serialize, ToSchema)]
+pub struct RoleStatus {
+    /// `gateway`, `relay` or `projector`.
+    #[schema(example = "relay")]
+    pub role: String,
+    /// Whether the role does its job here; false for a standby relay (another
+    /// process holds the lock).
+    pub active: bool,
+    /// Events waiting for it: committed but not yet on the stream (relay), on the
+    /// stream but not yet applied (projector). Null for the gateway, and before the
+    /// first measurement.
+    pub lag_events: Option<u64>,
+    /// How long the oldest of them has waited, in seconds (0 when none waits).
+    pub lag_seconds: Option<f64>,
+    /// When it last advanced or was found caught up.
+    pub last_progress_at: Option<DateTime<Utc>>,
+    /// When its backlog was last measured.
+    pub measured_at: Option<DateTime<Utc>>,
+    /// Why it counts as stalled (as readiness says it), or null.
+    pub stalled: Option<String>,
+}
+
+/// Each role's lag and last progress, whether or not it is stalled: what
+/// readiness judges by, in numbers.
+#[utoipa::path(
+    get,
+    path = "/health/status",
+    operation_id = "status",
+    tag = "health",
+    responses((status = 200, description = "Each role's progress", body = Status)),
+)]
+async fn status(State(state): State<AppState>) -> Json<Status> {
+    let roles = state
+        .vitals
+        .progress
+        .snapshots(Utc::now())
+        .into_iter()
+        .map(|snapshot| RoleStatus {
+            role: snapshot.role.as_str().to_owned(),
+            active: snapshot.active,
+            lag_events: snapshot.lag.map(|lag| lag.events),
+            lag_seconds: snapshot.lag.map(|lag| lag.seconds),
+            last_progress_at: snapshot.last_progress,
+            measured_at: snapshot.measured_at,
+            stalled: snapshot.stalled,
+        })
+        .collect();
+    Json(Status { roles })
 }

@@ -91,7 +91,8 @@ pub struct UsageDayPath {
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ExportStart {
-    /// Start after the event at this global position (an event of this account).
+    /// Start after the event at this global position: an event of this account,
+    /// else a 400.
     #[param(minimum = 1)]
     pub from_position: Option<i64>,
     /// Only events recorded at or after this instant (RFC 3339).

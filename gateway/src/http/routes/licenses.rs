@@ -194,7 +194,7 @@ pub struct PurchaseRequest {
     /// Whether the quantity may be allocated in parts; default true.
     #[schema(default = true)]
     pub partial_allocation: Option<bool>,
-    /// Default now; never in the future.
+    /// Default now; never in the future (a later instant is a 400).
     pub purchased_at: Option<DateTime<Utc>>,
 }
 

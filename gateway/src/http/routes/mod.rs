@@ -14,6 +14,7 @@ pub mod landing_page;
 pub mod license_files;
 pub mod license_servers;
 pub mod licenses;
+pub mod metrics;
 pub mod ndjson;
 pub mod read_options;
 pub mod search;

@@ -11,16 +11,18 @@ use crate::http::extract::QueryParams;
 /// Parses `as_of`: an RFC 3339 instant, or a date meaning the end of that day (UTC).
 pub fn as_of(params: &QueryParams) -> Result<DateTime<Utc>, ApiError> {
     let parsed = params.get("as_of", |raw| {
-        let instant = match DateTime::parse_from_rfc3339(raw) {
-            Ok(instant) => instant.with_timezone(&Utc),
-            Err(_) => crate::http::extract::date(raw)
+        match DateTime::parse_from_rfc3339(raw) {
+            Ok(instant) => {
+                // The years of every stored date, as written (the document's pattern
+                // can only see the digits, not where an offset moves them in UTC).
+                crate::http::extract::date(&instant.date_naive().to_string())?;
+                Ok(instant.with_timezone(&Utc))
+            }
+            Err(_) => Ok(crate::http::extract::date(raw)
                 .map_err(|_| "an RFC 3339 instant or a YYYY-MM-DD date".to_owned())?
                 .and_time(end_of_day())
-                .and_utc(),
-        };
-        // The same years as every stored date, so no query meets an impossible one.
-        crate::http::extract::date(&instant.date_naive().to_string())?;
-        Ok(instant)
+                .and_utc()),
+        }
     })?;
     Ok(parsed.unwrap_or_else(Utc::now))
 }

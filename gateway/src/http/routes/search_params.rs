@@ -40,7 +40,7 @@ pub const SEARCH_PARAMS: [&str; 14] = [
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SearchQuery {
-    /// What `q` is matched against (both or neither).
+    /// What `q` is matched against: both or neither (one alone is a 400).
     #[param(inline)]
     pub find_by: Option<FindBy>,
     /// The text to find: exact for `product`, `feature` and `server_host`, a prefix
@@ -61,11 +61,11 @@ pub struct SearchQuery {
     pub term: Option<TermKind>,
     /// Purchased on or after this day.
     pub purchased_from: Option<NaiveDate>,
-    /// Purchased on or before this day.
+    /// Purchased on or before this day; not before `purchased_from` (else a 400).
     pub purchased_to: Option<NaiveDate>,
     /// Expiring on or after this day.
     pub expires_from: Option<NaiveDate>,
-    /// Expiring on or before this day.
+    /// Expiring on or before this day; not before `expires_from` (else a 400).
     pub expires_to: Option<NaiveDate>,
     /// The portal's filter; its schema says what each one finds.
     #[param(inline)]

@@ -32,7 +32,7 @@ use utoipa_axum::routes;
 use crate::http::app::AppState;
 use crate::http::error::ApiError;
 use crate::http::extract::{path_param, ApiJson, QueryParams};
-use crate::http::openapi::{AccountPath, HistoryErrors, ReplayErrors};
+use crate::http::openapi::{AccountPath, CosignatureErrors, HistoryErrors, ReplayErrors};
 use crate::http::routes::ndjson;
 use crate::integrity::checkpoint::canonical::hex;
 use crate::integrity::checkpoint::store::{self as checkpoints, AnyCheckpoint};
@@ -179,7 +179,10 @@ async fn newest_checkpoint(
 pub struct CosignatureBody {
     /// The size of the checkpoint it cosigns.
     pub tree_size: u64,
-    /// Its `cosignature/v1` signature line, `— <witness name> <base64>` and a line feed.
+    /// Its `cosignature/v1` signature line, `— <witness name> <base64>` and a line
+    /// feed. It must verify, with a configured witness key (`checkpoint_witness_keys`),
+    /// over that checkpoint: else a 400, which no schema can foresee.
+    #[schema(max_length = 1024, pattern = "^— [!-~]+ [A-Za-z0-9+/]+={0,2}\\n?$")]
     pub cosignature: String,
 }
 
@@ -204,7 +207,7 @@ pub struct CosignatureKept {
     operation_id = "add_cosignature",
     tag = "transparency",
     request_body = CosignatureBody,
-    responses((status = 201, description = "Kept", body = CosignatureKept), HistoryErrors),
+    responses((status = 201, description = "Kept", body = CosignatureKept), CosignatureErrors),
 )]
 async fn add_cosignature(
     State(state): State<AppState>,
@@ -342,10 +345,10 @@ fn whole(raw: &str, min: i64, max: i64) -> Result<i64, String> {
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ConsistencySizes {
-    /// The smaller size, e.g. a checkpoint's you kept.
+    /// The smaller size, e.g. a checkpoint's you kept; at most `to` (else a 400).
     #[param(minimum = 1)]
     pub from: u64,
-    /// The larger size, at most the newest checkpoint's.
+    /// The larger size, at most the newest checkpoint's (else a 400).
     #[param(minimum = 1)]
     pub to: u64,
 }
@@ -432,7 +435,8 @@ fn proof_error(error: ProofError) -> ApiError {
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct InclusionQuery {
-    /// The event's global position (or give `aggregate_type`, `aggregate_id` and `sequence`).
+    /// The event's global position; or give `aggregate_type`, `aggregate_id` and
+    /// `sequence` instead (one way or the other, all of it: else a 400).
     #[param(minimum = 1)]
     pub global_position: Option<i64>,
     /// The event's stream type: `License` or `ServerUsage`.
@@ -442,7 +446,8 @@ pub struct InclusionQuery {
     /// The event's sequence in its stream.
     #[param(minimum = 1)]
     pub sequence: Option<i64>,
-    /// The log's size to prove against: a checkpoint's (default: the newest's).
+    /// The log's size to prove against: a checkpoint's (default: the newest's);
+    /// any other size is a 400.
     #[param(minimum = 1)]
     pub tree_size: Option<u64>,
 }
@@ -656,7 +661,8 @@ async fn prove(
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct InclusionSize {
-    /// The log's size to prove against: a checkpoint's (default: the newest's).
+    /// The log's size to prove against: a checkpoint's (default: the newest's);
+    /// any other size is a 400.
     #[param(minimum = 1)]
     pub tree_size: Option<u64>,
 }

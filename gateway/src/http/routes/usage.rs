@@ -53,7 +53,8 @@ pub struct UsageReportBody {
     pub host: String,
     /// The day reported (not after today, UTC, else 422).
     pub day: NaiveDate,
-    /// Peak in use per feature, each feature once (empty: 422 `nothing-reported`).
+    /// Peak in use per feature, each feature once (twice: a 400; empty: 422
+    /// `nothing-reported`).
     pub peaks: Vec<PeakBody>,
 }
 
@@ -332,9 +333,10 @@ fn overdraft_query(params: &QueryParams, account: AccountId) -> Result<Overdraft
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct UsageRange {
-    /// First day; default 29 days before `to`. At most 366 days before `to`.
+    /// First day; default 29 days before `to`. At most 366 days before `to`
+    /// (a longer range is a 400).
     pub from: Option<NaiveDate>,
-    /// Last day; default today (UTC).
+    /// Last day; default today (UTC). Not before `from` (else a 400).
     pub to: Option<NaiveDate>,
     /// One license server only.
     #[param(min_length = 1, max_length = 253)]
@@ -351,7 +353,8 @@ pub struct OverdraftPaging {
     /// Lines per page.
     #[param(minimum = 1, maximum = 1000, default = 200)]
     pub limit: Option<u32>,
-    /// The previous page's `next_cursor`.
+    /// The previous page's `next_cursor`, from this same query: any other value is
+    /// a 400.
     pub cursor: Option<String>,
 }
 

@@ -215,6 +215,19 @@ pub async fn checkpoints(
     Ok(found)
 }
 
+/// When the newest checkpoint was recorded, if there is one.
+pub async fn newest_at(pool: &sqlx::PgPool) -> sqlx::Result<Option<chrono::DateTime<chrono::Utc>>> {
+    sqlx::query_scalar(
+        "SELECT recorded_at FROM public.events
+          WHERE aggregate_type = $1 AND aggregate_id = $2
+          ORDER BY sequence DESC LIMIT 1",
+    )
+    .bind(CHECKPOINT_AGGREGATE_TYPE)
+    .bind(CHECKPOINT_STREAM_ID)
+    .fetch_optional(pool)
+    .await
+}
+
 /// Appends a checkpoint event (`version` and body) as number `checkpoint`: its
 /// sequence, so a second writer racing for the same number fails on the events'
 /// key. Returns its global position.
