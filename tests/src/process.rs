@@ -161,3 +161,14 @@ pub fn status_and_output(output: &std::process::Output) -> (i32, String) {
     );
     (output.status.code().unwrap_or(-1), said)
 }
+
+/// The `ledger` binary a harness command runs: `given`, or `ledger` next to the
+/// harness's own executable (where `cargo build` puts both).
+pub fn ledger_bin_beside(given: Option<std::path::PathBuf>) -> anyhow::Result<std::path::PathBuf> {
+    let path = match given {
+        Some(path) => path,
+        None => std::env::current_exe()?.with_file_name("ledger"),
+    };
+    anyhow::ensure!(path.is_file(), "no ledger binary at {}", path.display());
+    Ok(path)
+}

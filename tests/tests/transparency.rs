@@ -64,6 +64,32 @@ impl Files {
     }
 }
 
+/// `ledger verify inclusion` of exported events and their proofs against a kept
+/// checkpoint and the log's key.
+async fn verify_inclusion(
+    env: &TestEnv,
+    checkpoint: &str,
+    proofs: &str,
+    events: &str,
+    key: &str,
+) -> (i32, String) {
+    verify(
+        env,
+        &[
+            "inclusion",
+            "--checkpoint",
+            checkpoint,
+            "--proofs",
+            proofs,
+            "--events",
+            events,
+            "--key",
+            key,
+        ],
+    )
+    .await
+}
+
 /// `ledger verify <args>`: exit status and what it said.
 async fn verify(env: &TestEnv, args: &[&str]) -> (i32, String) {
     let mut all = vec!["verify"];
@@ -118,21 +144,7 @@ async fn an_auditor_proves_offline_that_every_event_of_the_account_is_in_the_sig
         assert!(!theirs.contains(&format!("\"global_position\":{position},")));
     }
     let proofs_file = files.put("proofs.ndjson", &proofs);
-    let (code, said) = verify(
-        &env,
-        &[
-            "inclusion",
-            "--checkpoint",
-            &kept,
-            "--proofs",
-            &proofs_file,
-            "--events",
-            &events_file,
-            "--key",
-            &vkey,
-        ],
-    )
-    .await;
+    let (code, said) = verify_inclusion(&env, &kept, &proofs_file, &events_file, &vkey).await;
     assert_eq!(code, 0, "{said}");
     assert!(
         said.contains("every one of the 6 exported events"),
@@ -463,21 +475,7 @@ async fn an_auditor_proves_offline_every_one_of_twenty_thousand_events_of_an_acc
     let events_file = files.put("events.ndjson", &events);
     let proofs_file = files.put("proofs.ndjson", &proofs);
     let verifying = Instant::now();
-    let (code, said) = verify(
-        &env,
-        &[
-            "inclusion",
-            "--checkpoint",
-            &kept,
-            "--proofs",
-            &proofs_file,
-            "--events",
-            &events_file,
-            "--key",
-            &vkey,
-        ],
-    )
-    .await;
+    let (code, said) = verify_inclusion(&env, &kept, &proofs_file, &events_file, &vkey).await;
     eprintln!("ledger verify inclusion: {:?}", verifying.elapsed());
     assert_eq!(code, 0, "{said}");
     assert!(

@@ -58,15 +58,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         anyhow::ensure!(seconds >= 1, "--phase-seconds: at least 1");
         plan.phase_seconds = seconds;
     }
-    let ledger_bin = match args.ledger_bin {
-        Some(path) => path,
-        None => std::env::current_exe()?.with_file_name("ledger"),
-    };
-    anyhow::ensure!(
-        ledger_bin.is_file(),
-        "no ledger binary at {}",
-        ledger_bin.display()
-    );
+    let ledger_bin = ledger_tests::ledger_bin_beside(args.ledger_bin)?;
     let report = bench::run(&ledger_bin.to_string_lossy(), &plan).await?;
     std::fs::write(&args.json, serde_json::to_string_pretty(&report)?)?;
     println!("{}", report.markdown());

@@ -71,15 +71,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     if args.nats_cluster {
         plan.nats_nodes = 3;
     }
-    let ledger_bin = match args.ledger_bin {
-        Some(path) => path,
-        None => std::env::current_exe()?.with_file_name("ledger"),
-    };
-    anyhow::ensure!(
-        ledger_bin.is_file(),
-        "no ledger binary at {}",
-        ledger_bin.display()
-    );
+    let ledger_bin = ledger_tests::ledger_bin_beside(args.ledger_bin)?;
     let report = soak::run(&ledger_bin.to_string_lossy(), &plan).await?;
     std::fs::write(&args.json, serde_json::to_string_pretty(&report)?)?;
     println!("{}", report.markdown());
