@@ -58,7 +58,7 @@ use crate::readiness::Blockers;
 use crate::write::event_store::{events_after, CommitPosition, Horizon};
 use checkpoint_schedule::{CheckpointSchedule, CheckpointTimer};
 use oversized::fitting;
-use publish::{send, settle, Sent};
+use publish::{save_checkpoint, send, settle, Sent};
 use resume::{refuse_if_transaction_ids_went_back, resume_position};
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
@@ -155,6 +155,11 @@ async fn lead(
     let mut stream = ensure_stream(jetstream, &settings.stream).await?;
     refuse_if_transaction_ids_went_back(&mut lock).await?;
     let (position, stream_end) = resume_position(&mut lock, &mut stream).await?;
+    // The stream may hold more than the saved checkpoint says (a batch whose acks
+    // were lost with the connection, stored all the same) or less (a stream that
+    // lost messages). Saved now, the backlog that readiness and the metrics
+    // measure from it is true even when nothing new comes to publish.
+    save_checkpoint(&mut lock, position).await?;
     tracing::info!(?position, stream_end, "relay resuming");
     // The log grows beside publishing while this relay leads, and stops with it.
     // Larger batches than publishing's: each is one transaction of two `unnest`

@@ -141,7 +141,11 @@ pub(super) async fn settle(
     Ok(())
 }
 
-async fn save_checkpoint(lock: &mut PgConnection, position: CommitPosition) -> anyhow::Result<()> {
+/// Saves `position` as the relay's checkpoint: everything up to it is on the stream.
+pub(super) async fn save_checkpoint(
+    lock: &mut PgConnection,
+    position: CommitPosition,
+) -> anyhow::Result<()> {
     sqlx::query(
         "INSERT INTO relay_checkpoints (relay, transaction_id, global_position)
          VALUES ($1, $2::text::xid8, $3)
