@@ -511,7 +511,10 @@ async fn a_license_answers_the_fields_of_its_search_line_at_every_as_of() {
     // Seats allocated, so that `available` is not simply the quantity.
     let old = &ids["OLD-31"];
     let code = json!({"access_code": "LA-0001234567-12345"});
-    let activated = api.post(&format!("/licenses/{old}/activate"), code).await.unwrap();
+    let activated = api
+        .post(&format!("/licenses/{old}/activate"), code)
+        .await
+        .unwrap();
     assert_eq!(activated.status, 200, "{}", activated.body);
     let allocated = api
         .post(
@@ -558,7 +561,10 @@ async fn a_license_answers_the_fields_of_its_search_line_at_every_as_of() {
                 continue;
             };
             assert_eq!(single.status, 200, "{order} at {as_of}: {}", single.body);
-            assert_eq!(single.body["as_of"], page.body["as_of"], "{order} at {as_of}");
+            assert_eq!(
+                single.body["as_of"], page.body["as_of"],
+                "{order} at {as_of}"
+            );
             for (key, value) in line.as_object().unwrap() {
                 assert_eq!(&single.body[key], value, "{order} at {as_of}: `{key}`");
             }
@@ -573,13 +579,19 @@ async fn a_license_answers_the_fields_of_its_search_line_at_every_as_of() {
     assert!(compared > 60, "{compared}");
     let single = api.get(&format!("/licenses/{old}")).await.unwrap();
     assert_eq!(
-        (single.body["available"].as_i64(), single.body["new"].as_bool()),
+        (
+            single.body["available"].as_i64(),
+            single.body["new"].as_bool()
+        ),
         (Some(750), Some(false)),
         "by default as of now: {}",
         single.body
     );
     for bad in ["yesterday", "2026-02-30", "10000-01-01"] {
-        let answer = api.get(&format!("/licenses/{old}?as_of={bad}")).await.unwrap();
+        let answer = api
+            .get(&format!("/licenses/{old}?as_of={bad}"))
+            .await
+            .unwrap();
         assert_eq!(
             (answer.status, answer.body["field"].as_str()),
             (400, Some("query.as_of")),

@@ -51,7 +51,13 @@ mod tests {
         let window = Window::new("2026-06-15T08:00:00Z".parse().unwrap());
         let bought = |at: &str| at.parse::<DateTime<Utc>>().unwrap();
         let day = |d: &str| Some(d.parse::<NaiveDate>().unwrap());
-        let facts = LicenseFacts::at(&window, 10, 4, bought("2026-05-16T00:00:00Z"), day("2026-07-15"));
+        let facts = LicenseFacts::at(
+            &window,
+            10,
+            4,
+            bought("2026-05-16T00:00:00Z"),
+            day("2026-07-15"),
+        );
         assert_eq!(
             facts,
             LicenseFacts {
@@ -64,7 +70,16 @@ mod tests {
         let older = LicenseFacts::at(&window, 10, 0, bought("2026-05-15T23:59:59Z"), None);
         assert!(!older.new);
         assert_eq!((older.days_to_expiry, older.expiry_band), (None, None));
-        let expired = LicenseFacts::at(&window, 1, 1, bought("2025-01-01T00:00:00Z"), day("2026-06-14"));
-        assert_eq!((expired.available, expired.expiry_band), (0, Some("expired")));
+        let expired = LicenseFacts::at(
+            &window,
+            1,
+            1,
+            bought("2025-01-01T00:00:00Z"),
+            day("2026-06-14"),
+        );
+        assert_eq!(
+            (expired.available, expired.expiry_band),
+            (0, Some("expired"))
+        );
     }
 }
