@@ -143,380 +143,193 @@ pub const REPORTING: [&str; 3] = [HQ, DR, EU];
 /// How many days back usage is reported, up to yesterday.
 pub const USAGE_DAYS: u64 = 45;
 
-/// Builds the steps, each a minute after the one before on its day, so a day's
-/// steps keep the order they are written in.
-struct Story {
-    today: NaiveDate,
-    steps: Vec<Step>,
-}
-
-impl Story {
-    fn on(&mut self, days_ago: u64, license: Key, act: Act) {
-        let day = self.today - Days::new(days_ago);
-        let same_day = self
-            .steps
-            .iter()
-            .filter(|step| step.at.date_naive() == day)
-            .count();
-        let at = day.and_time(NaiveTime::MIN).and_utc()
-            + TimeDelta::hours(9)
-            + TimeDelta::minutes(i64::try_from(same_day).unwrap_or(0));
-        self.steps.push(Step { at, license, act });
-    }
-
-    fn buy(&mut self, days_ago: u64, license: Key, line: Line) {
-        self.on(days_ago, license, Act::Purchase(line));
-    }
-
-    fn allocate(
-        &mut self,
-        days_ago: u64,
-        license: Key,
-        allocation: &'static str,
-        host: &'static str,
-        quantity: u32,
-    ) {
-        let act = Act::Allocate {
-            allocation,
-            host,
-            quantity,
-        };
-        self.on(days_ago, license, act);
-    }
-}
-
-/// An order line of `quantity` host-name-bound seats; the rest as given.
-#[allow(clippy::too_many_arguments)] // a table row, read as one
-fn line(
+/// An order line, its fields in the order [`Line`] lists them.
+#[allow(clippy::too_many_arguments)] // a row of the table below, read as one
+const fn line(
     product: &'static str,
     edition: Edition,
     version: &'static str,
     model: LicenseModel,
+    binding: BindingType,
     quantity: u32,
     expires_in: Option<i64>,
     maintenance_in: i64,
     trial: bool,
+    partial: bool,
 ) -> Line {
     Line {
         product,
         edition,
         version,
         model,
-        binding: BindingType::HostName,
+        binding,
         quantity,
         expires_in,
         maintenance_in,
         trial,
-        partial: true,
+        partial,
     }
 }
 
-/// The whole story as of `today`, in the order the steps are decided.
-pub fn steps(today: NaiveDate) -> Vec<Step> {
-    use Edition::{Advanced, Enterprise, Platinum, Standard};
-    use LicenseModel::{Appliance, ConcurrentUser, PerServer, UserDevice};
-    let mut s = Story {
-        today,
-        steps: Vec::new(),
-    };
+/// The order lines, one a row: order number (the license's name in the story),
+/// days ago bought, then product, edition, version, license model, binding,
+/// seats, days to expiry (none: perpetual; negative: expired), days to the end
+/// of maintenance, trial, and whether it may be split across servers.
+#[rustfmt::skip]
+const ORDERS: [(Key, u64, Line); 16] = {
+    use BindingType::{HostName as NAME, MacAddress as MAC};
+    use Edition::{Advanced as ADV, Enterprise as ENT, Platinum as PLT, Standard as STD};
+    use LicenseModel::{Appliance as APP, ConcurrentUser as CCU, PerServer as SRV, UserDevice as UD};
+    [
+        // Year one: the seeds' 1,000 seats; concurrent users on a three-year term
+        // (20 days left: red); legacy a one-year standard edition, a 30-day trial
+        // and an appliance bound to its MAC address, all expired.
+        ("ORD-100231", 1090, line("XDT", ENT, "7.15", UD,  NAME, 1000, None,         -725, false, true)),
+        ("ORD-100245", 1075, line("XA",  ADV, "7.15", CCU, NAME,  250, Some(20),       20, false, true)),
+        ("ORD-100260", 1080, line("XDT", STD, "7.15", UD,  NAME,  100, Some(-715),   -715, false, true)),
+        ("ORD-100270", 1060, line("XDT", PLT, "7.15", UD,  NAME,   25, Some(-1030), -1030, true,  true)),
+        ("ORD-100290", 1050, line("SDX", PLT, "14.1", APP, MAC,     1, Some(-400),   -400, false, true)),
+        // Year two: gateways that cannot be split (45 days left: orange); a second
+        // enterprise order for Europe; a 60-day trial, expired; a one-year term
+        // renewed before it ran out; a standard edition with 9 days left (red).
+        ("ORD-200110",  700, line("ADC", PLT, "13.1", SRV, NAME,    4, Some(45),       45, false, false)),
+        ("ORD-200140",  600, line("XDT", ENT, "7.18", UD,  NAME,  500, None,         -235, false, true)),
+        ("ORD-200150",  500, line("XA",  ADV, "7.15", CCU, NAME,   50, Some(-440),   -440, true,  true)),
+        ("ORD-200175",  420, line("XDT", ENT, "7.20", UD,  NAME,  150, Some(-55),     -55, false, true)),
+        ("ORD-200190",  720, line("XDT", STD, "7.18", UD,  NAME,   75, Some(9),         9, false, true)),
+        // Year three: platinum and enterprise terms with 35 and 85 days left
+        // (orange); this month a trial with 20 days left (red), concurrent users,
+        // gateways and enterprise seats.
+        ("ORD-300010",  330, line("XDT", PLT, "7.22", UD,  NAME,  200, Some(35),       35, false, true)),
+        ("ORD-300020",  365, line("XDT", ENT, "7.22", UD,  NAME,  300, Some(85),       85, false, true)),
+        ("ORD-300090",   10, line("XDT", PLT, "7.22", UD,  NAME,   10, Some(20),       20, true,  true)),
+        ("ORD-300100",    3, line("XA",  ADV, "7.22", CCU, NAME,  100, None,          362, false, true)),
+        ("ORD-300110",   14, line("ADC", STD, "13.1", SRV, NAME,    2, Some(351),     351, false, false)),
+        ("ORD-300120",   25, line("XDT", ENT, "7.22", UD,  NAME,   50, None,          340, false, true)),
+    ]
+};
 
-    // Year one. The seeds' story: 1,000 seats, 800 to one server now and 200
-    // to another later; maintenance renewed each year, then a version upgrade.
-    let hq = "ORD-100231";
-    s.buy(
-        1090,
-        hq,
-        line(
-            "XDT", Enterprise, "7.15", UserDevice, 1000, None, -725, false,
-        ),
-    );
-    s.on(1089, hq, Act::Activate);
-    s.allocate(1088, hq, "hq-main", HQ, 800);
-    s.allocate(1000, hq, "dr-standby", DR, 200);
-    let renew_maintenance = |days: i64| Act::Renew {
+const fn allocate(allocation: &'static str, host: &'static str, quantity: u32) -> Act {
+    Act::Allocate {
+        allocation,
+        host,
+        quantity,
+    }
+}
+
+const fn move_to(allocation: &'static str, to_allocation: &'static str, host: &'static str) -> Act {
+    Act::Move {
+        allocation,
+        to_allocation,
+        host,
+    }
+}
+
+const fn give_back(allocation: &'static str) -> Act {
+    Act::Return { allocation }
+}
+
+const fn maintenance(days: i64) -> Act {
+    Act::Renew {
         expires_in: None,
         maintenance_in: Some(days),
-    };
-    s.on(730, hq, renew_maintenance(-360));
-    s.on(365, hq, renew_maintenance(0));
-    s.on(300, hq, Act::UpgradeVersion("7.22"));
-    s.on(20, hq, renew_maintenance(365));
+    }
+}
 
-    // Concurrent users on a three-year term, expiring in 20 days (red), moved
-    // from headquarters to the European server.
-    let ccu = "ORD-100245";
-    s.buy(
-        1075,
-        ccu,
-        line(
-            "XA",
-            Advanced,
-            "7.15",
-            ConcurrentUser,
-            250,
-            Some(20),
-            20,
-            false,
-        ),
-    );
-    s.on(1074, ccu, Act::Activate);
-    s.allocate(1073, ccu, "ccu-hq", HQ, 250);
-    let to_eu = Act::Move {
-        allocation: "ccu-hq",
-        to_allocation: "ccu-eu",
-        host: EU,
-    };
-    s.on(400, ccu, to_eu);
+/// What happens to the licenses after they are bought, one step a row: days
+/// ago, order, act. Every license is activated the day after it is bought
+/// (those bought this month the same day), but ORD-300110, not yet activated.
+#[rustfmt::skip]
+fn acts() -> Vec<(u64, Key, Act)> {
+    use Act::{Hide, Unhide, UpgradeEdition, UpgradeVersion};
+    vec![
+        // 800 seats to one server now and 200 to another later; maintenance
+        // renewed each year; a version upgrade while it is current.
+        (1088, "ORD-100231", allocate("hq-main", HQ, 800)),
+        (1000, "ORD-100231", allocate("dr-standby", DR, 200)),
+        (730,  "ORD-100231", maintenance(-360)),
+        (365,  "ORD-100231", maintenance(0)),
+        (300,  "ORD-100231", UpgradeVersion("7.22")),
+        (20,   "ORD-100231", maintenance(365)),
+        // Moved whole from headquarters to the European server.
+        (1073, "ORD-100245", allocate("ccu-hq", HQ, 250)),
+        (400,  "ORD-100245", move_to("ccu-hq", "ccu-eu", EU)),
+        // Legacy: allocated in the lab, returned, hidden.
+        (1078, "ORD-100260", allocate("lab-a", LAB, 60)),
+        (1078, "ORD-100260", allocate("lab-b", LAB, 40)),
+        (720,  "ORD-100260", give_back("lab-a")),
+        (720,  "ORD-100260", give_back("lab-b")),
+        (700,  "ORD-100260", Hide),
+        (1059, "ORD-100270", allocate("trial-lab", LAB, 25)),
+        (1031, "ORD-100270", give_back("trial-lab")),
+        (1000, "ORD-100270", Hide),
+        (1049, "ORD-100290", allocate("appliance", APPLIANCE, 1)),
+        (380,  "ORD-100290", Hide),
+        // The gateways, whole.
+        (699,  "ORD-200110", allocate("adc-dr", DR, 4)),
+        // Part returned, part re-allocated, then the edition upgraded (its live
+        // files re-issued).
+        (598,  "ORD-200140", allocate("eu-main", EU, 300)),
+        (598,  "ORD-200140", allocate("eu-dr", DR, 200)),
+        (240,  "ORD-200140", maintenance(130)),
+        (200,  "ORD-200140", give_back("eu-dr")),
+        (190,  "ORD-200140", allocate("eu-more", EU, 150)),
+        (150,  "ORD-200140", UpgradeEdition(Edition::Platinum)),
+        // A trial never allocated, hidden.
+        (480,  "ORD-200150", Hide),
+        // Hidden by mistake and shown again; renewed before it ran out.
+        (418,  "ORD-200175", allocate("term-hq", HQ, 150)),
+        (100,  "ORD-200175", Hide),
+        (95,   "ORD-200175", Unhide),
+        (60,   "ORD-200175", Act::Renew { expires_in: Some(310), maintenance_in: Some(310) }),
+        (718,  "ORD-200190", allocate("std-dr", DR, 75)),
+        // Split over two servers.
+        (328,  "ORD-300010", allocate("plt-eu", EU, 120)),
+        (328,  "ORD-300010", allocate("plt-hq", HQ, 80)),
+        (363,  "ORD-300020", allocate("ent-hq", HQ, 300)),
+        // This month: the trial in the lab, concurrent users partly allocated,
+        // the enterprise seats not yet.
+        (9,    "ORD-300090", allocate("new-trial-lab", LAB, 10)),
+        (2,    "ORD-300100", allocate("new-ccu-eu", EU, 60)),
+    ]
+}
 
-    // Legacy: a one-year standard edition in the lab, returned and hidden.
-    let lab = "ORD-100260";
-    s.buy(
-        1080,
-        lab,
-        line(
-            "XDT",
-            Standard,
-            "7.15",
-            UserDevice,
-            100,
-            Some(-715),
-            -715,
-            false,
-        ),
-    );
-    s.on(1079, lab, Act::Activate);
-    s.allocate(1078, lab, "lab-a", LAB, 60);
-    s.allocate(1078, lab, "lab-b", LAB, 40);
-    s.on(
-        720,
-        lab,
-        Act::Return {
-            allocation: "lab-a",
-        },
-    );
-    s.on(
-        720,
-        lab,
-        Act::Return {
-            allocation: "lab-b",
-        },
-    );
-    s.on(700, lab, Act::Hide);
-
-    // Legacy: a finished 30-day trial of the platinum edition.
-    let trial = "ORD-100270";
-    s.buy(
-        1060,
-        trial,
-        line(
-            "XDT",
-            Platinum,
-            "7.15",
-            UserDevice,
-            25,
-            Some(-1030),
-            -1030,
-            true,
-        ),
-    );
-    s.on(1059, trial, Act::Activate);
-    s.allocate(1059, trial, "trial-lab", LAB, 25);
-    s.on(
-        1031,
-        trial,
-        Act::Return {
-            allocation: "trial-lab",
-        },
-    );
-    s.on(1000, trial, Act::Hide);
-
-    // Legacy: an appliance bound to its MAC address, expired and hidden.
-    let appliance = "ORD-100290";
-    let mut sdx = line(
-        "SDX",
-        Platinum,
-        "14.1",
-        Appliance,
-        1,
-        Some(-400),
-        -400,
-        false,
-    );
-    sdx.binding = BindingType::MacAddress;
-    s.buy(1050, appliance, sdx);
-    s.on(1049, appliance, Act::Activate);
-    s.allocate(1049, appliance, "appliance", APPLIANCE, 1);
-    s.on(380, appliance, Act::Hide);
-
-    // Year two. Per-server gateway licenses that cannot be split, expiring in
-    // 45 days (orange).
-    let adc = "ORD-200110";
-    let mut gateways = line("ADC", Platinum, "13.1", PerServer, 4, Some(45), 45, false);
-    gateways.partial = false;
-    s.buy(700, adc, gateways);
-    s.on(699, adc, Act::Activate);
-    s.allocate(699, adc, "adc-dr", DR, 4);
-
-    // A second enterprise order for Europe: part returned, part re-allocated,
-    // then the edition upgraded (its live files re-issued).
-    let eu = "ORD-200140";
-    s.buy(
-        600,
-        eu,
-        line(
-            "XDT", Enterprise, "7.18", UserDevice, 500, None, -235, false,
-        ),
-    );
-    s.on(599, eu, Act::Activate);
-    s.allocate(598, eu, "eu-main", EU, 300);
-    s.allocate(598, eu, "eu-dr", DR, 200);
-    s.on(240, eu, renew_maintenance(130));
-    s.on(
-        200,
-        eu,
-        Act::Return {
-            allocation: "eu-dr",
-        },
-    );
-    s.allocate(190, eu, "eu-more", EU, 150);
-    s.on(150, eu, Act::UpgradeEdition(Platinum));
-
-    // Legacy: a 60-day trial of concurrent users, never allocated, hidden.
-    let ccu_trial = "ORD-200150";
-    s.buy(
-        500,
-        ccu_trial,
-        line(
-            "XA",
-            Advanced,
-            "7.15",
-            ConcurrentUser,
-            50,
-            Some(-440),
-            -440,
-            true,
-        ),
-    );
-    s.on(499, ccu_trial, Act::Activate);
-    s.on(480, ccu_trial, Act::Hide);
-
-    // A one-year term renewed before it ran out; hidden by mistake and shown again.
-    let term = "ORD-200175";
-    s.buy(
-        420,
-        term,
-        line(
-            "XDT",
-            Enterprise,
-            "7.20",
-            UserDevice,
-            150,
-            Some(-55),
-            -55,
-            false,
-        ),
-    );
-    s.on(419, term, Act::Activate);
-    s.allocate(418, term, "term-hq", HQ, 150);
-    s.on(100, term, Act::Hide);
-    s.on(95, term, Act::Unhide);
-    let renewed = Act::Renew {
-        expires_in: Some(310),
-        maintenance_in: Some(310),
-    };
-    s.on(60, term, renewed);
-
-    // A standard edition expiring in 9 days (red).
-    let std = "ORD-200190";
-    s.buy(
-        720,
-        std,
-        line("XDT", Standard, "7.18", UserDevice, 75, Some(9), 9, false),
-    );
-    s.on(719, std, Act::Activate);
-    s.allocate(718, std, "std-dr", DR, 75);
-
-    // Year three. Platinum on a term expiring in 35 days (orange), split over
-    // two servers; enterprise expiring in 85 days (orange).
-    let plt = "ORD-300010";
-    s.buy(
-        330,
-        plt,
-        line(
-            "XDT",
-            Platinum,
-            "7.22",
-            UserDevice,
-            200,
-            Some(35),
-            35,
-            false,
-        ),
-    );
-    s.on(329, plt, Act::Activate);
-    s.allocate(328, plt, "plt-eu", EU, 120);
-    s.allocate(328, plt, "plt-hq", HQ, 80);
-    let ent = "ORD-300020";
-    s.buy(
-        365,
-        ent,
-        line(
-            "XDT",
-            Enterprise,
-            "7.22",
-            UserDevice,
-            300,
-            Some(85),
-            85,
-            false,
-        ),
-    );
-    s.on(364, ent, Act::Activate);
-    s.allocate(363, ent, "ent-hq", HQ, 300);
-
-    // New this month: a trial expiring in 20 days (red), concurrent users partly
-    // allocated, gateways not yet activated, enterprise seats not yet allocated.
-    let new_trial = "ORD-300090";
-    s.buy(
-        10,
-        new_trial,
-        line("XDT", Platinum, "7.22", UserDevice, 10, Some(20), 20, true),
-    );
-    s.on(10, new_trial, Act::Activate);
-    s.allocate(9, new_trial, "new-trial-lab", LAB, 10);
-    let new_ccu = "ORD-300100";
-    s.buy(
-        3,
-        new_ccu,
-        line(
-            "XA",
-            Advanced,
-            "7.22",
-            ConcurrentUser,
-            100,
-            None,
-            362,
-            false,
-        ),
-    );
-    s.on(3, new_ccu, Act::Activate);
-    s.allocate(2, new_ccu, "new-ccu-eu", EU, 60);
-    let new_adc = "ORD-300110";
-    let mut new_gateways = line("ADC", Standard, "13.1", PerServer, 2, Some(351), 351, false);
-    new_gateways.partial = false;
-    s.buy(14, new_adc, new_gateways);
-    let new_ent = "ORD-300120";
-    s.buy(
-        25,
-        new_ent,
-        line("XDT", Enterprise, "7.22", UserDevice, 50, None, 340, false),
-    );
-    s.on(24, new_ent, Act::Activate);
-
-    let mut steps = s.steps;
-    steps.sort_by_key(|step| step.at);
+/// The whole story as of `today`, in the order the steps are decided: each at
+/// 09:00 on its day, a minute after the one before it on that day (purchases
+/// first, then activations, then the rows of [`acts`] in order).
+pub fn steps(today: NaiveDate) -> Vec<Step> {
+    let mut dated: Vec<(u64, Key, Act)> = Vec::new();
+    for (license, days_ago, line) in ORDERS {
+        dated.push((days_ago, license, Act::Purchase(line)));
+    }
+    for (license, days_ago, ..) in ORDERS {
+        if license == NOT_ACTIVATED {
+            continue;
+        }
+        let activated = if days_ago <= 30 {
+            days_ago
+        } else {
+            days_ago - 1
+        };
+        dated.push((activated, license, Act::Activate));
+    }
+    dated.extend(acts());
+    // Oldest first; the same day keeps the order above (a stable sort).
+    dated.sort_by_key(|(days_ago, ..)| std::cmp::Reverse(*days_ago));
+    let mut steps: Vec<Step> = Vec::with_capacity(dated.len());
+    for (days_ago, license, act) in dated {
+        let day = today - Days::new(days_ago);
+        let same_day = steps.iter().filter(|s| s.at.date_naive() == day).count();
+        let at = day.and_time(NaiveTime::MIN).and_utc()
+            + TimeDelta::hours(9)
+            + TimeDelta::minutes(i64::try_from(same_day).unwrap_or(0));
+        steps.push(Step { at, license, act });
+    }
     steps
 }
+
+/// The order bought this month and not yet activated.
+const NOT_ACTIVATED: Key = "ORD-300110";
 
 /// The access code of `license`: printed on its order confirmation.
 pub fn access_code(license: Key) -> String {
