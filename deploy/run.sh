@@ -2,7 +2,9 @@
 # The README's "run the ledger" command: starts PostgreSQL and NATS when they are
 # down (deploy/services.sh), creates the database, then builds and serves all roles
 # on http://127.0.0.1:8080. Extra arguments go to `ledger serve`, e.g.
-# `bash deploy/run.sh --roles gateway`.
+# `bash deploy/run.sh --roles gateway`; `--demo` first loads a demo account
+# (`ledger demo`: a new one each run) and prints its portal and auditor tokens
+# and the console's address.
 #
 #   LEDGER_DATABASE_URL   default postgres://postgres@127.0.0.1:5432/$LEDGER_DB_NAME
 #   LEDGER_DB_NAME        default ledger (only used to build the default URL)
@@ -15,6 +17,25 @@
 #   other LEDGER_* settings: see the README's "Configuration"
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# `--demo` is this script's; every other argument goes to `ledger serve`, and a
+# `--config FILE` to `ledger demo` as well.
+demo=false
+serve_args=()
+demo_args=()
+previous=
+for arg in "$@"; do
+  if [ "$arg" = --demo ]; then
+    demo=true
+    continue
+  fi
+  serve_args+=("$arg")
+  if [ "$previous" = --config ]; then demo_args+=(--config "$arg"); fi
+  case $arg in --config=*) demo_args+=("$arg") ;; esac
+  previous=$arg
+done
+set -- ${serve_args[@]+"${serve_args[@]}"}
+
 bash deploy/services.sh
 
 pg_host=${LEDGER_PG_HOST:-127.0.0.1}
@@ -82,6 +103,13 @@ if token=$(ledger admin issue-token --role admin --subject quickstart-admin \
   echo "$token"
 else
   echo "run: no admin token issued (no auth signing key with a private key?); see the README" >&2
+fi
+
+# The demo is recorded through the ledger's own commands straight into its
+# database; the relay and the projector of the ledger started below publish and
+# project it as they start.
+if $demo; then
+  ledger ${demo_args[@]+"${demo_args[@]}"} demo
 fi
 
 exec cargo run --release -p ledger-gateway --bin ledger -- serve "$@"

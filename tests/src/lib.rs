@@ -6,6 +6,8 @@
 //! - [`env`]: a test's own database, stream, prefix, keys and tokens.
 //! - [`process`]: the `ledger` binary started, killed, or run as a subcommand.
 //! - [`api`]: an account's HTTP client and the purchases tests start from.
+//! - [`files`]: license files downloaded raw (headers, 304s) and verified with
+//!   `ledger verify license-file`.
 //! - [`evidence`]: the store, the stream and the read models read back, and the
 //!   exactly-once check across them.
 //! - [`own_nats`]: a NATS server of the test's own, to kill or restart;
@@ -24,6 +26,7 @@ pub mod api;
 pub mod bench;
 pub mod env;
 pub mod evidence;
+pub mod files;
 pub mod fuzz;
 pub mod health;
 pub mod monitoring;
@@ -35,6 +38,7 @@ pub mod soak;
 pub use api::*;
 pub use env::*;
 pub use evidence::*;
+pub use files::*;
 pub use ledger_gateway::auth::{Role, Verifier};
 pub use own_nats::*;
 pub use own_postgres::*;

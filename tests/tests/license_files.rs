@@ -9,75 +9,20 @@ use ledger_domain::keys::KeyringEntry;
 use ledger_domain::license_file::model::{feature_version, flexnet_date};
 use ledger_gateway::signing_keys::{compact_entry, parse_compact, PublishedKeys};
 use ledger_tests::{
-    generated_signing_key, ledger_bin, purchase_body, run_ledger, Api, Ledger, TestEnv,
+    download, generated_signing_key, get_raw, ledger_bin, published_keys, purchase_body,
+    verify_license_file, Api, Ledger, TestEnv,
 };
-use reqwest::header::{HeaderMap, CONTENT_DISPOSITION, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LINK};
+use reqwest::header::{CONTENT_DISPOSITION, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LINK};
 use reqwest::Method;
 use serde_json::{json, Value};
-
-/// A raw answer: status, headers and body text.
-struct Raw {
-    status: u16,
-    headers: HeaderMap,
-    text: String,
-}
-
-impl Raw {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or(Value::Null)
-    }
-
-    fn header(&self, name: reqwest::header::HeaderName) -> Option<String> {
-        self.headers
-            .get(name)
-            .map(|v| v.to_str().unwrap().to_owned())
-    }
-}
-
-async fn get_raw(request: reqwest::RequestBuilder) -> Raw {
-    let response = request.send().await.unwrap();
-    Raw {
-        status: response.status().as_u16(),
-        headers: response.headers().clone(),
-        text: response.text().await.unwrap(),
-    }
-}
 
 fn file_path(license: &str, allocation: &str) -> String {
     format!("/licenses/{license}/allocations/{allocation}/license-file")
 }
 
-async fn download(api: &Api, path: &str) -> Raw {
-    get_raw(api.request(Method::GET, path)).await
-}
-
-async fn published_keys(ledger: &Ledger) -> Value {
-    let keys =
-        get_raw(reqwest::Client::new().get(format!("{}/v1/license-file-keys", ledger.base_url)))
-            .await;
-    assert_eq!(keys.status, 200, "{}", keys.text);
-    keys.json()
-}
-
-/// Runs `ledger verify license-file` on `text`, with `keys` (the published JSON) as
-/// `--keys` when given, else the configured keys of `env`.
+/// Runs `ledger verify license-file` on `text` ([`verify_license_file`]).
 async fn verify(env: &TestEnv, text: &str, keys: Option<&Value>) -> std::process::Output {
-    let dir = std::env::temp_dir();
-    let name = uuid::Uuid::new_v4().simple().to_string();
-    let file = dir.join(format!("{name}.lic"));
-    std::fs::write(&file, text).unwrap();
-    let mut args = vec![
-        "verify".to_owned(),
-        "license-file".to_owned(),
-        file.display().to_string(),
-    ];
-    if let Some(keys) = keys {
-        let keys_file = dir.join(format!("{name}-keys.json"));
-        std::fs::write(&keys_file, keys.to_string()).unwrap();
-        args.extend(["--keys".to_owned(), keys_file.display().to_string()]);
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    run_ledger(ledger_bin!(), env, &args).await
+    verify_license_file(ledger_bin!(), env, text, keys).await
 }
 
 /// `text` with token `index` of its INCREMENT line (0 is `INCREMENT`) replaced.

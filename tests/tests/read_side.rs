@@ -503,6 +503,107 @@ async fn new_expiring_and_expired_filters_draw_their_lines_on_the_portals_bounda
 }
 
 #[tokio::test]
+async fn a_license_answers_the_fields_of_its_search_line_at_every_as_of() {
+    let env = TestEnv::fresh();
+    let ledger = Ledger::start(ledger_bin!(), &env, &[]).await.unwrap();
+    let api = Api::new(&ledger);
+    let ids = buy_boundary_licenses(&api, NaiveDate::from_ymd_opt(2026, 6, 15).unwrap()).await;
+    // Seats allocated, so that `available` is not simply the quantity.
+    let old = &ids["OLD-31"];
+    let code = json!({"access_code": "LA-0001234567-12345"});
+    let activated = api
+        .post(&format!("/licenses/{old}/activate"), code)
+        .await
+        .unwrap();
+    assert_eq!(activated.status, 200, "{}", activated.body);
+    let allocated = api
+        .post(
+            &format!("/licenses/{old}/allocations"),
+            json!({"host": "srv-east", "quantity": 250}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(allocated.status, 201, "{}", allocated.body);
+    wait_until_projected(&env, Duration::from_secs(30))
+        .await
+        .unwrap();
+    // The boundary day itself, its first and its next day's first second, 30 and
+    // 31 days on (NEW-30 stops being new), the days around EXP-91's expiry, and an
+    // instant before NEW-30 was purchased.
+    let instants = [
+        "2026-06-15",
+        "2026-06-15T00:00:00Z",
+        "2026-06-16T00:00:00Z",
+        "2026-07-15",
+        "2026-07-16",
+        "2026-09-13",
+        "2026-09-14",
+        "2026-09-15",
+        "2026-05-16T11:00:00Z",
+    ];
+    let mut bands_seen = BTreeSet::new();
+    let mut compared = 0;
+    for as_of in instants {
+        let page = api
+            .get(&format!("/licenses?as_of={as_of}&limit=500"))
+            .await
+            .unwrap();
+        assert_eq!(page.status, 200, "{}", page.body);
+        let items = page.body["items"].as_array().unwrap();
+        for (order, id) in &ids {
+            let single = api
+                .get(&format!("/licenses/{id}?as_of={as_of}"))
+                .await
+                .unwrap();
+            let Some(line) = items.iter().find(|item| item["license_id"] == id.as_str()) else {
+                // The search leaves out a license purchased after as_of: so does this.
+                assert_eq!(single.status, 404, "{order} at {as_of}: {}", single.body);
+                continue;
+            };
+            assert_eq!(single.status, 200, "{order} at {as_of}: {}", single.body);
+            assert_eq!(
+                single.body["as_of"], page.body["as_of"],
+                "{order} at {as_of}"
+            );
+            for (key, value) in line.as_object().unwrap() {
+                assert_eq!(&single.body[key], value, "{order} at {as_of}: `{key}`");
+            }
+            bands_seen.insert(line["expiry_band"].as_str().unwrap_or("none").to_owned());
+            compared += 1;
+        }
+    }
+    assert_eq!(
+        bands_seen,
+        BTreeSet::from(["expired", "red", "orange", "none"].map(str::to_owned))
+    );
+    assert!(compared > 60, "{compared}");
+    let single = api.get(&format!("/licenses/{old}")).await.unwrap();
+    assert_eq!(
+        (
+            single.body["available"].as_i64(),
+            single.body["new"].as_bool()
+        ),
+        (Some(750), Some(false)),
+        "by default as of now: {}",
+        single.body
+    );
+    for bad in ["yesterday", "2026-02-30", "10000-01-01"] {
+        let answer = api
+            .get(&format!("/licenses/{old}?as_of={bad}"))
+            .await
+            .unwrap();
+        assert_eq!(
+            (answer.status, answer.body["field"].as_str()),
+            (400, Some("query.as_of")),
+            "{bad}: {}",
+            answer.body
+        );
+    }
+    drop(ledger);
+    env.cleanup().await;
+}
+
+#[tokio::test]
 async fn expiry_asset_components_and_license_servers_answer_from_the_read_model() {
     let env = TestEnv::fresh();
     let ledger = Ledger::start(ledger_bin!(), &env, &[]).await.unwrap();

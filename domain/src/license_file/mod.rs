@@ -1,7 +1,8 @@
 //! License files: the FlexNet-style text a license server loads, one per live
-//! allocation, signed with Ed25519 so anyone holding the public keys can check it
-//! offline. Pure: keys and the issue instant are passed in; nothing here reads
-//! configuration, the clock or randomness.
+//! allocation (or one per server, holding all of them: [`server_file`]), signed
+//! with Ed25519 so anyone holding the public keys can check it offline. Pure:
+//! keys and the issue instant are passed in; nothing here reads configuration,
+//! the clock or randomness.
 //!
 //! # The file
 //!
@@ -39,17 +40,20 @@
 //! - [`canonical`]: the signed bytes.
 //! - [`parse`]: reading a file back.
 //! - [`sign`]: signing and verifying; [`errors`]: what can fail.
+//! - [`server_file`]: every allocation on one license server in one file.
 
 pub mod canonical;
 pub mod errors;
 pub mod model;
 pub mod parse;
+pub mod server_file;
 pub mod sign;
 pub mod tokens;
 
 #[cfg(test)]
 mod tests;
 
-pub use errors::{SignError, VerifyError};
+pub use errors::{IncrementAt, SignError, VerifyError};
 pub use model::{FileIdentity, LicenseFileContent, VendorName};
-pub use sign::{sign, verify, VerifiedFile, VerifiedIncrement};
+pub use server_file::sign_server_file;
+pub use sign::{sign, sign_token, verify, VerifiedFile, VerifiedIncrement};

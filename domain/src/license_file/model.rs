@@ -169,14 +169,10 @@ impl LicenseFileContent {
         self.increment_groups().into_iter().flatten().collect()
     }
 
-    /// The whole file, with `sign_token` (`SIGN="<key id>:<signature>"`) ending the
-    /// `INCREMENT` line.
-    pub fn render(&self, sign_token: &str) -> String {
+    /// The comments naming which allocation and revision this is (not signed).
+    pub fn identity_comments(&self) -> [String; 4] {
         let id = &self.identity;
-        let mut text = String::new();
-        for line in [
-            HEADER_COMMENT.to_owned(),
-            format!("# account: {}", id.account_id),
+        [
             format!("# license: {}", id.license_id),
             format!("# allocation: {}", id.allocation_id),
             format!("# revision: {}", id.revision),
@@ -184,15 +180,23 @@ impl LicenseFileContent {
                 "# issued: {}",
                 self.issued_at.to_rfc3339_opts(SecondsFormat::Secs, true)
             ),
+        ]
+    }
+
+    /// The `SERVER`, `VENDOR` and `USE_SERVER` lines.
+    pub fn server_lines(&self) -> [String; 3] {
+        [
             format!("SERVER this_host {}", self.host_id_token()),
             format!("VENDOR {}", self.vendor.as_str()),
             "USE_SERVER".to_owned(),
-        ] {
-            text.push_str(&line);
-            text.push('\n');
-        }
-        let [head, vendor_string, dates] = self.increment_groups();
-        for group in [head, vendor_string, dates] {
+        ]
+    }
+
+    /// The `INCREMENT` line, laid out on continuation lines, ended by
+    /// `sign_token` (`SIGN="<key id>:<signature>"`) and a line feed.
+    pub fn increment_text(&self, sign_token: &str) -> String {
+        let mut text = String::new();
+        for group in self.increment_groups() {
             text.push_str(&group.join(" "));
             text.push_str(" \\\n  ");
         }
@@ -200,4 +204,28 @@ impl LicenseFileContent {
         text.push('\n');
         text
     }
+
+    /// The whole file, with `sign_token` (`SIGN="<key id>:<signature>"`) ending the
+    /// `INCREMENT` line.
+    pub fn render(&self, sign_token: &str) -> String {
+        let account = format!("# account: {}", self.identity.account_id);
+        let mut text = lines(
+            [HEADER_COMMENT.to_owned(), account]
+                .into_iter()
+                .chain(self.identity_comments())
+                .chain(self.server_lines()),
+        );
+        text.push_str(&self.increment_text(sign_token));
+        text
+    }
+}
+
+/// `lines`, each ended by a line feed.
+pub fn lines(lines: impl IntoIterator<Item = String>) -> String {
+    let mut text = String::new();
+    for line in lines {
+        text.push_str(&line);
+        text.push('\n');
+    }
+    text
 }

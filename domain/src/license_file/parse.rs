@@ -10,7 +10,8 @@ use crate::license_file::tokens::{key_value, logical_lines, split};
 /// A license file's parts, as written.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ParsedFile {
-    /// `# key: value` comment lines, in order (not signed).
+    /// `# key: value` comment lines of the file, in order (not signed): those
+    /// before the `SERVER` line or after the last `INCREMENT`.
     pub comments: Vec<(String, String)>,
     /// The `SERVER` line's host id token, e.g. `HOSTNAME=CTXSRV01`.
     pub host_id: String,
@@ -27,6 +28,9 @@ pub struct ParsedIncrement {
     pub tokens: Vec<String>,
     /// The `SIGN=` value, unquoted (`<key id>:<base64 signature>`), if any.
     pub sign: Option<String>,
+    /// `# key: value` comments between the `SERVER` line or the previous
+    /// `INCREMENT` and this one: in a server's file, the allocation it is for.
+    pub comments: Vec<(String, String)>,
 }
 
 impl ParsedIncrement {
@@ -51,6 +55,8 @@ impl ParsedIncrement {
 pub fn parse(text: &str) -> Result<ParsedFile, VerifyError> {
     let mut parsed = ParsedFile::default();
     let mut host_id: Option<String> = None;
+    // Comments after the SERVER line wait for the INCREMENT they precede.
+    let mut pending: Vec<(String, String)> = Vec::new();
     for line in logical_lines(text) {
         let malformed = |reason: String| VerifyError::Malformed {
             line: line.number,
@@ -58,9 +64,12 @@ pub fn parse(text: &str) -> Result<ParsedFile, VerifyError> {
         };
         if let Some(comment) = line.text.strip_prefix('#') {
             if let Some((key, value)) = comment.split_once(':') {
-                parsed
-                    .comments
-                    .push((key.trim().to_owned(), value.trim().to_owned()));
+                let comment = (key.trim().to_owned(), value.trim().to_owned());
+                if host_id.is_some() {
+                    pending.push(comment);
+                } else {
+                    parsed.comments.push(comment);
+                }
             }
             continue;
         }
@@ -101,6 +110,7 @@ pub fn parse(text: &str) -> Result<ParsedFile, VerifyError> {
                     line: line.number,
                     tokens: rest.into_iter().map(str::to_owned).collect(),
                     sign: signs.first().and_then(|t| key_value(t)).map(|(_, v)| v),
+                    comments: std::mem::take(&mut pending),
                 });
             }
             Some(other) => {
@@ -112,6 +122,7 @@ pub fn parse(text: &str) -> Result<ParsedFile, VerifyError> {
             None => {}
         }
     }
+    parsed.comments.append(&mut pending);
     parsed.host_id = host_id.ok_or(VerifyError::NoServerLine)?;
     if parsed.increments.is_empty() {
         return Err(VerifyError::NoIncrement);
@@ -140,6 +151,21 @@ mod tests {
         assert_eq!(increment.field("NOTICE").as_deref(), Some("Order A B"));
         assert_eq!(increment.sign.as_deref(), Some("k1:abc="));
         assert_eq!(increment.tokens.last().unwrap(), "SN=LA-1:1");
+    }
+
+    #[test]
+    fn comments_between_increments_belong_to_the_increment_they_precede() {
+        let text = "# account: a\nSERVER this_host HOSTNAME=h\n# allocation: one\n\
+             INCREMENT F1 V 1 permanent 1 SIGN=x\n# allocation: two\n\
+             INCREMENT F2 V 1 permanent 1 SIGN=y\n# end: of file\n";
+        let parsed = parse(text).unwrap();
+        let pair = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+        assert_eq!(
+            parsed.comments,
+            [pair("account", "a"), pair("end", "of file")]
+        );
+        assert_eq!(parsed.increments[0].comments, [pair("allocation", "one")]);
+        assert_eq!(parsed.increments[1].comments, [pair("allocation", "two")]);
     }
 
     #[test]

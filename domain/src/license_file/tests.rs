@@ -7,23 +7,23 @@ use super::*;
 use crate::keys::{KeyError, Keyring, KeyringEntry};
 use crate::values::{AllocationId, BindingType, HostId};
 
-fn at(instant: &str) -> DateTime<Utc> {
+pub(super) fn at(instant: &str) -> DateTime<Utc> {
     instant.parse().unwrap()
 }
 
-fn key(id: &str, active_from: &str, seed: u8) -> KeyringEntry {
+pub(super) fn key(id: &str, active_from: &str, seed: u8) -> KeyringEntry {
     KeyringEntry::from_seed(id, at(active_from), &[seed; 32]).unwrap()
 }
 
-fn public_only(key: &KeyringEntry) -> KeyringEntry {
+pub(super) fn public_only(key: &KeyringEntry) -> KeyringEntry {
     KeyringEntry::verify_only(key.key_id(), key.active_from(), &key.public_key_base64()).unwrap()
 }
 
-fn keyring(keys: Vec<KeyringEntry>) -> Keyring {
+pub(super) fn keyring(keys: Vec<KeyringEntry>) -> Keyring {
     Keyring::new(keys).unwrap()
 }
 
-fn content() -> LicenseFileContent {
+pub(super) fn content() -> LicenseFileContent {
     LicenseFileContent {
         identity: FileIdentity {
             account_id: crate::AccountId(Uuid::from_u128(1)),
@@ -46,7 +46,7 @@ fn content() -> LicenseFileContent {
     }
 }
 
-fn k1() -> KeyringEntry {
+pub(super) fn k1() -> KeyringEntry {
     key("k1", "2026-01-01T00:00:00Z", 7)
 }
 

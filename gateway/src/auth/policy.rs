@@ -138,6 +138,11 @@ mod tests {
                 "/licenses/{license_id}/allocations/{allocation_id}/license-file",
                 ReadModels,
             ),
+            (
+                Method::GET,
+                "/license-servers/{host}/license-file",
+                ReadModels,
+            ),
             (Method::POST, "/licenses", Change),
             (Method::POST, "/licenses/{license_id}/renew", Change),
             (Method::POST, "/bulk/allocate", Change),

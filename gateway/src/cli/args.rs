@@ -47,6 +47,14 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Load a demo account into the configured database: three years of
+    /// purchases (term, perpetual, trials), allocations on several license
+    /// servers, moves, returns, renewals, an upgrade, hidden legacy licenses and
+    /// weeks of usage with overdraft, recorded through the same commands as the
+    /// HTTP API, with dates counted back from today. Prints a portal token, an
+    /// auditor token and the console's address. Each run creates a new account.
+    /// Needs the database and a token key with a private part.
+    Demo,
     /// Ed25519 signing keys: for license files (`license_signing_keys`), bearer
     /// tokens (`auth_signing_keys`) and integrity checkpoints
     /// (`checkpoint_signing_keys`); `signing-key` is the same command.

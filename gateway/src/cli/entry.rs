@@ -70,7 +70,8 @@ async fn main_async() -> ExitCode {
         | Online::Migrate
         | Online::Rebuild
         | Online::Admin(_)
-        | Online::Witness(_) => ExitCode::FAILURE,
+        | Online::Witness(_)
+        | Online::Demo => ExitCode::FAILURE,
     };
     match execute(online, settings).await {
         Ok(code) => code,
@@ -108,6 +109,8 @@ enum Online {
     Witness(WitnessArgs),
     /// `ledger verify history`.
     VerifyHistory { account: Option<Uuid> },
+    /// `ledger demo`.
+    Demo,
 }
 
 /// Where a subcommand runs.
@@ -138,6 +141,7 @@ fn split(command: Command) -> Mode {
         Command::Audit => Mode::Online(Online::Audit),
         Command::Admin { command } => Mode::Online(Online::Admin(command)),
         Command::Witness(args) => Mode::Online(Online::Witness(args)),
+        Command::Demo => Mode::Online(Online::Demo),
     }
 }
 
@@ -292,6 +296,7 @@ async fn execute(command: Online, settings: Settings) -> anyhow::Result<ExitCode
             Ok(ExitCode::SUCCESS)
         }
         Online::Admin(command) => crate::cli::admin::run(command, &settings).await,
+        Online::Demo => crate::cli::demo::run(&settings).await,
         Online::Witness(WitnessArgs {
             ledger_url,
             log_key,

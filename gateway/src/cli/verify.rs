@@ -1,6 +1,7 @@
 //! `ledger verify …`: offline checks an auditor or a license server administrator
 //! runs without access to the ledger's database. Today: a license file's
-//! signatures, against the published public keys or the configured ones.
+//! signatures (an allocation's file, or a whole license server's), against the
+//! published public keys or the configured ones.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -33,19 +34,21 @@ pub fn license_file(
         .with_context(|| format!("reading license file {}", path.display()))?;
     let verified = license_file::verify(&text, &keyring)
         .with_context(|| format!("license file {} is NOT valid", path.display()))?;
+    let of = verified.increments.len();
     let mut report = format!(
-        "license file {} is valid: every INCREMENT line is signed and unchanged\n  host id:   {}\n",
+        "license file {} is valid: every INCREMENT line ({of}) is signed and unchanged\n  host id:   {}\n",
         path.display(),
         verified.host_id
     );
-    for line in &verified.increments {
+    for (index, line) in verified.increments.iter().enumerate() {
         let or_none = |value: &Option<String>| value.clone().unwrap_or_else(|| "-".into());
         // Writing to a String cannot fail.
         let _ = write!(
             report,
-            "  feature:   {} (vendor {})\n  key id:    {}\n  count:     {}\n  \
+            "  INCREMENT {} of {of}\n  feature:   {} (vendor {})\n  key id:    {}\n  count:     {}\n  \
              expiry:    {}\n  version:   {} (maintenance)\n  issued:    {}\n  \
              start:     {}\n  serial:    {}\n",
+            index + 1,
             line.feature,
             line.vendor,
             line.key_id,
@@ -56,6 +59,9 @@ pub fn license_file(
             or_none(&line.start),
             or_none(&line.serial),
         );
+        for (key, value) in &line.comments {
+            let _ = writeln!(report, "  {key}: {value} (comment, not signed)");
+        }
     }
     for (key, value) in &verified.comments {
         let _ = writeln!(report, "  {key}: {value} (comment, not signed)");

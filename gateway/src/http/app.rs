@@ -15,7 +15,6 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use ledger_domain::transparency::note::VerifierKey;
-use ledger_domain::upcast::LicenseEventUpcaster;
 use ledger_domain::usage::ServerUsage;
 use ledger_domain::License;
 use ledger_projections::queries::overdraft::AllowancePolicy;
@@ -27,7 +26,7 @@ use crate::http::rate_limit::RateLimiter;
 use crate::http::routes;
 use crate::http::routes::license_files::LicenseFiles;
 use crate::vitals::Vitals;
-use crate::write::commands::{CommandContext, CommandService, IdempotencyKey, MessageLimit};
+use crate::write::commands::{CommandContext, CommandService, IdempotencyKey};
 
 /// Largest request body accepted; license commands are small.
 pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
@@ -151,26 +150,11 @@ impl AppState {
         nats: Option<async_nats::Client>,
         vitals: Vitals,
     ) -> Self {
-        let retries = settings.command_conflict_retries;
-        let limit = MessageLimit {
-            max_bytes: settings.event_max_bytes,
-            subject_prefix: settings.subject_prefix.clone(),
-        };
+        let (commands, usage) =
+            crate::write::command_services(&pool, settings, &vitals.metrics.commands);
         Self {
-            commands: Arc::new(CommandService::new(
-                pool.clone(),
-                retries,
-                || vec![Box::new(LicenseEventUpcaster)],
-                limit.clone(),
-                vitals.metrics.commands.clone(),
-            )),
-            usage: Arc::new(CommandService::new(
-                pool.clone(),
-                retries,
-                Vec::new,
-                limit,
-                vitals.metrics.commands.clone(),
-            )),
+            commands: Arc::new(commands),
+            usage: Arc::new(usage),
             allowance: settings.allowance_policy(),
             read_wait_timeout: settings.read_wait_timeout(),
             license_files: LicenseFiles {

@@ -63,6 +63,17 @@ pub enum ApiError {
     /// Concurrent changes won every retry; nothing was recorded.
     #[error("{0}")]
     Conflict(String),
+    /// A license server's file was asked for a host whose allocations are of
+    /// several binding types: one file has one host id (`HOSTNAME=`, `ID=`, …), so
+    /// the caller must choose one with `binding_type`. Asking again unchanged
+    /// cannot succeed.
+    #[error("license server `{host}` holds allocations of several binding types ({}): a license file has one host id; choose one with binding_type", binding_types.join(", "))]
+    SeveralHostIds {
+        /// The host, as asked for.
+        host: String,
+        /// Its allocations' binding types, sorted.
+        binding_types: Vec<String>,
+    },
     /// A bulk selection that cannot take the action together; nothing was recorded.
     #[error("{} selected license(s) are incompatible with the action or with the first one", incompatible.len())]
     IncompatibleSelection {
@@ -298,6 +309,7 @@ impl ApiError {
             | Self::Rule(LicenseError::AllocationNotFound { .. }) => StatusCode::NOT_FOUND,
             Self::Rule(LicenseError::AlreadyPurchased)
             | Self::Conflict(_)
+            | Self::SeveralHostIds { .. }
             | Self::IdempotencyKeyInUse { .. } => StatusCode::CONFLICT,
             Self::Rule(_)
             | Self::UsageRule { .. }
@@ -370,6 +382,12 @@ impl ApiError {
                 rule_problem(status, error.code(), facts(&error), detail, field)
             }
             Self::Conflict(_) => problem(status, "conflict", "Conflict", detail),
+            Self::SeveralHostIds { binding_types, .. } => {
+                let mut body = problem(status, "several-host-ids", "Several host ids", detail);
+                body["field"] = "query.binding_type".into();
+                body["facts"] = json!({ "binding_types": binding_types });
+                body
+            }
             Self::IncompatibleSelection {
                 reference,
                 incompatible,
@@ -601,6 +619,16 @@ mod tests {
                 false,
             ),
             (ApiError::Conflict("x".into()), 409, "conflict", None, true),
+            (
+                ApiError::SeveralHostIds {
+                    host: "h".into(),
+                    binding_types: vec!["host_name".into(), "other_id".into()],
+                },
+                409,
+                "several-host-ids",
+                None,
+                false,
+            ),
             (
                 ApiError::IncompatibleSelection {
                     reference: LicenseId(nil),

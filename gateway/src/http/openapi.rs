@@ -52,6 +52,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(routes::asset_components::router())
         .merge(routes::license_servers::router())
         .merge(routes::license_files::router())
+        .merge(routes::server_license_file::router())
         .merge(routes::usage::router())
         .merge(routes::history::router())
         .merge(routes::integrity::router())
@@ -141,10 +142,11 @@ struct ApiDoc;
 #[derive(ToSchema)]
 pub struct Problem {
     /// `urn:licensing-ledger:problem:<code>`: `bad-request`, `not-found`,
-    /// `allocation-not-found`, `already-purchased`, `conflict`, `version-mismatch`,
-    /// `idempotency-key-reused`, `idempotency-key-in-use`, `payload-too-large`,
-    /// `unsupported-media-type`, `method-not-allowed`, `read-model-lagging`,
-    /// `incompatible-selection`, `internal`, or the broken rule's code.
+    /// `allocation-not-found`, `already-purchased`, `conflict`, `several-host-ids`,
+    /// `version-mismatch`, `idempotency-key-reused`, `idempotency-key-in-use`,
+    /// `payload-too-large`, `unsupported-media-type`, `method-not-allowed`,
+    /// `read-model-lagging`, `incompatible-selection`, `internal`, or the broken
+    /// rule's code.
     #[serde(rename = "type")]
     #[schema(
         format = "uri",
@@ -253,8 +255,11 @@ problems! {
     /// 409.
     Conflict = 409, retry: true,
         "The license id is taken (`already-purchased`), concurrent changes won every \
-         retry (`conflict`; nothing was recorded), or a request with the same \
-         `Idempotency-Key` is still running (`idempotency-key-in-use`, with `Retry-After`).";
+         retry (`conflict`; nothing was recorded), a request with the same \
+         `Idempotency-Key` is still running (`idempotency-key-in-use`, with `Retry-After`), \
+         or a license server's file was asked for without `binding_type` while the host \
+         holds allocations of several binding types (`several-host-ids`; `facts` has \
+         `binding_types`).";
     /// 412.
     PreconditionFailed = 412, retry: false,
         "`If-Match` names another version than the license's; nothing was recorded. \
@@ -342,6 +347,8 @@ error_groups! {
     LookupErrors: [400, 404, 503];
     /// A license file download.
     LicenseFileErrors: [400, 404, 410, 503];
+    /// A license server's file: every live allocation on a host.
+    ServerFileErrors: [400, 404, 409, 503];
     /// A read of history from the event store, of one thing that may not exist.
     HistoryErrors: [400, 404, 503];
     /// A read of history from the event store.
@@ -676,6 +683,10 @@ mod tests {
             ApiError::Rule(LicenseError::AlreadyActivated),
             ApiError::Rule(LicenseError::QuantityMustBePositive { quantity: 0 }),
             ApiError::Conflict("lost".into()),
+            ApiError::SeveralHostIds {
+                host: "h".into(),
+                binding_types: vec!["host_name".into(), "other_id".into()],
+            },
             ApiError::IncompatibleSelection {
                 reference: LicenseId(Uuid::nil()),
                 incompatible: vec![Incompatibility {

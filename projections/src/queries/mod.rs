@@ -3,7 +3,9 @@
 //! the clock (DESIGN.md decision 4).
 
 pub mod asset_components;
+pub mod facts;
 pub mod landing_page;
+pub mod license_files;
 pub mod license_servers;
 pub mod overdraft;
 pub mod search;

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::time::{expiry_band, Window};
+use super::facts::LicenseFacts;
+use super::time::Window;
 
 // The enums below are the search's query parameters as the HTTP API takes and
 // documents them (serde names, OpenAPI schemas): one list of values, here.
@@ -207,24 +208,21 @@ pub struct LicenseLine {
     /// The license.
     #[serde(flatten)]
     pub license: LicenseSummary,
-    /// Seats left to allocate.
-    pub available: i32,
-    /// Purchased in the 30 days before `as_of`.
-    pub new: bool,
-    /// Days from `as_of` to expiry; none for perpetual.
-    pub days_to_expiry: Option<i64>,
-    /// `expired`, `red`, `orange`, or none.
-    pub expiry_band: Option<&'static str>,
+    /// `available`, `new`, `days_to_expiry`, `expiry_band` at `as_of`.
+    #[serde(flatten)]
+    pub facts: LicenseFacts,
 }
 
 impl LicenseLine {
     fn new(license: LicenseSummary, window: &Window) -> Self {
-        let days_to_expiry = license.expires_on.map(|date| window.days_left(date));
         Self {
-            available: license.quantity - license.allocated,
-            new: license.purchased_at >= window.new_since,
-            expiry_band: days_to_expiry.and_then(expiry_band),
-            days_to_expiry,
+            facts: LicenseFacts::at(
+                window,
+                license.quantity,
+                license.allocated,
+                license.purchased_at,
+                license.expires_on,
+            ),
             license,
         }
     }

@@ -18,7 +18,8 @@ use axum::Json;
 use ledger_domain::keys::Keyring;
 use ledger_domain::license_file::{self, FileIdentity, LicenseFileContent, SignError, VendorName};
 use ledger_domain::{AccountId, AllocationId, BindingType, HostId, LicenseId};
-use ledger_projections::license_view::{AllocationRow, LicenseRow};
+use ledger_projections::license_view::AllocationRow;
+use ledger_projections::queries::license_files::FileSource;
 use ledger_projections::queries::{self, LicenseDetails};
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
@@ -120,20 +121,33 @@ async fn download(
     if row.status != "live" || revision != row.file_revision {
         return Err(void(account, license, &details, row, revision));
     }
-    let content = content(&state, account, &details.license, row)?;
-    let text = license_file::sign(&content, &state.license_files.keyring).map_err(|e| match e {
+    let content = content(&state, account, &FileSource::of(&details.license, row))?;
+    let text = license_file::sign(&content, &state.license_files.keyring).map_err(sign_error)?;
+    let filename = format!("{}-{}.lic", details.license.feature, row.allocation_id);
+    file_answer(text, &filename, &headers)
+}
+
+/// A signing failure as an answer: 503 when no key can sign.
+pub(super) fn sign_error(error: SignError) -> ApiError {
+    match error {
         SignError::NoSigningKey => ApiError::SigningUnavailable,
         other => ApiError::Internal(other.into()),
-    })?;
+    }
+}
+
+/// A license file's answer: its text (or 304 when `request`'s `If-None-Match`
+/// names it), its strong ETag — the SHA-256 of its bytes, so it changes exactly
+/// when they do — and saved as `filename`.
+pub(super) fn file_answer(
+    text: String,
+    filename: &str,
+    request: &HeaderMap,
+) -> Result<Response, ApiError> {
     let etag = format!("\"{:x}\"", Sha256::digest(text.as_bytes()));
-    let fresh = headers
+    let fresh = request
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|tags| tags.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
-    let disposition = format!(
-        "attachment; filename=\"{}-{}.lic\"",
-        details.license.feature, row.allocation_id
-    );
     let mut response = if fresh {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
@@ -142,7 +156,10 @@ async fn download(
     let headers = response.headers_mut();
     for (name, value) in [
         (header::CONTENT_TYPE, "text/plain; charset=utf-8".to_owned()),
-        (header::CONTENT_DISPOSITION, disposition),
+        (
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{filename}\""),
+        ),
         (header::ETAG, etag),
         // Every use asks again: the file may have been made void since.
         (header::CACHE_CONTROL, "private, no-cache".to_owned()),
@@ -197,35 +214,34 @@ fn void(
     }
 }
 
-/// The file's content from the read model's rows.
-fn content(
+/// A file's content from what the read model holds of its allocation.
+pub(super) fn content(
     state: &AppState,
     account: AccountId,
-    license: &LicenseRow,
-    allocation: &AllocationRow,
+    source: &FileSource,
 ) -> Result<LicenseFileContent, ApiError> {
-    let binding_type = BindingType::parse(&license.binding_type)
-        .map_err(|e| anyhow::anyhow!("license {}: {e}", license.license_id))?;
+    let binding_type = BindingType::parse(&source.binding_type)
+        .map_err(|e| anyhow::anyhow!("license {}: {e}", source.license_id))?;
     Ok(LicenseFileContent {
         identity: FileIdentity {
             account_id: account,
-            license_id: LicenseId(license.license_id),
-            allocation_id: AllocationId(allocation.allocation_id),
-            revision: allocation.file_revision,
+            license_id: LicenseId(source.license_id),
+            allocation_id: AllocationId(source.allocation_id),
+            revision: source.file_revision,
         },
         binding_type,
-        host: HostId::recorded(&allocation.host),
+        host: HostId::recorded(&source.host),
         vendor: state.license_files.vendor.clone(),
-        feature: license.feature.clone(),
-        maintenance_until: license.maintenance_until,
-        expires_on: license.expires_on,
+        feature: source.feature.clone(),
+        maintenance_until: source.maintenance_until,
+        expires_on: source.expires_on,
         // The column's CHECK keeps it at 1 or more.
-        count: u32::try_from(allocation.quantity).unwrap_or(0),
-        trial: license.trial,
-        overdraft_percent: state.allowance.percent(&license.feature),
-        issued_at: allocation.file_issued_at,
-        order_number: license.order_number.clone(),
-        access_code: license.access_code.clone(),
+        count: u32::try_from(source.quantity).unwrap_or(0),
+        trial: source.trial,
+        overdraft_percent: state.allowance.percent(&source.feature),
+        issued_at: source.file_issued_at,
+        order_number: source.order_number.clone(),
+        access_code: source.access_code.clone(),
     })
 }
 

@@ -91,6 +91,18 @@ pub struct HostPath {
     pub host: String,
 }
 
+/// Refuses a `{host}` no license server can have (the document's bounds): any
+/// other is looked up, and an unknown one is 404.
+pub fn check_host(host: &str) -> Result<(), ApiError> {
+    if !(1..=253).contains(&host.len()) || host.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "path.host",
+            "1 to 253 characters, no control characters",
+        ));
+    }
+    Ok(())
+}
+
 /// The live allocations on one license server.
 ///
 /// Each with its license, feature, quantity and `file_revision`; 404 if there are
@@ -110,12 +122,7 @@ async fn one(
 ) -> Result<Json<Server>, ApiError> {
     params.only(&["min_position"])?;
     let account: AccountId = path_param("account_id", &account_id)?;
-    if !(1..=253).contains(&host.len()) || host.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "path.host",
-            "1 to 253 characters, no control characters",
-        ));
-    }
+    check_host(&host)?;
     read_options::wait_for_min_position(&state, &params).await?;
     let allocations = server_allocations(&state.pool, account.0, &host)
         .await

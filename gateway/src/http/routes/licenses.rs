@@ -14,6 +14,8 @@ use ledger_domain::{
     LicenseCommand, LicenseEvent, LicenseId, LicenseModel, ModifyAllocation, ProductCode,
     ProductVersion, Purchase, Renew, ReturnAllocation, Upgrade, ValueError,
 };
+use ledger_projections::queries::facts::LicenseFacts;
+use ledger_projections::queries::time::Window;
 use ledger_projections::queries::{self, LicenseDetails};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -26,7 +28,7 @@ use crate::http::app::AppState;
 use crate::http::error::ApiError;
 use crate::http::extract::{path_param, version_etag, ApiJson, IfMatch, QueryParams};
 use crate::http::openapi::{
-    AccountPath, AllocationPath, BindingTypeName, CommandHeaders, EditionCode, IfMatchHeader,
+    AccountPath, AllocationPath, AsOf, BindingTypeName, CommandHeaders, EditionCode, IfMatchHeader,
     LicenseActionErrors, LicenseCommandErrors, LicenseModelName, LicensePath, LicensePurchased,
     LicenseRecorded, LookupErrors, MinPosition, PurchaseErrors,
 };
@@ -549,18 +551,37 @@ async fn upgrade(
     respond(StatusCode::OK, target.license, recorded, None)
 }
 
+/// A license as `GET /licenses/{license_id}` answers it: the row and its
+/// allocations, with the fields a search line carries, computed for `as_of` by the
+/// same code, so a client never computes them itself.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LicenseAnswer {
+    /// The license and its allocations.
+    #[serde(flatten)]
+    pub details: LicenseDetails,
+    /// The instant `available`, `new`, `days_to_expiry` and `expiry_band` were
+    /// computed for.
+    pub as_of: DateTime<Utc>,
+    /// The derived fields, as on the license's search line.
+    #[serde(flatten)]
+    pub facts: LicenseFacts,
+}
+
 /// Reads a license and its allocations.
 ///
 /// Allocations are live, moved or returned, each with the `file_revision` (license
-/// version) its current file was issued at. The license's version is the `ETag`.
+/// version) its current file was issued at. `available`, `new`, `days_to_expiry`
+/// and `expiry_band` are computed for `as_of` exactly as the license's line in
+/// `GET /licenses` is; a license purchased after `as_of` is 404, as that search
+/// leaves it out. The license's version is the `ETag`.
 #[utoipa::path(
     get,
     path = "/v1/accounts/{account_id}/licenses/{license_id}",
     operation_id = "get_license",
     tag = "licenses",
-    params(LicensePath, MinPosition),
+    params(LicensePath, AsOf, MinPosition),
     responses(
-        (status = 200, description = "The license", body = LicenseDetails, headers(
+        (status = 200, description = "The license", body = LicenseAnswer, headers(
             ("ETag" = String, description = "The license's version: pass it as `If-Match`")
         )),
         LookupErrors,
@@ -571,13 +592,34 @@ async fn get_license(
     Path((account_id, license_id)): Path<(String, String)>,
     params: QueryParams,
 ) -> Result<Response, ApiError> {
-    params.only(&["min_position"])?;
+    params.only(&["as_of", "min_position"])?;
     let target = target(&account_id, &license_id)?;
+    let as_of = read_options::as_of(&params)?;
     read_options::wait_for_min_position(&state, &params).await?;
     let details: LicenseDetails = queries::license(&state.pool, target.account.0, target.license.0)
         .await
         .context("reading the license")?
         .ok_or_else(|| ApiError::NotFound("no such license".into()))?;
-    let etag = version_etag(details.license.last_sequence);
-    Ok(([(header::ETAG, etag)], Json(details)).into_response())
+    let license = &details.license;
+    if license.purchased_at > as_of {
+        return Err(ApiError::NotFound(format!(
+            "license {} was purchased at {}, after as_of",
+            license.license_id,
+            license.purchased_at.to_rfc3339()
+        )));
+    }
+    let facts = LicenseFacts::at(
+        &Window::new(as_of),
+        license.quantity,
+        license.allocated,
+        license.purchased_at,
+        license.expires_on,
+    );
+    let etag = version_etag(license.last_sequence);
+    let answer = LicenseAnswer {
+        details,
+        as_of,
+        facts,
+    };
+    Ok(([(header::ETAG, etag)], Json(answer)).into_response())
 }

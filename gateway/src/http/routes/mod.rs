@@ -19,5 +19,6 @@ pub mod ndjson;
 pub mod read_options;
 pub mod search;
 pub mod search_params;
+pub mod server_license_file;
 pub mod transparency;
 pub mod usage;

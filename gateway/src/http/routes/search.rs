@@ -212,7 +212,7 @@ fn csv_line(line: &LicenseLine) -> String {
         license.binding_type.clone(),
         license.quantity.to_string(),
         license.allocated.to_string(),
-        line.available.to_string(),
+        line.facts.available.to_string(),
         if license.expires_on.is_some() {
             "term"
         } else {
@@ -220,14 +220,14 @@ fn csv_line(line: &LicenseLine) -> String {
         }
         .to_owned(),
         optional(license.expires_on.map(|date| date.to_string())),
-        optional(line.days_to_expiry.map(|days| days.to_string())),
-        line.expiry_band.unwrap_or_default().to_owned(),
+        optional(line.facts.days_to_expiry.map(|days| days.to_string())),
+        line.facts.expiry_band.unwrap_or_default().to_owned(),
         license.maintenance_until.to_string(),
         license.order_number.clone(),
         license.access_code.clone(),
         license.trial.to_string(),
         license.hidden.to_string(),
-        line.new.to_string(),
+        line.facts.new.to_string(),
         license.purchased_at.to_rfc3339(),
         optional(license.activated_at.map(|at| at.to_rfc3339())),
     ])
