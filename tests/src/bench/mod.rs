@@ -6,9 +6,9 @@
 //! A run: load purchases straight into a fresh store; time the relay publishing
 //! that backlog, the projector applying it and `ledger rebuild` replaying it; then,
 //! with the gateway up, each query alone, the command mix with queries alongside,
-//! many clients allocating on one license at once, the projection lag at a fixed
-//! command rate, the command mix alone against the ledger and then against a
-//! plain cqrs-es peer ([`peer`]), the two baselines, peak memory.
+//! the command mix alone against the ledger and then against a plain cqrs-es
+//! peer ([`peer`]), many clients allocating on one license at once, the
+//! projection lag at a fixed command rate, the two baselines, peak memory.
 
 mod baseline;
 mod commands;
