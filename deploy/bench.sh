@@ -3,7 +3,8 @@
 # down, builds the ledger and the harness in release mode, and runs every phase
 # against the real binary with each role in its own process, next to this
 # machine's own limits measured in the same run (pgbench, raw JetStream, a static
-# endpoint). Prints a Markdown summary; the full figures go to bench-results.json.
+# endpoint) and a plain cqrs-es peer driven by the same load generator. Prints
+# a Markdown summary; the full figures go to bench-results.json.
 #
 #   bash deploy/bench.sh                 # full run: 1,000,000 licenses, ~8 min
 #   bash deploy/bench.sh --smoke         # seconds: only proves every phase works
@@ -19,5 +20,5 @@ export TEST_NATS_URL=${TEST_NATS_URL:-nats://${LEDGER_NATS_HOST:-127.0.0.1}:${LE
 unset LEDGER_PG_HOST LEDGER_PG_PORT LEDGER_NATS_HOST LEDGER_NATS_PORT LEDGER_NATS_STORE_DIR LEDGER_DB_NAME
 
 target=${CARGO_TARGET_DIR:-target}
-cargo build --release --quiet -p ledger-gateway -p ledger-tests --bin ledger --bin ledger-bench
-exec "$target/release/ledger-bench" --ledger-bin "$target/release/ledger" "$@"
+cargo build --release --quiet -p ledger-gateway -p ledger-tests --bin ledger --bin ledger-bench --bin ledger-peer
+exec "$target/release/ledger-bench" --ledger-bin "$target/release/ledger" --peer-bin "$target/release/ledger-peer" "$@"

@@ -16,7 +16,8 @@
 //! - [`monitoring`]: the dashboard and alert rules of `deploy/monitoring/`, and
 //!   `promtool` to check them.
 //! - [`analytics`]: the worked analytics consumer of the README.
-//! - [`bench`]: the benchmark harness (`ledger-bench`).
+//! - [`bench`]: the benchmark harness (`ledger-bench`), and the plain cqrs-es
+//!   peer it measures the ledger against (`ledger-peer`).
 //! - [`soak`]: the soak and fault harness (`ledger-soak`).
 //! - [`fuzz`]: the HTTP contract fuzzed with schemathesis (`ledger-fuzz`).
 #![allow(clippy::expect_used, clippy::unwrap_used)]

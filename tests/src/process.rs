@@ -21,6 +21,38 @@ macro_rules! ledger_bin {
     };
 }
 
+/// Starts `command` with its stderr appended to `log_path`, and returns it with
+/// the address its first line on stdout announces (`listening on <url>`).
+pub async fn spawn_listening(
+    mut command: Command,
+    log_path: &std::path::Path,
+) -> anyhow::Result<(Child, String)> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path)
+        .context("opening the process log")?;
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting the process")?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let first = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+        .await
+        .with_context(|| format!("it did not start; see {}", log_path.display()))??
+        .with_context(|| format!("it exited at start; see {}", log_path.display()))?;
+    let Some(address) = first.strip_prefix("listening on ") else {
+        bail!("unexpected first line `{first}`");
+    };
+    let address = address.to_owned();
+    // Keep draining stdout so the process can never block on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok((child, address))
+}
+
 /// A running `ledger` process.
 pub struct Ledger {
     child: Child,
@@ -44,35 +76,15 @@ impl Ledger {
         roles: &str,
         extra: &[(&str, &str)],
     ) -> anyhow::Result<Self> {
-        let log_path = env.log_path();
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .context("opening the process log")?;
-        let mut child = Command::new(bin)
+        let mut command = Command::new(bin);
+        command
             .args(["serve", "--roles", roles])
             .envs(env.vars())
-            .envs(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())))
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting the ledger binary")?;
-        let stdout = child.stdout.take().context("no stdout")?;
-        let mut lines = BufReader::new(stdout).lines();
-        let first = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
-            .await
-            .with_context(|| format!("ledger did not start; see {}", log_path.display()))??
-            .with_context(|| format!("ledger exited at start; see {}", log_path.display()))?;
-        let Some(address) = first.strip_prefix("listening on ") else {
-            bail!("unexpected first line `{first}`");
-        };
-        // Keep draining stdout so the process can never block on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+            .envs(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let (child, address) = spawn_listening(command, &env.log_path()).await?;
         let ledger = Self {
             child,
-            base_url: address.to_owned(),
+            base_url: address,
             tokens: Arc::new(env.tokens()),
         };
         ledger.wait_ready().await?;
@@ -165,10 +177,19 @@ pub fn status_and_output(output: &std::process::Output) -> (i32, String) {
 /// The `ledger` binary a harness command runs: `given`, or `ledger` next to the
 /// harness's own executable (where `cargo build` puts both).
 pub fn ledger_bin_beside(given: Option<std::path::PathBuf>) -> anyhow::Result<std::path::PathBuf> {
+    bin_beside("ledger", given)
+}
+
+/// The binary `name` a harness command runs: `given`, or the one next to the
+/// harness's own executable.
+pub fn bin_beside(
+    name: &str,
+    given: Option<std::path::PathBuf>,
+) -> anyhow::Result<std::path::PathBuf> {
     let path = match given {
         Some(path) => path,
-        None => std::env::current_exe()?.with_file_name("ledger"),
+        None => std::env::current_exe()?.with_file_name(name),
     };
-    anyhow::ensure!(path.is_file(), "no ledger binary at {}", path.display());
+    anyhow::ensure!(path.is_file(), "no {name} binary at {}", path.display());
     Ok(path)
 }

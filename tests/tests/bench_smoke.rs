@@ -3,13 +3,17 @@
 //! machines are shared and noisy); it only keeps `deploy/bench.sh` working.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-use ledger_tests::bench::{self, Plan};
+use ledger_tests::bench::{self, Binaries, Plan};
 use ledger_tests::ledger_bin;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_phase_of_a_smoke_sized_run_yields_figures() {
     let plan = Plan::smoke();
-    let report = bench::run(ledger_bin!(), &plan).await.unwrap();
+    let bins = Binaries {
+        ledger: ledger_bin!(),
+        peer: env!("CARGO_BIN_EXE_ledger-peer"),
+    };
+    let report = bench::run(bins, &plan).await.unwrap();
     let markdown = report.markdown();
 
     let seeded = plan.seeded_licenses as u64;
@@ -41,20 +45,37 @@ async fn every_phase_of_a_smoke_sized_run_yields_figures() {
         assert!(summary.count > 0, "{name}: {markdown}");
         assert_eq!(summary.errors, 0, "{name}: {markdown}");
     }
-    assert_eq!(report.commands.first_failure, None, "{markdown}");
-    for command in [
-        "purchase",
-        "activate",
-        "allocate",
-        "modify",
-        "return",
-        "renew",
-        "usage_report",
+    // The same mix, with queries alongside, alone, and alone against the peer:
+    // every command of it answered as the ledger answers it.
+    for mix in [
+        &report.commands.mix,
+        &report.versus_peer.ledger,
+        &report.versus_peer.peer,
     ] {
-        let summary = &report.commands.by_command[command];
-        assert!(summary.count > 0, "{command}: {markdown}");
-        assert_eq!(summary.errors, 0, "{command}: {markdown}");
+        assert_eq!(mix.first_failure, None, "{markdown}");
+        for command in [
+            "purchase",
+            "activate",
+            "allocate",
+            "modify",
+            "return",
+            "renew",
+            "usage_report",
+        ] {
+            let summary = &mix.by_command[command];
+            assert!(summary.count > 0, "{command}: {markdown}");
+            assert_eq!(summary.errors, 0, "{command}: {markdown}");
+        }
     }
+    // Each side's CPU per command is measured: its own processes and PostgreSQL.
+    for (side, per_second, own, postgres) in report.cpu_per_command() {
+        assert!(per_second > 0.0, "{side}: {markdown}");
+        assert!(own > 0.0 && postgres > 0.0, "{side}: {markdown}");
+    }
+    assert!(
+        markdown.contains("| commands/s, mix alone |") && markdown.contains("| peer commands/s |"),
+        "{markdown}"
+    );
     // One gateway queues the commands on one license: each gets its decision.
     let contention = &report.contention;
     assert_eq!(contention.clients, 20, "{markdown}");

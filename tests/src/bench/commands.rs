@@ -2,7 +2,8 @@
 //! license — purchase, activate, allocate twice, move one allocation, return the
 //! other, renew, and a usage report from the server that holds it — eight commands,
 //! each timed, with the global position its answer names (for projection lag).
-//! Run closed-loop (N clients as fast as answers come) or open-loop (a fixed rate).
+//! Run closed-loop (N clients as fast as answers come) or open-loop (a fixed rate),
+//! against the ledger or the peer (whichever the fleet is aimed at).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::fleet::{Fleet, Identity};
+use super::report::MixFigures;
 use super::stats::Samples;
 
 /// The feature a lifecycle's purchase (XDT, ENT, user/device) is licensed as.
@@ -39,6 +41,19 @@ impl CommandLog {
         }
         self.answered.extend(other.answered);
         self.first_failure = self.first_failure.take().or(other.first_failure);
+    }
+
+    /// What a closed-loop run of `elapsed` found.
+    pub fn figures(&self, elapsed: Duration) -> MixFigures {
+        MixFigures {
+            all: self.all().summary(elapsed),
+            by_command: self
+                .by_command
+                .iter()
+                .map(|(name, samples)| ((*name).to_owned(), samples.summary(elapsed)))
+                .collect(),
+            first_failure: self.first_failure.clone(),
+        }
     }
 
     /// Every command's samples together.
@@ -263,7 +278,7 @@ async fn send(
     expected: u16,
 ) -> Option<Value> {
     let samples = log.by_command.entry(command).or_default();
-    let mut request = fleet.client.post(url).bearer_auth(token);
+    let mut request = fleet.command(&url, token);
     if !body.is_null() {
         request = request.json(&body);
     }

@@ -99,9 +99,7 @@ async fn activated_license(
         "access_code": "LA-0001234567-12345",
     });
     let bought: Value = fleet
-        .client
-        .post(fleet.account_url(account, "/licenses"))
-        .bearer_auth(token)
+        .command(&fleet.account_url(account, "/licenses"), token)
         .json(&purchase)
         .send()
         .await?
@@ -113,9 +111,10 @@ async fn activated_license(
         .ok_or_else(|| anyhow::anyhow!("a purchase answered without a license id: {bought}"))?
         .to_owned();
     fleet
-        .client
-        .post(fleet.account_url(account, &format!("/licenses/{license}/activate")))
-        .bearer_auth(token)
+        .command(
+            &fleet.account_url(account, &format!("/licenses/{license}/activate")),
+            token,
+        )
         .json(&json!({"access_code": "LA-0001234567-12345"}))
         .send()
         .await?
@@ -128,9 +127,7 @@ async fn activated_license(
 async fn allocate(fleet: &Fleet, url: &str, token: &str, host: &str, outcomes: &mut Outcomes) {
     let started = Instant::now();
     let sent = fleet
-        .client
-        .post(url)
-        .bearer_auth(token)
+        .command(url, token)
         .json(&json!({"host": host, "quantity": 1}))
         .send()
         .await;

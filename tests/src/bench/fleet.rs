@@ -1,5 +1,6 @@
 //! Who the load generator speaks as: accounts, their portal tokens and the license
 //! servers (each with its own host-bound token), over one HTTP connection pool.
+//! The same fleet drives the ledger and, re-aimed, the peer.
 
 use std::sync::Arc;
 
@@ -31,6 +32,9 @@ pub struct Fleet {
     /// The accounts the load is spread over.
     pub accounts: Arc<Vec<Uuid>>,
     tokens: Arc<Verifier>,
+    /// Whether commands carry a bearer token and an `Idempotency-Key` (the
+    /// ledger, as production clients send them) or neither (the peer).
+    credentials: bool,
 }
 
 impl Fleet {
@@ -45,7 +49,30 @@ impl Fleet {
             base_url: base_url.to_owned(),
             accounts: Arc::new(accounts),
             tokens: Arc::new(tokens),
+            credentials: true,
         })
+    }
+
+    /// The same identities sent to the peer at `base_url`, without credentials.
+    pub fn aimed_at_peer(&self, base_url: &str) -> Self {
+        Self {
+            base_url: base_url.to_owned(),
+            credentials: false,
+            ..self.clone()
+        }
+    }
+
+    /// A command (POST) to `url` as the holder of `token`, with a fresh
+    /// `Idempotency-Key` when the target takes credentials.
+    pub fn command(&self, url: &str, token: &str) -> reqwest::RequestBuilder {
+        let request = self.client.post(url);
+        if self.credentials {
+            request
+                .bearer_auth(token)
+                .header("idempotency-key", Uuid::new_v4().to_string())
+        } else {
+            request
+        }
     }
 
     /// The `n`th identity: accounts in turn, hosts of its own.

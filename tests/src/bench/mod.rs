@@ -6,8 +6,9 @@
 //! A run: load purchases straight into a fresh store; time the relay publishing
 //! that backlog, the projector applying it and `ledger rebuild` replaying it; then,
 //! with the gateway up, each query alone, the command mix with queries alongside,
-//! many clients allocating on one license at once, the projection lag at a fixed
-//! command rate, the two baselines, peak memory.
+//! the command mix alone against the ledger and then against a plain cqrs-es
+//! peer ([`peer`]), many clients allocating on one license at once, the
+//! projection lag at a fixed command rate, the two baselines, peak memory.
 
 mod baseline;
 mod commands;
@@ -15,11 +16,13 @@ mod contention;
 pub mod cpu;
 mod fleet;
 mod lag;
+pub mod peer;
 mod processes;
 mod queries;
 pub mod report;
 pub mod seed;
 pub mod stats;
+mod versus;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -101,18 +104,36 @@ const PRODUCTION_SETTINGS: [(&str, &str); 1] = [("LEDGER_DATABASE_MAX_CONNECTION
 /// Longest any backlog may take before the run gives up.
 const BACKLOG_TIMEOUT: Duration = Duration::from_secs(1800);
 
-/// Runs `plan` against the `ledger` binary `bin` in a fresh database and stream,
-/// removed afterwards.
-pub async fn run(bin: &str, plan: &Plan) -> anyhow::Result<Report> {
-    // Every production feature on: checkpoints (every second), auth, and the
-    // transparency log the relay always grows.
+/// The binaries a run starts.
+#[derive(Debug, Clone, Copy)]
+pub struct Binaries<'a> {
+    /// The `ledger` binary.
+    pub ledger: &'a str,
+    /// The `ledger-peer` binary: the plain cqrs-es service measured beside it.
+    pub peer: &'a str,
+}
+
+/// Runs `plan` against the ledger and the peer in fresh databases and a fresh
+/// stream, removed afterwards.
+pub async fn run(bins: Binaries<'_>, plan: &Plan) -> anyhow::Result<Report> {
+    // Every production feature on: checkpoints (every second), auth and an
+    // Idempotency-Key on every command (`Fleet::command`), and the transparency
+    // log the relay always grows.
     let env = TestEnv::fresh().with_checkpoints();
-    let result = run_in(bin, plan, &env).await;
+    let peer_database_url = format!("{}_peer", env.database_url);
+    let result = run_in(bins, &peer_database_url, plan, &env).await;
     env.cleanup().await;
+    peer::drop_database(&peer_database_url).await;
     result
 }
 
-async fn run_in(bin: &str, plan: &Plan, env: &TestEnv) -> anyhow::Result<Report> {
+async fn run_in(
+    bins: Binaries<'_>,
+    peer_database_url: &str,
+    plan: &Plan,
+    env: &TestEnv,
+) -> anyhow::Result<Report> {
+    let bin = bins.ledger;
     let migrated = run_ledger(bin, env, &["migrate"]).await;
     anyhow::ensure!(
         migrated.status.success(),
@@ -179,6 +200,15 @@ async fn run_in(bin: &str, plan: &Plan, env: &TestEnv) -> anyhow::Result<Report>
     let readers = Readers::new(&fleet, &seeded.sample_licenses);
     let queries = query_phases(plan, &readers, &mut cpu).await;
     let commands = command_mix(plan, &fleet, &readers, &mut cpu).await;
+    let (versus_peer, peer) = versus::command_mix_alone(
+        plan,
+        &fleet,
+        bins.peer,
+        peer_database_url,
+        &env.log_path(),
+        &mut cpu,
+    )
+    .await?;
     eprintln!(
         "bench: {} clients allocating on one license",
         plan.contention_clients
@@ -197,7 +227,7 @@ async fn run_in(bin: &str, plan: &Plan, env: &TestEnv) -> anyhow::Result<Report>
     // Stopped only now: a process that exits mid-phase would have its whole
     // run's CPU time counted in that phase (through its parent's reaped time).
     let baselines = baselines(plan, env, &pool, &jetstream, &mut cpu).await?;
-    drop((gateway, projector, relay));
+    drop((gateway, projector, relay, peer));
     pool.close().await;
     Ok(Report {
         plan: plan.clone(),
@@ -213,6 +243,7 @@ async fn run_in(bin: &str, plan: &Plan, env: &TestEnv) -> anyhow::Result<Report>
         baselines,
         queries,
         commands,
+        versus_peer,
         contention,
         lag,
         memory,
@@ -259,14 +290,8 @@ async fn command_mix(
     );
     cpu.end("command mix").await;
     CommandFigures {
-        all: log.all().summary(elapsed),
-        by_command: log
-            .by_command
-            .iter()
-            .map(|(name, samples)| ((*name).to_owned(), samples.summary(elapsed)))
-            .collect(),
+        mix: log.figures(elapsed),
         queries_alongside: background.summary(background_elapsed),
-        first_failure: log.first_failure.clone(),
     }
 }
 

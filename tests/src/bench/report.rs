@@ -10,6 +10,11 @@ use super::cpu::PhaseLoad;
 use super::stats::Summary;
 use super::Plan;
 
+/// The CPU phase of the command mix alone against the ledger.
+pub const LEDGER_ALONE: &str = "command mix alone: ledger";
+/// The CPU phase of the command mix alone against the peer.
+pub const PEER_ALONE: &str = "command mix alone: peer";
+
 /// A backlog worked through: how many events, how long, how fast.
 #[derive(Debug, Clone, Serialize)]
 pub struct Throughput {
@@ -41,17 +46,35 @@ pub struct Baselines {
     pub jetstream_publishes_per_second: f64,
 }
 
-/// The command mix, closed-loop.
+/// A closed-loop run of the command mix.
 #[derive(Debug, Clone, Serialize)]
-pub struct CommandFigures {
+pub struct MixFigures {
     /// Every command together.
     pub all: Summary,
     /// Per command.
     pub by_command: BTreeMap<String, Summary>,
-    /// The queries sent at the same time (landing page, search, license by id).
-    pub queries_alongside: Summary,
     /// The first failure's status and body, when any command failed.
     pub first_failure: Option<String>,
+}
+
+/// The command mix, closed-loop, with queries alongside.
+#[derive(Debug, Clone, Serialize)]
+pub struct CommandFigures {
+    /// The commands.
+    #[serde(flatten)]
+    pub mix: MixFigures,
+    /// The queries sent at the same time (landing page, search, license by id).
+    pub queries_alongside: Summary,
+}
+
+/// The command mix alone, the same clients and phase length, against the ledger
+/// and then against the peer (a plain cqrs-es service, `bench::peer`).
+#[derive(Debug, Clone, Serialize)]
+pub struct PeerFigures {
+    /// The ledger, every production feature on.
+    pub ledger: MixFigures,
+    /// The peer.
+    pub peer: MixFigures,
 }
 
 /// Many clients allocating on one license at once, through one gateway.
@@ -129,6 +152,8 @@ pub struct Report {
     pub queries: BTreeMap<String, Summary>,
     /// The command mix at `plan.clients` clients.
     pub commands: CommandFigures,
+    /// The command mix alone against the ledger and against the peer.
+    pub versus_peer: PeerFigures,
     /// `plan.contention_clients` clients allocating on one license at once.
     pub contention: ContentionFigures,
     /// Projection lag at `plan.lag_commands_per_second`.
@@ -145,10 +170,20 @@ impl Report {
         let ratio = |ours: f64, base: f64| if base > 0.0 { ours / base } else { 0.0 };
         let query = |name: &str| self.queries.get(name).map(|s| s.per_second).unwrap_or(0.0);
         let static_rate = query("static_endpoint");
-        let commands = self.commands.all.per_second;
+        let commands = self.commands.mix.all.per_second;
+        let (alone, peer) = (
+            self.versus_peer.ledger.all.per_second,
+            self.versus_peer.peer.all.per_second,
+        );
         let pgbench = self.baselines.pgbench_inserts_per_second;
         let jetstream = self.baselines.jetstream_publishes_per_second;
         let mut ratios = vec![
+            (
+                "commands/s, mix alone",
+                alone,
+                "peer commands/s",
+                ratio(alone, peer),
+            ),
             (
                 "commands/s",
                 commands,
@@ -179,6 +214,42 @@ impl Report {
         ratios
     }
 
+    /// CPU per command of the mix alone: `(service, commands/s, ms of its own
+    /// processes, ms of PostgreSQL)`. The ledger's own processes are the gateway,
+    /// the relay, the projector and NATS: all of them work for each command.
+    pub fn cpu_per_command(&self) -> Vec<(&'static str, f64, f64, f64)> {
+        let sides = [
+            (
+                "ledger",
+                &self.versus_peer.ledger,
+                LEDGER_ALONE,
+                &["gateway", "relay", "projector", "nats-server"][..],
+            ),
+            ("peer", &self.versus_peer.peer, PEER_ALONE, &["peer"][..]),
+        ];
+        sides
+            .into_iter()
+            .map(|(what, mix, phase, own)| {
+                let per_second = mix.all.per_second;
+                let cores = |groups: &[&str]| -> f64 {
+                    let load = self.cpu.get(phase);
+                    groups
+                        .iter()
+                        .filter_map(|group| load?.cpu.cores.get(*group))
+                        .sum()
+                };
+                let ms = |cores: f64| {
+                    if per_second > 0.0 {
+                        1_000.0 * cores / per_second
+                    } else {
+                        0.0
+                    }
+                };
+                (what, per_second, ms(cores(own)), ms(cores(&["postgres"])))
+            })
+            .collect()
+    }
+
     /// A Markdown summary, the form BENCHMARKS.md quotes.
     pub fn markdown(&self) -> String {
         let mut out = String::new();
@@ -197,10 +268,21 @@ impl Report {
         }
         let _ = writeln!(
             out,
-            "| pgbench inserts/s | {:.0} | | |\n| JetStream publishes/s | {:.0} | | |",
+            "| peer commands/s | {:.0} | | |\n| pgbench inserts/s | {:.0} | | |\n| JetStream publishes/s | {:.0} | | |",
+            self.versus_peer.peer.all.per_second,
             self.baselines.pgbench_inserts_per_second,
             self.baselines.jetstream_publishes_per_second
         );
+        let _ = writeln!(
+            out,
+            "\nCPU per command of the mix alone, ms (the service's own processes; PostgreSQL):\n\n| service | commands/s | service CPU ms | postgres CPU ms |\n| --- | ---: | ---: | ---: |"
+        );
+        for (what, per_second, own, postgres) in self.cpu_per_command() {
+            let _ = writeln!(
+                out,
+                "| {what} | {per_second:.0} | {own:.2} | {postgres:.2} |"
+            );
+        }
         let _ = writeln!(
             out,
             "\n| backlog | events | seconds | events/s |\n| --- | ---: | ---: | ---: |"
@@ -229,9 +311,15 @@ impl Report {
         for (name, summary) in &self.queries {
             row(&format!("query {name}"), summary);
         }
-        row("commands (all)", &self.commands.all);
-        for (name, summary) in &self.commands.by_command {
-            row(&format!("command {name}"), summary);
+        for (what, mix) in [
+            ("", &self.commands.mix),
+            (" alone, ledger", &self.versus_peer.ledger),
+            (" alone, peer", &self.versus_peer.peer),
+        ] {
+            row(&format!("commands{what} (all)"), &mix.all);
+            for (name, summary) in &mix.by_command {
+                row(&format!("command{what}: {name}"), summary);
+            }
         }
         row(
             "queries alongside commands",
@@ -271,6 +359,7 @@ impl Report {
             "projector",
             "postgres",
             "nats-server",
+            "peer",
             "harness + exited children",
         ];
         let _ = writeln!(
@@ -294,7 +383,15 @@ impl Report {
             );
         }
         for (phase, failure) in [
-            ("command mix", &self.commands.first_failure),
+            ("command mix", &self.commands.mix.first_failure),
+            (
+                "command mix alone, ledger",
+                &self.versus_peer.ledger.first_failure,
+            ),
+            (
+                "command mix alone, peer",
+                &self.versus_peer.peer.first_failure,
+            ),
             ("allocations on one license", &self.contention.first_failure),
             ("fixed rate", &self.lag.first_failure),
         ] {

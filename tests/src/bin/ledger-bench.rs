@@ -1,5 +1,5 @@
 //! `ledger-bench`: the benchmark harness's command (see `deploy/bench.sh` and
-//! BENCHMARKS.md). Runs the real `ledger` binary against the PostgreSQL and NATS
+//! BENCHMARKS.md). Runs the real `ledger` binary (and the `ledger-peer` beside it) against the PostgreSQL and NATS
 //! of `TEST_POSTGRES_URL` / `TEST_NATS_URL` and prints a Markdown summary; the
 //! full figures go to a JSON file.
 
@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use ledger_tests::bench::{self, Plan};
+use ledger_tests::bench::{self, Binaries, Plan};
 
 /// Measures the ledger against this machine's own limits.
 #[derive(Debug, Parser)]
@@ -27,6 +27,9 @@ struct Args {
     /// The `ledger` binary (default: `ledger` next to this one).
     #[arg(long)]
     ledger_bin: Option<PathBuf>,
+    /// The peer, a plain cqrs-es service (default: `ledger-peer` next to this one).
+    #[arg(long)]
+    peer_bin: Option<PathBuf>,
     /// Where the full figures go, as JSON.
     #[arg(long, default_value = "bench-results.json")]
     json: PathBuf,
@@ -59,7 +62,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
         plan.phase_seconds = seconds;
     }
     let ledger_bin = ledger_tests::ledger_bin_beside(args.ledger_bin)?;
-    let report = bench::run(&ledger_bin.to_string_lossy(), &plan).await?;
+    let peer_bin = ledger_tests::bin_beside("ledger-peer", args.peer_bin)?;
+    let bins = Binaries {
+        ledger: &ledger_bin.to_string_lossy(),
+        peer: &peer_bin.to_string_lossy(),
+    };
+    let report = bench::run(bins, &plan).await?;
     std::fs::write(&args.json, serde_json::to_string_pretty(&report)?)?;
     println!("{}", report.markdown());
     eprintln!("figures written to {}", args.json.display());

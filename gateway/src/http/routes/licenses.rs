@@ -200,6 +200,28 @@ pub struct PurchaseRequest {
     pub purchased_at: Option<DateTime<Utc>>,
 }
 
+impl PurchaseRequest {
+    /// The terms this body asks for, bought at `purchased_at`; a field that is not
+    /// valid is a 400 naming it.
+    pub fn into_terms(self, purchased_at: DateTime<Utc>) -> Result<Purchase, ApiError> {
+        Ok(Purchase {
+            product: field("product", ProductCode::parse(&self.product))?,
+            edition: field("edition", Edition::parse(&self.edition))?,
+            version: field("version", ProductVersion::parse(&self.version))?,
+            license_model: field("license_model", LicenseModel::parse(&self.license_model))?,
+            binding_type: field("binding_type", BindingType::parse(&self.binding_type))?,
+            quantity: self.quantity,
+            expires_on: self.expires_on,
+            maintenance_until: self.maintenance_until,
+            order_number: self.order_number,
+            access_code: self.access_code,
+            trial: self.trial,
+            partial_allocation: self.partial_allocation.unwrap_or(true),
+            purchased_at,
+        })
+    }
+}
+
 /// Purchases a license.
 ///
 /// Records `Purchased`. With `license_id` (or an `Idempotency-Key`) a retried
@@ -229,26 +251,11 @@ async fn purchase(
             "must not be in the future",
         ));
     }
-    let action = LicenseAction::Purchase(Purchase {
-        product: field("product", ProductCode::parse(&body.product))?,
-        edition: field("edition", Edition::parse(&body.edition))?,
-        version: field("version", ProductVersion::parse(&body.version))?,
-        license_model: field("license_model", LicenseModel::parse(&body.license_model))?,
-        binding_type: field("binding_type", BindingType::parse(&body.binding_type))?,
-        quantity: body.quantity,
-        expires_on: body.expires_on,
-        maintenance_until: body.maintenance_until,
-        order_number: body.order_number,
-        access_code: body.access_code,
-        trial: body.trial,
-        partial_allocation: body.partial_allocation.unwrap_or(true),
-        purchased_at,
-    });
+    let license_id = body.license_id;
+    let action = LicenseAction::Purchase(body.into_terms(purchased_at)?);
     let target = Target {
         account,
-        license: body
-            .license_id
-            .map_or_else(|| LicenseId(context.new_id("license")), LicenseId),
+        license: license_id.map_or_else(|| LicenseId(context.new_id("license")), LicenseId),
     };
     let recorded = execute(&state, &context, &target, action, expected).await?;
     let mut response = respond(StatusCode::CREATED, target.license, recorded, None)?;
