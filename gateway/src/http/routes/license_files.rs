@@ -28,7 +28,7 @@ use utoipa_axum::routes;
 
 use crate::http::app::AppState;
 use crate::http::error::ApiError;
-use crate::http::extract::{path_param, QueryParams};
+use crate::http::extract::{if_none_match_hits, path_param, QueryParams};
 use crate::http::openapi::{AllocationPath, LicenseFileErrors, MinPosition, QueryErrors};
 use crate::http::routes::read_options;
 use crate::signing_keys::PublishedKeys;
@@ -126,10 +126,7 @@ async fn download(
         other => ApiError::Internal(other.into()),
     })?;
     let etag = format!("\"{:x}\"", Sha256::digest(text.as_bytes()));
-    let fresh = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|tags| tags.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let fresh = if_none_match_hits(&headers, &etag);
     let disposition = format!(
         "attachment; filename=\"{}-{}.lic\"",
         details.license.feature, row.allocation_id
