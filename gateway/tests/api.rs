@@ -282,11 +282,20 @@ async fn a_broken_rule_names_the_body_member_it_is_about() {
             "already-activated",
             None,
         ),
-        (format!("{license}/renew"), json!({}), "nothing-to-renew", None),
+        (
+            format!("{license}/renew"),
+            json!({}),
+            "nothing-to-renew",
+            None,
+        ),
     ];
     for (uri, body, rule, field) in cases {
         let (status, problem, _) = app.call(Method::POST, &uri, Some(body.clone())).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{uri} {body}: {problem}");
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{uri} {body}: {problem}"
+        );
         assert_eq!(problem["rule"], rule, "{uri} {body}: {problem}");
         match field {
             Some(field) => assert_eq!(problem["field"], field, "{uri} {body}: {problem}"),

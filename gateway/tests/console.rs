@@ -34,7 +34,11 @@ async fn fetch(
     let status = response.status();
     let headers = response.headers().clone();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, headers, String::from_utf8_lossy(&bytes).into_owned())
+    (
+        status,
+        headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
 }
 
 fn header_of<'a>(headers: &'a HeaderMap, name: &header::HeaderName) -> &'a str {

@@ -50,6 +50,7 @@ async function render() {
     signin.render(main, { onSignedIn: () => navigate('') });
     return;
   }
+  integrity.ensureChecked();
   const { path, params } = location();
   const screen = screenFor(path);
   markNavigation(screen && screen.route);

@@ -233,8 +233,17 @@ mod tests {
         }
         assert!(!lower.contains("<style"), "an inline <style>");
         assert!(!lower.contains(" style="), "an inline style attribute");
-        for attribute in [" onclick=", " onload=", " onsubmit=", " onerror=", " onchange="] {
-            assert!(!lower.contains(attribute), "an inline handler `{attribute}`");
+        for attribute in [
+            " onclick=",
+            " onload=",
+            " onsubmit=",
+            " onerror=",
+            " onchange=",
+        ] {
+            assert!(
+                !lower.contains(attribute),
+                "an inline handler `{attribute}`"
+            );
         }
     }
 

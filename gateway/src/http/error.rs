@@ -361,21 +361,15 @@ impl ApiError {
             | Self::Rule {
                 error: LicenseError::LicenseNotFound,
                 ..
-            } => {
-                problem(status, "not-found", "Not found", detail)
-            }
+            } => problem(status, "not-found", "Not found", detail),
             Self::Rule {
                 error: LicenseError::AllocationNotFound { .. },
                 ..
-            } => {
-                problem(status, "allocation-not-found", "Not found", detail)
-            }
+            } => problem(status, "allocation-not-found", "Not found", detail),
             Self::Rule {
                 error: LicenseError::AlreadyPurchased,
                 ..
-            } => {
-                problem(status, "already-purchased", "Conflict", detail)
-            }
+            } => problem(status, "already-purchased", "Conflict", detail),
             Self::Rule { error, field } => rule_problem(
                 status,
                 error.code(),

@@ -12,10 +12,11 @@ let checked = false;
 export function wire(element) {
   badge = element;
   badge.addEventListener('click', () => check());
-  window.addEventListener('hashchange', () => {
-    if (!checked) check();
-  });
-  check();
+}
+
+/** Checks once per signed-in token: the first screen after sign-in asks. */
+export function ensureChecked() {
+  if (!checked) check();
 }
 
 /** Forgets the last result (another token may see another account). */

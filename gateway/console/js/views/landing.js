@@ -43,7 +43,7 @@ function newLicenses(items, canAllocate) {
     columns: [
       { label: '', class: 'bar-cell' },
       { label: 'Product' },
-      { label: 'Order number' },
+      { label: 'Order number', class: 'nowrap' },
       { label: 'Purchased' },
       { label: 'Allocated', num: true },
       { label: 'Action' },

@@ -11,8 +11,8 @@ use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
 use ledger_domain::{
     AccountId, Activate, Allocate, AllocationId, BindingType, Edition, LicenseAction,
-    LicenseCommand, LicenseError, LicenseEvent, LicenseId, LicenseModel, ModifyAllocation, ProductCode,
-    ProductVersion, Purchase, Renew, ReturnAllocation, Upgrade, ValueError,
+    LicenseCommand, LicenseError, LicenseEvent, LicenseId, LicenseModel, ModifyAllocation,
+    ProductCode, ProductVersion, Purchase, Renew, ReturnAllocation, Upgrade, ValueError,
 };
 use ledger_projections::queries::{self, LicenseDetails};
 use serde::{Deserialize, Serialize};
