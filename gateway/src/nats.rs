@@ -25,9 +25,24 @@ pub async fn connect(url: &str) -> anyhow::Result<async_nats::Client> {
     options
         .name("licensing-ledger")
         .connection_timeout(Duration::from_secs(5))
+        .reconnect_delay_callback(reconnect_delay)
         .connect(url)
         .await
         .with_context(|| format!("connecting to NATS at {}", redact(url)))
+}
+
+/// Longest wait between attempts to reconnect to a lost server.
+const MAX_RECONNECT_DELAY: Duration = Duration::from_millis(500);
+
+/// How long to wait before reconnect attempt `attempts`: at once, then doubling
+/// from 2 ms up to [`MAX_RECONNECT_DELAY`]. async-nats' own doubles up to 4 s, so
+/// a broker back after 2 s was found again only after 4 s more.
+fn reconnect_delay(attempts: usize) -> Duration {
+    let doublings = u32::try_from(attempts.saturating_sub(1)).unwrap_or(u32::MAX);
+    match attempts {
+        0 | 1 => Duration::ZERO,
+        _ => Duration::from_millis(2_u64.saturating_pow(doublings)).min(MAX_RECONNECT_DELAY),
+    }
 }
 
 /// The user and password in `url`, percent-decoded (a password holding `@`, `:`
@@ -53,6 +68,15 @@ fn credentials(url: &str) -> anyhow::Result<Option<(String, String)>> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn reconnecting_starts_at_once_and_never_waits_long() {
+        assert_eq!(reconnect_delay(1), Duration::ZERO);
+        assert_eq!(reconnect_delay(2), Duration::from_millis(2));
+        assert_eq!(reconnect_delay(3), Duration::from_millis(4));
+        assert_eq!(reconnect_delay(12), MAX_RECONNECT_DELAY);
+        assert_eq!(reconnect_delay(usize::MAX), MAX_RECONNECT_DELAY);
+    }
 
     #[test]
     fn the_login_in_the_url_is_taken_out_and_decoded() {

@@ -14,8 +14,11 @@ use tokio_util::sync::CancellationToken;
 const FIRST_PAUSE: Duration = Duration::from_millis(100);
 /// An attempt that ran this long before failing counts as a fresh failure.
 const HEALTHY_RUN: Duration = Duration::from_secs(60);
-/// Longest pause between restarts.
-const MAX_PAUSE: Duration = Duration::from_secs(5);
+/// Longest pause between restarts. It bounds how long a loop stays down after its
+/// engine is back: with 5 s, a PostgreSQL crash recovery of about 2 s cost 6.3 s
+/// (0.1 + 0.2 + … + 3.2 s of pauses) before the loops ran again. A retry a second
+/// against an engine that is away costs it nothing.
+const MAX_PAUSE: Duration = Duration::from_secs(1);
 
 /// A loop's failure.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -213,6 +213,21 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+/// Whether `error` comes from the database being unreachable: no connection
+/// (refused, reset, timed out waiting for one) or the server shutting down or in
+/// crash recovery (SQLSTATE classes 08 and 57P). Any other store failure is a 500.
+fn store_unreachable(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .any(|cause| match cause.downcast_ref::<sqlx::Error>() {
+            Some(sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed) => true,
+            Some(sqlx::Error::Database(database)) => database
+                .code()
+                .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+            _ => false,
+        })
+}
+
 fn problem(status: StatusCode, code: &str, title: &str, detail: String) -> Value {
     json!({
         "type": format!("urn:licensing-ledger:problem:{code}"),
@@ -314,6 +329,7 @@ impl ApiError {
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Internal(cause) if store_unreachable(cause) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -481,6 +497,21 @@ impl ApiError {
             Self::RateLimited { retry_after_s } => {
                 retry_after = Some(retry_after_s);
                 problem(status, "rate-limited", "Too many requests", detail)
+            }
+            Self::Internal(error) if store_unreachable(&error) => {
+                // The database restarting or unreachable: a client's retry is the cure,
+                // so it is told when to retry rather than that the ledger failed.
+                tracing::warn!(error = format!("{error:#}"), "the database is unreachable");
+                retry_after = Some(1);
+                problem(
+                    status,
+                    "store-unavailable",
+                    "Store unavailable",
+                    "the database cannot be reached right now; retry after Retry-After (a \
+                     command sent again with its Idempotency-Key is answered from what was \
+                     recorded, never recorded twice)"
+                        .into(),
+                )
             }
             Self::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "internal error");
@@ -699,6 +730,13 @@ mod tests {
                 None,
                 true,
             ),
+            (
+                ApiError::Internal(sqlx::Error::PoolTimedOut.into()),
+                503,
+                "store-unavailable",
+                Some(1),
+                true,
+            ),
         ];
         for (error, status, code, retry_after, transient) in cases {
             let name = format!("{error:?}");
@@ -737,6 +775,34 @@ mod tests {
             problem.body["detail"],
             "the ledger failed; the error was logged"
         );
+    }
+
+    /// A command whose connection the database dropped is told to retry (503 with
+    /// `Retry-After`), not that the ledger failed: the store restarting is not a
+    /// fault of the ledger's, and a retry is the cure.
+    #[test]
+    fn a_lost_database_connection_is_a_503_to_retry() {
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        let error: ApiError = CommandError::<LicenseError>::Store {
+            step: "appending the events",
+            source: Box::new(sqlx::Error::Io(reset)),
+        }
+        .into();
+        let problem = error.into_problem();
+        assert_eq!(problem.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            problem.body["type"],
+            "urn:licensing-ledger:problem:store-unavailable"
+        );
+        assert_eq!(problem.retry_after, Some(1));
+        assert!(problem.transient);
+        // A failure that is not about reaching the database stays a 500.
+        let decoding: ApiError = CommandError::<LicenseError>::Store {
+            step: "loading",
+            source: Box::new(sqlx::Error::RowNotFound),
+        }
+        .into();
+        assert_eq!(decoding.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 
     /// How a command's failure is answered, for licenses and usage alike.

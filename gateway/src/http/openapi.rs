@@ -125,7 +125,7 @@ async fn openapi_json() -> Json<&'static OpenApi> {
         schemas(Problem, CommandResponse, BulkAnswer, UsageRecord, BatchRecorded),
         responses(
             BadRequest, NotFound, Conflict, PreconditionFailed, Gone, PayloadTooLarge,
-            UnsupportedMediaType, Unprocessable, NotCaughtUp, Unauthorized, Forbidden,
+            UnsupportedMediaType, Unprocessable, ServiceUnavailable, Unauthorized, Forbidden,
             TooManyRequests,
             LicenseRecorded, LicensePurchased, BulkDone, UsageRecorded, UsageBatchRecorded,
         ),
@@ -291,9 +291,12 @@ problems! {
     TooManyRequests = 429, retry: true,
         "The token's rate limit is spent; retry after `Retry-After` seconds.";
     /// 503.
-    NotCaughtUp = 503, retry: true,
-        "The read model had not applied `min_position` within `read_wait_timeout_ms`; \
-         retry after `Retry-After`. (A license file download also answers 503 when no \
+    ServiceUnavailable = 503, retry: true,
+        "Retry after `Retry-After`: the database cannot be reached right now \
+         (`store-unavailable`; a command sent again with its `Idempotency-Key` is \
+         answered from what was recorded), or the read model had not applied \
+         `min_position` within `read_wait_timeout_ms` (`read-model-lagging`). (A \
+         license file download also answers 503, without `Retry-After`, when no \
          signing key is configured.)";
 }
 
@@ -329,13 +332,13 @@ macro_rules! error_groups {
 
 error_groups! {
     /// A purchase: a license id may be taken; `If-Match` may not hold.
-    PurchaseErrors: [400, 409, 412, 413, 415, 422];
+    PurchaseErrors: [400, 409, 412, 413, 415, 422, 503];
     /// A command on one license, with a JSON body.
-    LicenseCommandErrors: [400, 404, 409, 412, 413, 415, 422];
+    LicenseCommandErrors: [400, 404, 409, 412, 413, 415, 422, 503];
     /// A command on one license without a body.
-    LicenseActionErrors: [400, 404, 409, 412, 413, 422];
+    LicenseActionErrors: [400, 404, 409, 412, 413, 422, 503];
     /// A command with a JSON body on no single license (bulk actions, usage reports).
-    CommandErrors: [400, 409, 413, 415, 422];
+    CommandErrors: [400, 409, 413, 415, 422, 503];
     /// A query.
     QueryErrors: [400, 503];
     /// A query of one thing, which may not exist.
@@ -343,13 +346,13 @@ error_groups! {
     /// A license file download.
     LicenseFileErrors: [400, 404, 410, 503];
     /// A read of history from the event store, of one thing that may not exist.
-    HistoryErrors: [400, 404];
+    HistoryErrors: [400, 404, 503];
     /// A read of history from the event store.
-    ReplayErrors: [400];
+    ReplayErrors: [400, 503];
     /// An admin's account or token operation.
     AdminErrors: [400, 404, 413, 415, 503];
     /// A witness's cosignature: a JSON body, of a checkpoint that may not exist.
-    CosignatureErrors: [400, 404, 413, 415];
+    CosignatureErrors: [400, 404, 413, 415, 503];
 }
 
 // ---------------------------------------------------------------------------

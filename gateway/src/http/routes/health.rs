@@ -11,6 +11,10 @@ use utoipa_axum::routes;
 
 use crate::http::app::AppState;
 
+/// How long readiness waits for the database's answer (the pool waits 5 s for a
+/// connection, longer than a probe's usual timeout of 1–2 s).
+const DATABASE_PATIENCE: std::time::Duration = std::time::Duration::from_millis(1500);
+
 /// `/health/live`, `/health/ready` and `/health/status`.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -68,7 +72,14 @@ async fn live() -> Json<Liveness> {
     ),
 )]
 async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
-    let database = sqlx::query("SELECT 1").execute(&state.pool).await.is_ok();
+    // Bounded well below a probe's own timeout: a database that gives no answer
+    // within it is as down as one that refuses.
+    let database = tokio::time::timeout(
+        DATABASE_PATIENCE,
+        sqlx::query("SELECT 1").execute(&state.pool),
+    )
+    .await
+    .is_ok_and(|answered| answered.is_ok());
     let nats = state
         .nats
         .as_ref()

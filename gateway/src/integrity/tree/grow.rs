@@ -93,8 +93,9 @@ impl Grower {
 
 /// How the log names itself in readiness.
 pub const PART: &str = "transparency log";
-/// How long growing waits after a failure before it reads the stored tree again.
-const RETRY_PAUSE: Duration = Duration::from_secs(5);
+/// How long growing waits after a failure before it reads the stored tree again
+/// (short, so the log follows the database back within a second of its restart).
+const RETRY_PAUSE: Duration = Duration::from_secs(1);
 
 /// Grows the tree until `shutdown`: at once while it finds full batches, else
 /// every `poll_interval`. A failure does not stop publishing: it is logged and
