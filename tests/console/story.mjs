@@ -92,8 +92,12 @@ async function step(name, body) {
   console.log(`story: ok   ${name} (${Date.now() - at} ms)`);
 }
 
+/** A screenshot of the page down to the end of its content. */
 async function shot(name) {
-  await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+  const height = await page.evaluate(() =>
+    Math.ceil(document.querySelector('main').getBoundingClientRect().bottom + window.scrollY) + 24);
+  const { width } = page.viewportSize();
+  await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true, clip: { x: 0, y: 0, width, height } });
 }
 
 /** The error element an input names in its aria-describedby (`…-error`). */

@@ -113,3 +113,8 @@ export async function getAsOf(path, query, asOf) {
     throw problem;
   }
 }
+
+/** Downloads the one file holding every live allocation on license server `host` ("Download all licenses"). */
+export function downloadServerFile(host) {
+  return download(`/license-servers/${encodeURIComponent(host)}/license-file`, {}, `${host}.lic`);
+}

@@ -18,6 +18,11 @@ export function instant(value) {
     `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
 }
 
+/** The local day of an RFC 3339 instant. */
+export function dayOf(value) {
+  return value ? instant(value).slice(0, 10) : '—';
+}
+
 /** The local `datetime-local` value of an RFC 3339 instant. */
 export function localInputValue(value) {
   return value ? instant(value).replace(' ', 'T') : '';

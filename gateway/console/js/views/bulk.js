@@ -4,7 +4,7 @@
 // and the console shows which licenses differ from the first, and how, on their
 // rows too.
 
-import { post, newKey } from '../api.js';
+import { post, newKey, downloadServerFile } from '../api.js';
 import { h, announce } from '../dom.js';
 import { field, formError, clearErrors, showProblem, values, wholeNumber } from '../forms.js';
 import * as format from '../format.js';
@@ -16,6 +16,7 @@ const ACTIONS = [
   ['hide', 'Hide licenses'],
   ['unhide', 'Unhide licenses'],
   ['renew', 'Renew'],
+  ['download', 'Download all licenses'],
 ];
 
 /** The fields each action takes besides the selection. */
@@ -28,6 +29,8 @@ function fieldsOf(action) {
       ];
     case 'return':
       return [field({ label: 'Only on license server host', name: 'host', hint: 'Empty: every allocation of each license.' })];
+    case 'download':
+      return [field({ label: 'License server host', name: 'host', field: 'path.host', hint: 'One file with every license allocated to it, for lmreread -c @localhost -all.' })];
     case 'renew':
       return [
         field({ label: 'New expiry date', name: 'expires_on', type: 'date' }),
@@ -98,6 +101,10 @@ export function bulkBar({ selection, itemFor, onDone }) {
       return;
     }
     delete chosen.action;
+    if (action === 'download') {
+      serverFile(form, result, chosen.host);
+      return;
+    }
     if (chosen.quantity !== undefined) chosen.quantity = wholeNumber(chosen.quantity);
     const body = { license_ids: selection.ids, ...chosen };
     if (action !== 'return') {
@@ -161,4 +168,19 @@ function outcome(answer, itemFor) {
     h('ul', {}, answer.results.map((item) => h('li', {},
       h('strong', { text: format.licenseName(itemFor(item.license_id)) }),
       item.problem ? `: failed — ${item.problem.detail}` : `: ${item.result}`))));
+}
+
+/** "Download all licenses": the server's one file, whatever is selected. */
+async function serverFile(form, result, host) {
+  if (!host) {
+    showProblem(form, { field: 'path.host', message: 'enter the license server' });
+    return;
+  }
+  try {
+    const file = await downloadServerFile(host);
+    result.replaceChildren(h('div', { class: 'panel success' },
+      h('p', { text: `Saved ${file.name}: every license allocated to ${host}. Copy it to the license server and run lmreread -c @localhost -all.` })));
+  } catch (problem) {
+    showProblem(form, problem);
+  }
 }

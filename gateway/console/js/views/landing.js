@@ -55,7 +55,7 @@ function newLicenses(items, canAllocate) {
         [licenseLink(item), h('span', { class: 'new', text: '(New)' }),
           h('span', { class: 'sub', text: `${item.product} ${item.edition}` })],
         item.order_number,
-        format.instant(item.purchased_at),
+        h('span', { class: 'nowrap', text: format.dayOf(item.purchased_at), attrs: { title: format.instant(item.purchased_at) } }),
         format.allocatedOf(item.allocated, item.quantity),
         canAllocate && item.allocated < item.quantity
           ? h('a', { class: 'button', href: `#/licenses/${item.license_id}?action=allocate`, text: 'Allocate licenses', attrs: { 'aria-label': `Allocate licenses of ${item.feature} (${item.order_number})` } })

@@ -4,7 +4,7 @@
 // reads the license again at the command's position, so it shows the write.
 // An auditor's token reads the license as folded from its events instead.
 
-import { get, download } from '../api.js';
+import { get, download, downloadServerFile } from '../api.js';
 import { h, put, table, announce } from '../dom.js';
 import * as format from '../format.js';
 import { actionsPanel } from './license_actions.js';
@@ -113,7 +113,7 @@ class LicensePage {
         data: { allocationId: allocation.allocation_id, host: allocation.host, status: allocation.status },
         cells: [box, allocation.host, format.number(allocation.quantity), this.statusOf(allocation),
           format.instant(allocation.allocated_at),
-          live ? this.downloadButton(allocation, allocation.file_revision) : '—'],
+          live ? [this.downloadButton(allocation, allocation.file_revision), ' ', this.serverFileButton(allocation.host)] : '—'],
       };
     });
     this.allocations.replaceChildren(
@@ -183,6 +183,21 @@ class LicensePage {
       text: label,
       attrs: { 'aria-label': `${label}: ${allocation.host}, revision ${revision}` },
       on: { click: () => this.download(allocation.allocation_id, revision).catch((problem) => announce(problem.message)) },
+    });
+  }
+
+  /** "Download all licenses" of the allocation's server: one file for all its allocations. */
+  serverFileButton(host) {
+    return h('button', {
+      type: 'button',
+      class: 'link',
+      text: `All licenses on ${host}`,
+      attrs: { 'aria-label': `Download all licenses on ${host}` },
+      on: {
+        click: () => downloadServerFile(host)
+          .then((file) => announce(`Saved ${file.name}.`))
+          .catch((problem) => announce(problem.message)),
+      },
     });
   }
 
