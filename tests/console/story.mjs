@@ -369,6 +369,10 @@ async function story() {
     await page.locator('#as-of-form').getByRole('button', { name: 'Show', exact: true }).click();
     await textMatches(landingRow('new', 'XDT_ENT_UD'), /0 \/ 1,000/, 'as of then, for the auditor too');
     await shot('auditor');
+    await landingRow('new', 'XDT_ENT_UD').getByRole('link', { name: 'XDT_ENT_UD' }).click();
+    await textMatches(page.locator('main .notice'), /version 2, folded from the license's events/, 'the license as of then: purchased and activated');
+    await textMatches(page.locator('main'), /Nothing allocated\./, 'nothing was allocated then');
+    await until('the whole history, to this day', async () => (await page.locator('ol.timeline li').count()) === 8);
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
   });

@@ -141,7 +141,8 @@ function wireShell() {
   // A problem with the as-of instant (from a screen's query) is shown beside it.
   window.addEventListener('console:as-of-refused', (event) => showProblem(form, event.detail));
   window.addEventListener('console:unauthenticated', (event) => {
-    if (!session.current()) return;
+    // On the sign-in screen, the sign-in shows the refusal beside the token itself.
+    if (!session.current() || document.getElementById('signin-title')) return;
     session.signOut();
     integrity.forget();
     showShell(null);

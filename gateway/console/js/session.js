@@ -5,6 +5,7 @@
 
 const TOKEN_KEY = 'licensing-ledger.console.token';
 const AS_OF_KEY = 'licensing-ledger.console.as-of';
+const WRITE_KEY = 'licensing-ledger.console.last-write';
 
 /** What each role may do, as the ledger's access policy says (README, "Accounts and tokens"). */
 const PERMISSIONS = {
@@ -48,10 +49,9 @@ export function signIn(token) {
   return session;
 }
 
-/** Forgets the token and the as-of instant. */
+/** Forgets the token, the as-of instant and the last write. */
 export function signOut() {
-  sessionStorage.removeItem(TOKEN_KEY);
-  sessionStorage.removeItem(AS_OF_KEY);
+  for (const key of [TOKEN_KEY, AS_OF_KEY, WRITE_KEY]) sessionStorage.removeItem(key);
 }
 
 function describe(token) {
@@ -81,4 +81,18 @@ export function asOf() {
 export function setAsOf(instant) {
   if (instant) sessionStorage.setItem(AS_OF_KEY, instant);
   else sessionStorage.removeItem(AS_OF_KEY);
+}
+
+/** Notes the global position of a command this tab made. */
+export function wrote(position) {
+  if (position > lastWrite()) sessionStorage.setItem(WRITE_KEY, String(position));
+}
+
+/** The highest position this tab wrote (0: none). */
+export function lastWrite() {
+  return Number(sessionStorage.getItem(WRITE_KEY)) || 0;
+}
+
+export function forgetWrites() {
+  sessionStorage.removeItem(WRITE_KEY);
 }

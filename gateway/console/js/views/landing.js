@@ -4,7 +4,7 @@
 // as-of instant (or an auditor's token), the page as it was then, rebuilt from
 // the events recorded by that instant.
 
-import { get, getAsOf } from '../api.js';
+import { get, getAsOf, ownWrites } from '../api.js';
 import { h, put, table, hiddenText } from '../dom.js';
 import * as format from '../format.js';
 
@@ -13,7 +13,7 @@ export async function render(main, context) {
   const history = Boolean(context.asOf) || !session.may('read_models');
   const page = history
     ? await getAsOf('/history/landing-page', {}, context.asOf)
-    : await get('/landing-page');
+    : await get('/landing-page', { min_position: ownWrites() });
   if (!context.stillCurrent()) return;
   const canAllocate = !history && session.may('change');
   put(main,

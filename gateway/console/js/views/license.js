@@ -4,7 +4,7 @@
 // reads the license again at the command's position, so it shows the write.
 // An auditor's token reads the license as folded from its events instead.
 
-import { get, download, downloadServerFile } from '../api.js';
+import { get, download, downloadServerFile, ownWrites } from '../api.js';
 import { h, put, table, announce } from '../dom.js';
 import * as format from '../format.js';
 import { actionsPanel } from './license_actions.js';
@@ -51,7 +51,7 @@ class LicensePage {
 
   /** Reads the license (at `position` or later) and redraws everything but the open action. */
   async load(position) {
-    this.details = await get(`/licenses/${this.id}`, { min_position: position });
+    this.details = await get(`/licenses/${this.id}`, { min_position: position ?? ownWrites() });
     const live = new Set(this.details.allocations.filter((a) => a.status === 'live').map((a) => a.allocation_id));
     for (const chosen of [...this.selected]) if (!live.has(chosen)) this.selected.delete(chosen);
     this.drawHeading();
@@ -203,7 +203,7 @@ class LicensePage {
 
   async download(allocationId, revision, position) {
     const file = await download(`/licenses/${this.id}/allocations/${allocationId}/license-file`,
-      { revision, min_position: position }, 'license.lic');
+      { revision, min_position: position ?? ownWrites() }, 'license.lic');
     announce(`Saved ${file.name}.`);
     return file;
   }
@@ -214,12 +214,12 @@ async function renderState(main, context, id) {
   const answer = await get(`/licenses/${id}/state`, { as_of: context.asOf || undefined });
   if (!context.stillCurrent()) return;
   const { terms, allocations } = answer.state;
-  const facts = Object.entries({ ...terms, activated_at: answer.state.activated_at, hidden: answer.state.hidden });
+  const facts = Object.entries({ ...terms, activated_at: answer.state.activated_at, hidden: answer.state.hidden ? 'yes' : 'no' });
   put(main,
     h('p', {}, h('a', { href: '#/licenses', text: '← Licenses' })),
     h('h1', { text: `${terms.product} ${terms.edition} (${terms.order_number})` }),
     h('p', { class: 'notice', text: `As of ${format.instant(answer.as_of)}: version ${answer.version}, folded from the license's events.` }),
-    h('dl', { class: 'facts' }, facts.flatMap(([name, value]) => [h('dt', { text: format.words(name) }), h('dd', { text: value === null ? '—' : String(value) })])),
+    h('dl', { class: 'facts' }, facts.flatMap(([name, value]) => [h('dt', { text: name.replace(/_/g, ' ') }), h('dd', { text: value === null ? '—' : String(value) })])),
     h('h2', { text: 'Allocations' }),
     table({
       empty: 'Nothing allocated.',

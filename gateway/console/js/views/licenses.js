@@ -3,7 +3,7 @@
 // others with), "Select an action", paging, and "Export to Excel (CSV)". With an
 // as-of instant (or an auditor's token), the list as it was then.
 
-import { get, getAsOf, download } from '../api.js';
+import { get, getAsOf, download, ownWrites } from '../api.js';
 import { h, add, announce } from '../dom.js';
 import { showProblem } from '../forms.js';
 import * as format from '../format.js';
@@ -26,10 +26,10 @@ export async function render(main, context) {
   let cursor = null;
 
   const load = async (append, minPosition) => {
-    const page = { ...query, limit: PAGE, cursor: append ? cursor : undefined, min_position: minPosition };
+    const page = { ...query, limit: PAGE, cursor: append ? cursor : undefined };
     const answer = history
       ? await getAsOf('/history/licenses', page, context.asOf)
-      : await get('/licenses', page);
+      : await get('/licenses', { ...page, min_position: minPosition ?? ownWrites() });
     if (!append) {
       tbody.replaceChildren();
       items.clear();
