@@ -22,7 +22,7 @@ chromium=/usr/bin/chromium
 
 script_name=console-test
 # shellcheck source=deploy/lib.sh
-. deploy/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ensure_chromium() {
   [ -x "$chromium" ] && return 0

@@ -22,7 +22,7 @@ venv="${XDG_DATA_HOME:-${HOME:-/tmp}/.local/share}/licensing-ledger/schemathesis
 
 script_name=fuzz
 # shellcheck source=deploy/lib.sh
-. deploy/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # A python3 that can make a virtualenv: Debian ships `venv` without ensurepip
 # unless python3-venv is installed.

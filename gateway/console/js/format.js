@@ -28,10 +28,6 @@ export function localInputValue(value) {
   return value ? instant(value).replace(' ', 'T') : '';
 }
 
-export function day(value) {
-  return value || '—';
-}
-
 /** Days left as the portal's "Expires" column says it. */
 export function daysLeft(days) {
   if (days === null || days === undefined) return 'perpetual';

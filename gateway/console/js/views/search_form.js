@@ -8,13 +8,13 @@ import { h } from '../dom.js';
 import { field, formError, values } from '../forms.js';
 
 /** The search parameters the API takes, in the order of the form. */
-export const SEARCH_NAMES = ['find_by', 'q', 'filter', 'edition', 'license_model', 'binding_type', 'term',
+const SEARCH_NAMES = ['find_by', 'q', 'filter', 'edition', 'license_model', 'binding_type', 'term',
   'purchased_from', 'purchased_to', 'expires_from', 'expires_to', 'sort', 'order'];
 
 const FIND_BY = [['product', 'Product'], ['feature', 'Feature'], ['order_number', 'Order number'],
   ['access_code', 'License access code'], ['server_host', 'License server host']];
 
-export const FILTERS = [['', 'All licenses'], ['new', 'New licenses'], ['expiring', 'Expiring licenses'],
+const FILTERS = [['', 'All licenses'], ['new', 'New licenses'], ['expiring', 'Expiring licenses'],
   ['expired', 'Expired licenses'], ['available', 'Available allocations'], ['trial', 'Trial licenses'],
   ['hidden', 'All hidden'], ['active', 'All active']];
 
@@ -35,8 +35,8 @@ export function searchQuery(params) {
 export function searchForm(params, onSearch) {
   const value = (name) => params.get(name) || '';
   const queryField = (spec) => field({ ...spec, value: value(spec.name), field: `query.${spec.name}` });
-  const advancedOpen = ['edition', 'license_model', 'binding_type', 'term', 'purchased_from', 'purchased_to',
-    'expires_from', 'expires_to', 'sort', 'order'].some((name) => value(name));
+  // The advanced options are open when the search uses one of them.
+  const advancedOpen = SEARCH_NAMES.slice(3).some((name) => value(name));
   const form = h('form', { class: 'search panel', attrs: { novalidate: true, role: 'search', 'aria-label': 'Find licenses' } },
     formError(),
     h('div', { class: 'form-row' },

@@ -8,6 +8,9 @@ import { h, announce } from '../dom.js';
 import { field, formError, showProblem } from '../forms.js';
 import * as integrity from './integrity.js';
 
+/** The latest sign-in attempt: an earlier one answering late must not undo it. */
+let attempt = 0;
+
 export function render(main, { onSignedIn, problem }) {
   const form = h('form', { class: 'panel', attrs: { novalidate: true, 'aria-labelledby': 'signin-title' } },
     formError(),
@@ -27,15 +30,18 @@ export function render(main, { onSignedIn, problem }) {
       showProblem(form, { field: 'header.authorization', message: 'paste a token' });
       return;
     }
+    const mine = ++attempt;
     try {
       const signedIn = session.signIn(token);
       // One call its role may make: the ledger, not the console, judges the token.
       if (signedIn.may('read_models')) await get('/landing-page');
       else await get('/history/landing-page');
+      if (mine !== attempt) return;
       announce(`Signed in as ${signedIn.subject}.`);
       integrity.forget();
       onSignedIn();
     } catch (refused) {
+      if (mine !== attempt) return;
       session.signOut();
       showProblem(form, refused.field ? refused : { field: 'header.authorization', message: refused.message });
     }
