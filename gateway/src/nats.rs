@@ -9,13 +9,22 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use async_nats::ServerAddr;
+use async_nats::{Event, ServerAddr};
 use percent_encoding::percent_decode_str;
+use tokio::sync::watch;
 
 use crate::config::redact;
 
 /// Connects to `url` with the user and password in it, if any.
 pub async fn connect(url: &str) -> anyhow::Result<async_nats::Client> {
+    Ok(connect_watched(url).await?.0)
+}
+
+/// [`connect`], also counting the connection's losses: what waits on the server
+/// (the relay's acks) can give up the moment the connection drops rather than
+/// wait out its timeout, since a reply sent to the lost connection never comes.
+pub async fn connect_watched(url: &str) -> anyhow::Result<(async_nats::Client, Disconnects)> {
+    let (lost, disconnects) = watch::channel(0_u64);
     let options = match credentials(url)? {
         Some((user, password)) => {
             async_nats::ConnectOptions::with_user_and_password(user, password)
@@ -26,9 +35,36 @@ pub async fn connect(url: &str) -> anyhow::Result<async_nats::Client> {
         .name("licensing-ledger")
         .connection_timeout(Duration::from_secs(5))
         .reconnect_delay_callback(reconnect_delay)
+        .event_callback(move |event| {
+            if matches!(event, Event::Disconnected) {
+                lost.send_modify(|count| *count += 1);
+            }
+            // As async-nats logs its events when given no callback.
+            async move { tracing::info!("event: {event}") }
+        })
         .connect(url)
         .await
+        .map(|client| (client, Disconnects(disconnects)))
         .with_context(|| format!("connecting to NATS at {}", redact(url)))
+}
+
+/// How many times a connection was lost, to wait on a loss.
+#[derive(Debug, Clone)]
+pub struct Disconnects(watch::Receiver<u64>);
+
+impl Disconnects {
+    /// Losses so far: pass it to [`Disconnects::after`] later.
+    pub fn seen(&self) -> u64 {
+        *self.0.borrow()
+    }
+
+    /// Resolves once the connection is lost after `seen` losses (or the client is
+    /// gone); pending forever while it holds.
+    pub async fn after(&self, seen: u64) {
+        let mut losses = self.0.clone();
+        // An error means the client, and so its connection, is gone.
+        let _ = losses.wait_for(|count| *count != seen).await;
+    }
 }
 
 /// Longest wait between attempts to reconnect to a lost server.

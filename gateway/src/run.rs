@@ -85,11 +85,11 @@ pub async fn run(
         crate::db::connect_and_migrate(&settings.database_url, settings.database_max_connections)
             .await?;
     let needs_nats = roles.contains(&Role::Relay) || roles.contains(&Role::Projector);
-    let nats = if needs_nats {
-        let client = crate::nats::connect(&settings.nats_url).await?;
-        Some(client)
+    let (nats, disconnects) = if needs_nats {
+        let (client, disconnects) = crate::nats::connect_watched(&settings.nats_url).await?;
+        (Some(client), Some(disconnects))
     } else {
-        None
+        (None, None)
     };
     let in_flight = Arc::new(InFlight::default());
     let mut parts = Parts::new(in_flight.clone());
@@ -105,7 +105,9 @@ pub async fn run(
             .cloned()
             .with_context(|| format!("no progress tracked for the {} role", role.as_str()))
     };
-    if let (true, Some(client)) = (roles.contains(&Role::Relay), &nats) {
+    if let (true, Some(client), Some(disconnects)) =
+        (roles.contains(&Role::Relay), &nats, &disconnects)
+    {
         let progress = tracked(Role::Relay)?;
         let watched = pool.clone();
         parts.spawn(
@@ -131,6 +133,7 @@ pub async fn run(
             blockers: vitals.blockers.clone(),
             progress,
             metrics: vitals.metrics.relay.clone(),
+            disconnects: disconnects.clone(),
         };
         parts.spawn(
             Part::Relay,

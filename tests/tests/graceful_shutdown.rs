@@ -360,6 +360,10 @@ async fn a_relay_told_to_stop_in_the_middle_of_a_backlog_saves_every_batch_it_se
     // told to stop, it stops at once, and must not take the relay down with it.
     let mut log = Grower::resume(&pool).await.unwrap();
     while log.step(&pool, 5_000).await.unwrap() > 0 {}
+    let (client, disconnects) = ledger_gateway::nats::connect_watched(&env.nats_url)
+        .await
+        .unwrap();
+    let jetstream = async_nats::jetstream::new(client);
     let settings = RelaySettings {
         database_url: env.database_url.clone(),
         stream: StreamConfig {
@@ -377,9 +381,9 @@ async fn a_relay_told_to_stop_in_the_middle_of_a_backlog_saves_every_batch_it_se
             .cloned()
             .unwrap(),
         metrics: Default::default(),
+        disconnects,
     };
     let stop = CancellationToken::new();
-    let jetstream = env.jetstream().await;
     let relay = tokio::spawn(ledger_gateway::relay::run(
         pool.clone(),
         jetstream.clone(),

@@ -52,6 +52,7 @@ use async_nats::jetstream;
 use ledger_projections::contract::{ensure_stream, StreamConfig};
 
 use crate::metrics::RelayMetrics;
+use crate::nats::Disconnects;
 use crate::progress::RoleProgress;
 use crate::readiness::Blockers;
 use crate::write::event_store::{events_after, CommitPosition, Horizon};
@@ -97,6 +98,9 @@ pub struct RelaySettings {
     pub progress: Arc<RoleProgress>,
     /// Its batches, counted.
     pub metrics: RelayMetrics,
+    /// The NATS connection's losses, so that acks owed to a lost connection are
+    /// not waited for.
+    pub disconnects: Disconnects,
 }
 
 /// Runs until `shutdown`: waits for leadership, then relays; on any failure lets go
@@ -219,7 +223,15 @@ async fn relay(
         let sent = match batch.events[..messages.len()].last() {
             Some(last) => {
                 let last = CommitPosition::from(last);
-                let sent = send(jetstream, messages, stream_end, last, &settings.metrics).await?;
+                let sent = send(
+                    jetstream,
+                    messages,
+                    stream_end,
+                    last,
+                    &settings.disconnects,
+                    &settings.metrics,
+                )
+                .await?;
                 position = sent.position;
                 stream_end = sent.stream_end;
                 Some(sent)
@@ -227,11 +239,17 @@ async fn relay(
             None => None,
         };
         if let Some(previous) = std::mem::replace(&mut unsettled, sent) {
-            settle(&mut *lock, previous, &settings.metrics).await?;
+            settle(
+                &mut *lock,
+                previous,
+                &settings.disconnects,
+                &settings.metrics,
+            )
+            .await?;
         }
         if let Some(blocked) = oversized {
             if let Some(sent) = unsettled.take() {
-                settle(&mut *lock, sent, &settings.metrics).await?;
+                settle(&mut *lock, sent, &settings.disconnects, &settings.metrics).await?;
             }
             let reason = blocked.reason(max_payload);
             tracing::error!(
@@ -257,7 +275,7 @@ async fn relay(
         // Nothing more to send for now: what was sent is acknowledged and saved
         // before the relay pauses (or stops).
         if let Some(sent) = unsettled.take() {
-            settle(&mut *lock, sent, &settings.metrics).await?;
+            settle(&mut *lock, sent, &settings.disconnects, &settings.metrics).await?;
         }
         // Committed events held back by an older running transaction are released
         // when it ends: look again soon, backing off while it keeps running.

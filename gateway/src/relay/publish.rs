@@ -13,6 +13,7 @@ use sqlx::PgConnection;
 
 use super::RELAY_NAME;
 use crate::metrics::RelayMetrics;
+use crate::nats::Disconnects;
 use crate::write::event_store::CommitPosition;
 
 /// A batch handed to JetStream whose acks have not been awaited yet.
@@ -26,6 +27,9 @@ pub(super) struct Sent {
     pub(super) stream_end: u64,
     /// When its first message was sent.
     started: Instant,
+    /// The NATS connection's losses before it was sent: a later loss means some
+    /// acks will never come.
+    losses_before: u64,
 }
 
 /// Sends a batch pipelined, in order, each message expecting the one before it at
@@ -37,9 +41,11 @@ pub(super) async fn send(
     messages: Vec<OutgoingMessage>,
     stream_end: u64,
     last: CommitPosition,
+    disconnects: &Disconnects,
     metrics: &RelayMetrics,
 ) -> anyhow::Result<Sent> {
     let started = Instant::now();
+    let losses_before = disconnects.seen();
     let mut acks = Vec::with_capacity(messages.len());
     let mut spans = Vec::new();
     for mut message in messages {
@@ -59,6 +65,7 @@ pub(super) async fn send(
         spans,
         position: last,
         started,
+        losses_before,
     })
 }
 
@@ -93,15 +100,25 @@ fn continue_trace(message: &mut OutgoingMessage) -> Option<tracing::Span> {
 pub(super) async fn settle(
     lock: &mut PgConnection,
     sent: Sent,
+    disconnects: &Disconnects,
     metrics: &RelayMetrics,
 ) -> anyhow::Result<()> {
-    let acks = try_join_all(
+    let pending = sent.acks.len();
+    let all_acks = try_join_all(
         sent.acks
             .into_iter()
             .map(std::future::IntoFuture::into_future),
-    )
-    .await
-    .context("waiting for JetStream acks")
+    );
+    // Acks owed to a lost connection never come: starting over at once from the
+    // stream's true end beats waiting out the ack timeout (5 s after every NATS
+    // restart, measured).
+    let acks = tokio::select! {
+        biased;
+        acks = all_acks => acks.context("waiting for JetStream acks"),
+        () = disconnects.after(sent.losses_before) => Err(anyhow::anyhow!(
+            "the NATS connection was lost with {pending} acks pending; they cannot come"
+        )),
+    }
     .inspect_err(|_| {
         metrics.failures.inc();
     })?;
