@@ -137,5 +137,5 @@ export async function getAsOf(path, query, asOf) {
 
 /** Downloads the one file holding every live allocation on license server `host` ("Download all licenses"). */
 export function downloadServerFile(host) {
-  return download(`/license-servers/${encodeURIComponent(host)}/license-file`, {}, `${host}.lic`);
+  return download(`/license-servers/${encodeURIComponent(host)}/license-file`, { min_position: ownWrites() }, `${host}.lic`);
 }

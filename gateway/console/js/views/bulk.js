@@ -181,6 +181,7 @@ async function serverFile(form, result, host) {
     result.replaceChildren(h('div', { class: 'panel success' },
       h('p', { text: `Saved ${file.name}: every license allocated to ${host}. Copy it to the license server and run lmreread -c @localhost -all.` })));
   } catch (problem) {
-    showProblem(form, problem);
+    // "No such license server" is about the host entered.
+    showProblem(form, problem.status === 404 ? { field: 'path.host', message: problem.message } : problem);
   }
 }
