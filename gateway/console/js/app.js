@@ -47,7 +47,7 @@ async function render() {
   const current = session.current();
   showShell(current);
   if (!current) {
-    signin.render(main, { onSignedIn: () => navigate('') });
+    signin.render(main, { onSignedIn: () => render() });
     return;
   }
   integrity.ensureChecked();
@@ -146,7 +146,7 @@ function wireShell() {
     session.signOut();
     integrity.forget();
     showShell(null);
-    signin.render(main, { onSignedIn: () => navigate(''), problem: event.detail });
+    signin.render(main, { onSignedIn: () => render(), problem: event.detail });
   });
   window.addEventListener('hashchange', render);
   integrity.wire(document.getElementById('integrity-badge'));
