@@ -36,11 +36,11 @@ pub async fn connect_watched(url: &str) -> anyhow::Result<(async_nats::Client, D
         .connection_timeout(Duration::from_secs(5))
         .reconnect_delay_callback(reconnect_delay)
         .event_callback(move |event| {
+            // async-nats logs every event itself.
             if matches!(event, Event::Disconnected) {
                 lost.send_modify(|count| *count += 1);
             }
-            // As async-nats logs its events when given no callback.
-            async move { tracing::info!("event: {event}") }
+            async {}
         })
         .connect(url)
         .await

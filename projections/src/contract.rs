@@ -188,20 +188,46 @@ pub async fn ensure_stream(
     config: &StreamConfig,
 ) -> anyhow::Result<stream::Stream> {
     use anyhow::Context as _;
-    let stream = jetstream
-        .get_or_create_stream(stream::Config {
-            name: config.name.clone(),
-            subjects: vec![config.wildcard()],
-            storage: stream::StorageType::File,
-            retention: stream::RetentionPolicy::Limits,
-            num_replicas: config.replicas,
-            duplicate_window: std::time::Duration::from_secs(120),
-            ..Default::default()
-        })
-        .await
-        .with_context(|| format!("creating or opening JetStream stream {}", config.name))?;
-    Ok(stream)
+    let wanted = stream::Config {
+        name: config.name.clone(),
+        subjects: vec![config.wildcard()],
+        storage: stream::StorageType::File,
+        retention: stream::RetentionPolicy::Limits,
+        num_replicas: config.replicas,
+        duplicate_window: std::time::Duration::from_secs(120),
+        ..Default::default()
+    };
+    let mut attempt = 1;
+    loop {
+        let asked = tokio::time::timeout(
+            STREAM_REQUEST_PATIENCE,
+            jetstream.get_or_create_stream(wanted.clone()),
+        )
+        .await;
+        match asked {
+            Ok(answer) => {
+                return answer.with_context(|| {
+                    format!("creating or opening JetStream stream {}", config.name)
+                })
+            }
+            Err(_) if attempt < STREAM_REQUEST_ATTEMPTS => attempt += 1,
+            Err(_) => anyhow::bail!(
+                "creating or opening JetStream stream {}: no answer in {STREAM_REQUEST_ATTEMPTS} \
+                 attempts of {} s",
+                config.name,
+                STREAM_REQUEST_PATIENCE.as_secs()
+            ),
+        }
+    }
 }
+
+/// How long one lookup (or creation) of the stream may take. A request sent to a
+/// clustered stream while it elects a leader, after a node is lost, gets no answer
+/// at all, and async-nats waited out its own request timeouts: 10 s after every
+/// lost node in the soak, measured, where an election takes 1–2 s.
+const STREAM_REQUEST_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
+/// Lookups of the stream tried before giving up.
+const STREAM_REQUEST_ATTEMPTS: u32 = 5;
 
 fn meta_str<'a>(metadata: &'a Value, key: &str) -> &'a str {
     metadata.get(key).and_then(Value::as_str).unwrap_or("")
