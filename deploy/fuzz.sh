@@ -20,29 +20,9 @@ cd "$(dirname "$0")/.."
 schemathesis_version=4.32.5
 venv="${XDG_DATA_HOME:-${HOME:-/tmp}/.local/share}/licensing-ledger/schemathesis-$schemathesis_version"
 
-say() { echo "fuzz: $*" >&2; }
-fail() {
-  echo "fuzz: error: $*" >&2
-  exit 1
-}
-
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then
-    "$@"
-  elif command -v sudo >/dev/null; then
-    sudo "$@"
-  else
-    fail "need root (or sudo) to run: $*"
-  fi
-}
-
-apt_install() {
-  command -v apt-get >/dev/null || fail "no apt-get: install $* yourself, then run this again"
-  say "installing $* from the OS packages"
-  as_root apt-get update -qq >&2 || fail "apt-get update failed"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2 ||
-    fail "apt-get install $* failed"
-}
+script_name=fuzz
+# shellcheck source=deploy/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # A python3 that can make a virtualenv: Debian ships `venv` without ensurepip
 # unless python3-venv is installed.

@@ -28,22 +28,9 @@ else
 fi
 wait_seconds=30
 
-say() { echo "services: $*"; }
-fail() {
-  echo "services: error: $*" >&2
-  exit 1
-}
-
-# Root runs package managers and pg_ctlcluster directly; anyone else through sudo.
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then
-    "$@"
-  elif command -v sudo >/dev/null; then
-    sudo "$@"
-  else
-    fail "need root (or sudo) to run: $*"
-  fi
-}
+script_name=services
+# shellcheck source=deploy/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 is_local() {
   case $1 in

@@ -4,7 +4,7 @@
 //!
 //! # Layout
 //! - [`http`]: the axum application — routes, the request gate, idempotency,
-//!   problem+json errors, the OpenAPI document.
+//!   problem+json errors, the OpenAPI document, and the web console's files.
 //! - [`auth`]: tokens, roles, the access policy, accounts. No HTTP: the command
 //!   line issues tokens too.
 //! - [`write`]: commands (load, decide, append) and reading the event store.

@@ -209,6 +209,102 @@ async fn every_error_is_problem_json_and_records_nothing() {
     app.cleanup().await;
 }
 
+/// A client shows a refusal beside the input at fault, so a rule about one
+/// member of the body names it as `field`, the way that command's body spells it;
+/// a rule about the license's state names none.
+#[tokio::test]
+async fn a_broken_rule_names_the_body_member_it_is_about() {
+    let app = spawn_app().await;
+    let account = Uuid::now_v7();
+    let id = activated_license(&app, account, 10).await;
+    let license = format!("/v1/accounts/{account}/licenses/{id}");
+    let (status, allocated, _) = app
+        .call(
+            Method::POST,
+            &format!("{license}/allocations"),
+            Some(json!({"host": "srv-a", "quantity": 4})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{allocated}");
+    let allocation = allocated["allocation_id"].as_str().unwrap();
+    let cases: Vec<(String, Value, &str, Option<&str>)> = vec![
+        (
+            format!("{license}/allocations"),
+            json!({"host": "srv-b", "quantity": 7}),
+            "allocation-exceeds-available",
+            Some("quantity"),
+        ),
+        (
+            format!("{license}/allocations"),
+            json!({"host": "srv b", "quantity": 1}),
+            "invalid-host-id",
+            Some("host"),
+        ),
+        (
+            format!("{license}/allocations"),
+            json!({"host": "srv-b", "quantity": 1, "allocation_id": allocation}),
+            "duplicate-allocation-id",
+            Some("allocation_id"),
+        ),
+        (
+            format!("{license}/allocations/{allocation}/modify"),
+            json!({"new_host": "srv-a"}),
+            "same-host",
+            Some("new_host"),
+        ),
+        (
+            format!("{license}/allocations/{allocation}/modify"),
+            json!({"new_host": "srv b"}),
+            "invalid-host-id",
+            Some("new_host"),
+        ),
+        (
+            format!("{license}/renew"),
+            json!({"maintenance_until": "2020-01-01"}),
+            "date-must-move-forward",
+            Some("maintenance_until"),
+        ),
+        (
+            format!("{license}/renew"),
+            json!({"expires_on": "2031-01-01"}),
+            "perpetual-has-no-expiry",
+            Some("expires_on"),
+        ),
+        (
+            format!("{license}/upgrade"),
+            json!({"edition": "STD"}),
+            "edition-not-higher",
+            Some("edition"),
+        ),
+        (
+            format!("{license}/activate"),
+            json!({"access_code": "LA-9"}),
+            "already-activated",
+            None,
+        ),
+        (
+            format!("{license}/renew"),
+            json!({}),
+            "nothing-to-renew",
+            None,
+        ),
+    ];
+    for (uri, body, rule, field) in cases {
+        let (status, problem, _) = app.call(Method::POST, &uri, Some(body.clone())).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{uri} {body}: {problem}"
+        );
+        assert_eq!(problem["rule"], rule, "{uri} {body}: {problem}");
+        match field {
+            Some(field) => assert_eq!(problem["field"], field, "{uri} {body}: {problem}"),
+            None => assert!(problem.get("field").is_none(), "{uri} {body}: {problem}"),
+        }
+    }
+    app.cleanup().await;
+}
+
 #[tokio::test]
 async fn malformed_oversized_and_non_json_bodies_are_refused_with_their_own_status() {
     let app = spawn_app().await;

@@ -248,6 +248,12 @@ fn no_route_is_registered_but_with_routes_so_every_route_is_documented() {
     assert!(files.len() > 10);
     let mut registrations = 0;
     for file in files {
+        // The console's static files are not the API: that module alone routes
+        // with axum directly, and `gateway/tests/console.rs` checks they stay out
+        // of the document and need no token.
+        if file.ends_with("src/http/console.rs") {
+            continue;
+        }
         let source = std::fs::read_to_string(&file).unwrap();
         for (number, line) in source.lines().enumerate() {
             let code = line.trim_start();

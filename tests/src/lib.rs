@@ -5,7 +5,9 @@
 //! # Layout
 //! - [`env`]: a test's own database, stream, prefix, keys and tokens.
 //! - [`process`]: the `ledger` binary started, killed, or run as a subcommand.
-//! - [`api`]: an account's HTTP client and the purchases tests start from.
+//! - [`api`]: an account's HTTP client and the purchases tests start from;
+//!   [`seeding`]: an account made through `ledger admin` and the API, as an
+//!   operator and a portal would, and the waits until the ledger covers it.
 //! - [`files`]: license files downloaded raw (headers, 304s) and verified with
 //!   `ledger verify license-file`.
 //! - [`evidence`]: the store, the stream and the read models read back, and the
@@ -20,11 +22,13 @@
 //!   peer it measures the ledger against (`ledger-peer`).
 //! - [`soak`]: the soak and fault harness (`ledger-soak`).
 //! - [`fuzz`]: the HTTP contract fuzzed with schemathesis (`ledger-fuzz`).
+//! - [`console`]: the web console driven in Debian's chromium with Playwright.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 pub mod analytics;
 pub mod api;
 pub mod bench;
+pub mod console;
 pub mod env;
 pub mod evidence;
 pub mod files;
@@ -34,6 +38,7 @@ pub mod monitoring;
 pub mod own_nats;
 pub mod own_postgres;
 pub mod process;
+pub mod seeding;
 pub mod soak;
 
 pub use api::*;

@@ -93,6 +93,9 @@ pub fn app(state: AppState) -> Router {
         .route_layer(axum::middleware::from_fn(
             crate::http::request_metrics::note_route,
         ))
+        // After the gate's layers, so they do not wrap it: the console's files hold
+        // no data and load without a token; its calls to the API need one.
+        .merge(crate::http::console::router())
         .with_state(state.clone())
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(

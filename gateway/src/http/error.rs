@@ -49,9 +49,16 @@ pub enum ApiError {
     /// No such resource in this account.
     #[error("{0}")]
     NotFound(String),
-    /// A business rule refused the command; nothing was recorded.
-    #[error(transparent)]
-    Rule(LicenseError),
+    /// A business rule refused the command; nothing was recorded. `field` names
+    /// the request member the rule is about, when it is about one (the
+    /// over-allocated `quantity`, the `new_host` an allocation is already on).
+    #[error("{error}")]
+    Rule {
+        /// The rule.
+        error: LicenseError,
+        /// The member at fault, as the command's body names it.
+        field: Option<&'static str>,
+    },
     /// A usage report broke a rule; `field` names the report in a batch.
     #[error("{error}")]
     UsageRule {
@@ -153,6 +160,11 @@ pub enum ApiError {
 pub struct Transient;
 
 impl ApiError {
+    /// A refusal by `error`, naming no field.
+    pub fn rule(error: LicenseError) -> Self {
+        Self::Rule { error, field: None }
+    }
+
     /// A 400 for `field`.
     pub fn bad_request(field: impl Into<String>, detail: impl Into<String>) -> Self {
         Self::BadRequest {
@@ -164,7 +176,7 @@ impl ApiError {
 
 impl From<CommandError<LicenseError>> for ApiError {
     fn from(error: CommandError<LicenseError>) -> Self {
-        Self::from_command(error, Self::Rule)
+        Self::from_command(error, Self::rule)
     }
 }
 
@@ -305,13 +317,18 @@ impl ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
             Self::NotFound(_)
-            | Self::Rule(LicenseError::LicenseNotFound)
-            | Self::Rule(LicenseError::AllocationNotFound { .. }) => StatusCode::NOT_FOUND,
-            Self::Rule(LicenseError::AlreadyPurchased)
+            | Self::Rule {
+                error: LicenseError::LicenseNotFound | LicenseError::AllocationNotFound { .. },
+                ..
+            } => StatusCode::NOT_FOUND,
+            Self::Rule {
+                error: LicenseError::AlreadyPurchased,
+                ..
+            }
             | Self::Conflict(_)
             | Self::SeveralHostIds { .. }
             | Self::IdempotencyKeyInUse { .. } => StatusCode::CONFLICT,
-            Self::Rule(_)
+            Self::Rule { .. }
             | Self::UsageRule { .. }
             | Self::IncompatibleSelection { .. }
             | Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
@@ -368,16 +385,26 @@ impl ApiError {
                 "Event too large for the stream",
                 detail,
             ),
-            Self::NotFound(_) | Self::Rule(LicenseError::LicenseNotFound) => {
-                problem(status, "not-found", "Not found", detail)
-            }
-            Self::Rule(LicenseError::AllocationNotFound { .. }) => {
-                problem(status, "allocation-not-found", "Not found", detail)
-            }
-            Self::Rule(LicenseError::AlreadyPurchased) => {
-                problem(status, "already-purchased", "Conflict", detail)
-            }
-            Self::Rule(rule) => rule_problem(status, rule.code(), facts(&rule), detail, None),
+            Self::NotFound(_)
+            | Self::Rule {
+                error: LicenseError::LicenseNotFound,
+                ..
+            } => problem(status, "not-found", "Not found", detail),
+            Self::Rule {
+                error: LicenseError::AllocationNotFound { .. },
+                ..
+            } => problem(status, "allocation-not-found", "Not found", detail),
+            Self::Rule {
+                error: LicenseError::AlreadyPurchased,
+                ..
+            } => problem(status, "already-purchased", "Conflict", detail),
+            Self::Rule { error, field } => rule_problem(
+                status,
+                error.code(),
+                facts(&error),
+                detail,
+                field.map(str::to_owned),
+            ),
             Self::UsageRule { error, field } => {
                 rule_problem(status, error.code(), facts(&error), detail, field)
             }
@@ -579,14 +606,14 @@ mod tests {
                 false,
             ),
             (
-                ApiError::Rule(LicenseError::LicenseNotFound),
+                ApiError::rule(LicenseError::LicenseNotFound),
                 404,
                 "not-found",
                 None,
                 false,
             ),
             (
-                ApiError::Rule(LicenseError::AllocationNotFound {
+                ApiError::rule(LicenseError::AllocationNotFound {
                     allocation_id: AllocationId(nil),
                 }),
                 404,
@@ -595,14 +622,14 @@ mod tests {
                 false,
             ),
             (
-                ApiError::Rule(LicenseError::AlreadyPurchased),
+                ApiError::rule(LicenseError::AlreadyPurchased),
                 409,
                 "already-purchased",
                 None,
                 false,
             ),
             (
-                ApiError::Rule(LicenseError::AlreadyHidden),
+                ApiError::rule(LicenseError::AlreadyHidden),
                 422,
                 "already-hidden",
                 None,

@@ -212,3 +212,12 @@ pub fn version_etag(version: i64) -> header::HeaderValue {
     header::HeaderValue::try_from(format!("\"{version}\""))
         .unwrap_or_else(|_| header::HeaderValue::from_static("\"0\""))
 }
+
+/// Whether `If-None-Match` names `etag` (or `*`): the client's copy is current,
+/// so the answer is a 304.
+pub fn if_none_match_hits(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|tags| tags.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+}

@@ -5,6 +5,8 @@
 //! - [`gate`] and [`rate_limit`]: every routed request's bearer token, role,
 //!   account and rate, checked before its handler;
 //! - [`routes`]: one module per resource;
+//! - [`console`]: the web console's static files at `/console`, outside the
+//!   gate and the API document;
 //! - [`idempotency`]: `Idempotency-Key` answers kept in PostgreSQL;
 //! - [`extract`] and [`error`]: input checked by name, failures as problem+json;
 //!   [`json_body`]: a body's JSON with whole numbers read as integers;
@@ -16,6 +18,7 @@
 //! - [`serve`]: the listener and its graceful stop.
 
 pub mod app;
+pub mod console;
 pub mod csv;
 pub mod error;
 pub mod extract;

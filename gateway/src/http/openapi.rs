@@ -161,7 +161,10 @@ pub struct Problem {
     /// What happened, for people.
     pub detail: String,
     /// Where the input is at fault: `quantity`, `path.license_id`, `query.as_of`,
-    /// `header.if-match`, `header.idempotency-key`, `body`, `reports[2]`, `license_ids`.
+    /// `header.if-match`, `header.idempotency-key`, `body`, `reports[2]`, `license_ids`;
+    /// on a 422, the body member the broken rule is about (`quantity` for
+    /// `allocation-exceeds-available`, `new_host` for `same-host`), absent when the
+    /// rule is about the license's state.
     #[schema(nullable = false)]
     pub field: Option<String>,
     /// A 422's broken rule, e.g. `allocation-exceeds-available`.
@@ -680,8 +683,8 @@ mod tests {
             ApiError::PayloadTooLarge { limit: 1 },
             ApiError::MethodNotAllowed,
             ApiError::NotFound("no such license".into()),
-            ApiError::Rule(LicenseError::AlreadyActivated),
-            ApiError::Rule(LicenseError::QuantityMustBePositive { quantity: 0 }),
+            ApiError::rule(LicenseError::AlreadyActivated),
+            ApiError::rule(LicenseError::QuantityMustBePositive { quantity: 0 }),
             ApiError::Conflict("lost".into()),
             ApiError::SeveralHostIds {
                 host: "h".into(),

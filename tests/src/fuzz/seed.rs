@@ -3,14 +3,15 @@
 //! and a returned allocation, a hidden trial and a license server's usage through
 //! the HTTP API.
 
-use std::time::Duration;
-
-use anyhow::{ensure, Context as _};
+use anyhow::Context as _;
 use chrono::{Days, Utc};
-use serde_json::{json, Value};
+use serde_json::json;
 use uuid::Uuid;
 
-use crate::{purchase_body, run_ledger, status_and_output, Answer, Api, Ledger, TestEnv};
+use crate::seeding::{
+    activate, caught_up, check, checkpointed, create_account, expect, issue_token,
+};
+use crate::{purchase_body, Api, Ledger, TestEnv};
 
 /// What the fuzz pins its path parameters and tokens to.
 #[derive(Debug, Clone)]
@@ -32,38 +33,15 @@ pub struct Seeded {
 }
 
 const HOST: &str = "srv-a";
+/// The access code of [`purchase_body`].
+const ACCESS_CODE: &str = "LA-0001234567-12345";
 
 /// Makes the account on the running `ledger`, waits until its read models and a
 /// signed checkpoint cover it, and answers what the fuzz needs.
 pub async fn account(bin: &str, env: &TestEnv, ledger: &Ledger) -> anyhow::Result<Seeded> {
-    let created: Value =
-        serde_json::from_str(&admin(bin, env, &["create-account", "--name", "Fuzz Corp"]).await?)
-            .context("create-account printed no JSON")?;
-    let account: Uuid = created["account_id"]
-        .as_str()
-        .context("create-account printed no account_id")?
-        .parse()?;
-    let account_arg = account.to_string();
-    let portal_token = admin(
-        bin,
-        env,
-        &[
-            "issue-token",
-            "--role",
-            "portal",
-            "--account",
-            &account_arg,
-            "--subject",
-            "fuzz-portal",
-        ],
-    )
-    .await?;
-    let admin_token = admin(
-        bin,
-        env,
-        &["issue-token", "--role", "admin", "--subject", "fuzz-admin"],
-    )
-    .await?;
+    let account = create_account(bin, env, "Fuzz Corp").await?;
+    let portal_token = issue_token(bin, env, "portal", Some(account), "fuzz-portal").await?;
+    let admin_token = issue_token(bin, env, "admin", None, "fuzz-admin").await?;
     let api = Api::new(ledger).with_token(account, &portal_token);
 
     let today = Utc::now().date_naive();
@@ -72,7 +50,7 @@ pub async fn account(bin: &str, env: &TestEnv, ledger: &Ledger) -> anyhow::Resul
     let mut term = purchase_body(Some(today + Days::new(365)));
     term["license_id"] = json!(license);
     expect(&api, "/licenses", term, 201).await?;
-    activate(&api, license).await?;
+    activate(&api, license, ACCESS_CODE).await?;
     let allocated = json!({"host": HOST, "quantity": 100, "allocation_id": allocation});
     expect(
         &api,
@@ -109,7 +87,7 @@ pub async fn account(bin: &str, env: &TestEnv, ledger: &Ledger) -> anyhow::Resul
         .as_str()
         .context("no license_id")?
         .parse()?;
-    activate(&api, perpetual).await?;
+    activate(&api, perpetual, ACCESS_CODE).await?;
     let returned = expect(
         &api,
         &format!("/licenses/{perpetual}/allocations"),
@@ -151,67 +129,4 @@ pub async fn account(bin: &str, env: &TestEnv, ledger: &Ledger) -> anyhow::Resul
         portal_token,
         admin_token,
     })
-}
-
-/// `ledger admin <args>`'s output, trimmed; an error when it fails.
-async fn admin(bin: &str, env: &TestEnv, args: &[&str]) -> anyhow::Result<String> {
-    let mut all = vec!["admin"];
-    all.extend_from_slice(args);
-    let output = run_ledger(bin, env, &all).await;
-    let (status, said) = status_and_output(&output);
-    ensure!(status == 0, "ledger {all:?} exited {status}: {said}");
-    Ok(String::from_utf8(output.stdout)?.trim().to_owned())
-}
-
-async fn activate(api: &Api, license: Uuid) -> anyhow::Result<()> {
-    let code = json!({"access_code": purchase_body(None)["access_code"]});
-    expect(api, &format!("/licenses/{license}/activate"), code, 200).await?;
-    Ok(())
-}
-
-/// POSTs `body` to `path` and requires `status`.
-async fn expect(api: &Api, path: &str, body: Value, status: u16) -> anyhow::Result<Answer> {
-    let answer = api.post(path, body).await?;
-    check(answer, status).with_context(|| format!("POST {path}"))
-}
-
-fn check(answer: Answer, status: u16) -> anyhow::Result<Answer> {
-    ensure!(
-        answer.status == status,
-        "answered {} instead of {status}: {}",
-        answer.status,
-        answer.body
-    );
-    Ok(answer)
-}
-
-/// Waits until the read models have applied `position`.
-async fn caught_up(api: &Api, license: Uuid, position: i64) -> anyhow::Result<()> {
-    for _ in 0..100 {
-        let read = api
-            .get(&format!("/licenses/{license}?min_position={position}"))
-            .await?;
-        if read.status == 200 {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    anyhow::bail!("the read models never applied position {position}")
-}
-
-/// Waits for the first signed checkpoint, which the proofs' `tree_size` needs.
-async fn checkpointed(base_url: &str) -> anyhow::Result<()> {
-    let client = reqwest::Client::new();
-    for _ in 0..300 {
-        let status = client
-            .get(format!("{base_url}/v1/log/checkpoint"))
-            .send()
-            .await?
-            .status();
-        if status.is_success() {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    anyhow::bail!("no checkpoint was signed within 30 s")
 }

@@ -29,7 +29,7 @@ use utoipa_axum::routes;
 
 use crate::http::app::AppState;
 use crate::http::error::ApiError;
-use crate::http::extract::{path_param, QueryParams};
+use crate::http::extract::{if_none_match_hits, path_param, QueryParams};
 use crate::http::openapi::{AllocationPath, LicenseFileErrors, MinPosition, QueryErrors};
 use crate::http::routes::read_options;
 use crate::signing_keys::PublishedKeys;
@@ -144,10 +144,7 @@ pub(super) fn file_answer(
     request: &HeaderMap,
 ) -> Result<Response, ApiError> {
     let etag = format!("\"{:x}\"", Sha256::digest(text.as_bytes()));
-    let fresh = request
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|tags| tags.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let fresh = if_none_match_hits(request, &etag);
     let mut response = if fresh {
         StatusCode::NOT_MODIFIED.into_response()
     } else {

@@ -11,8 +11,8 @@ use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
 use ledger_domain::{
     AccountId, Activate, Allocate, AllocationId, BindingType, Edition, LicenseAction,
-    LicenseCommand, LicenseEvent, LicenseId, LicenseModel, ModifyAllocation, ProductCode,
-    ProductVersion, Purchase, Renew, ReturnAllocation, Upgrade, ValueError,
+    LicenseCommand, LicenseError, LicenseEvent, LicenseId, LicenseModel, ModifyAllocation,
+    ProductCode, ProductVersion, Purchase, Renew, ReturnAllocation, Upgrade, ValueError,
 };
 use ledger_projections::queries::facts::LicenseFacts;
 use ledger_projections::queries::time::Window;
@@ -136,10 +136,45 @@ async fn execute(
         action,
     };
     let id = target.license.to_string();
-    Ok(state
+    let moves_allocation = matches!(command.action, LicenseAction::ModifyAllocation(_));
+    state
         .commands
         .execute(&id, command, context, expected)
-        .await?)
+        .await
+        .map_err(|error| match ApiError::from(error) {
+            ApiError::Rule { error, .. } => ApiError::Rule {
+                field: rule_field(moves_allocation, &error),
+                error,
+            },
+            other => other,
+        })
+}
+
+/// The body member a broken rule is about, as the commands' bodies name it, so
+/// a client can show the refusal beside its input; `None` for rules about the
+/// license's state (not activated, expired, already hidden, …).
+fn rule_field(moves_allocation: bool, error: &LicenseError) -> Option<&'static str> {
+    use LicenseError as E;
+    match error {
+        E::QuantityMustBePositive { .. }
+        | E::QuantityTooLarge { .. }
+        | E::AllocationExceedsAvailable { .. }
+        | E::PartialAllocationNotAllowed { .. } => Some("quantity"),
+        E::DateOutOfRange { field, .. }
+        | E::InvalidReference { field }
+        | E::DateMustMoveForward { field, .. } => Some(field),
+        E::ExpiryNotAfterPurchase { .. } | E::TrialNeedsExpiry | E::PerpetualHasNoExpiry => {
+            Some("expires_on")
+        }
+        E::AccessCodeMismatch => Some("access_code"),
+        E::InvalidHostId { .. } | E::SameHost { .. } if moves_allocation => Some("new_host"),
+        E::InvalidHostId { .. } => Some("host"),
+        E::DuplicateAllocationId { .. } if moves_allocation => Some("new_allocation_id"),
+        E::DuplicateAllocationId { .. } => Some("allocation_id"),
+        E::EditionNotHigher { .. } => Some("edition"),
+        E::VersionNotHigher { .. } | E::MaintenanceLapsed { .. } => Some("version"),
+        _ => None,
+    }
 }
 
 fn field<T>(name: &str, parsed: Result<T, ValueError>) -> Result<T, ApiError> {
