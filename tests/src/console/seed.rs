@@ -143,10 +143,15 @@ pub async fn account(bin: &str, env: &TestEnv, ledger: &Ledger) -> anyhow::Resul
         201,
     )
     .await?;
-    api.post_empty(&format!("/licenses/{legacy}/hide"))
+    let hidden = api
+        .post_empty(&format!("/licenses/{legacy}/hide"))
         .await
         .and_then(|answer| check(answer, 200))?;
-    let mut position = 0;
+    // A usage report names features the read model must already hold.
+    let mut position = hidden.body["position"]
+        .as_i64()
+        .context("no position in the hide's answer")?;
+    caught_up(&api, lab, position).await?;
     for (days_ago, peak) in (0..USAGE_PEAKS.len() as u64).rev().zip(USAGE_PEAKS) {
         let report = json!({
             "host": USAGE_HOST,
