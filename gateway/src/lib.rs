@@ -1,5 +1,5 @@
-//! The ledger's edge: the HTTP API, command handling through cqrs-es and
-//! postgres-es, the relay that publishes committed events to NATS JetStream, the
+//! The ledger's edge: the HTTP API, command handling through cqrs-es aggregates
+//! with group commit to the event store, the relay that publishes committed events to NATS JetStream, the
 //! tamper evidence over the store, and the `ledger` binary's start-up.
 //!
 //! # Layout

@@ -105,14 +105,34 @@ struct CommandName {
     command: &'static str,
 }
 
-/// Commands decided, by type and outcome, and their conflict retries.
-#[derive(Debug, Clone, Default)]
+/// Sizes of the groups of commands appended together: 1 to the largest group.
+const GROUP_BUCKETS: [f64; 9] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
+
+/// Commands decided, by type and outcome, their conflict retries, and how many
+/// were appended together.
+#[derive(Debug, Clone)]
 pub struct CommandMetrics {
     decided: Family<CommandLabels, Counter>,
     conflict_retries: Family<CommandName, Counter>,
+    group_size: Histogram,
+}
+
+impl Default for CommandMetrics {
+    fn default() -> Self {
+        Self {
+            decided: Family::default(),
+            conflict_retries: Family::default(),
+            group_size: Histogram::new(GROUP_BUCKETS),
+        }
+    }
 }
 
 impl CommandMetrics {
+    /// Counts one group of `commands` appended together.
+    pub fn grouped(&self, commands: usize) {
+        self.group_size.observe(commands as f64);
+    }
+
     /// Counts one command of type `command` that ended in `outcome`.
     pub fn decided(&self, command: &'static str, outcome: &'static str) {
         self.decided
@@ -333,6 +353,11 @@ impl Metrics {
                 "ledger_command_conflict_retries",
                 "Commands decided again because another command changed the same license first",
                 self.commands.conflict_retries.clone(),
+            );
+            r.register(
+                "ledger_append_group_commands",
+                "Commands whose events one statement appended together (group commit)",
+                self.commands.group_size.clone(),
             );
             r.register(
                 "ledger_idempotency_requests",

@@ -221,6 +221,16 @@ async function story() {
     await textMatches(page.locator('dl.facts'), /1,000 \/ 1,000/, 'every seat is allocated');
   });
 
+  await step('“Download all licenses” of a server: one file, its SERVER line once, one INCREMENT per allocation', async () => {
+    const file = await downloaded(page.getByRole('button', { name: 'Download all licenses on SRV-A' }));
+    check(file.name === 'SRV-A.lic', `the file is named after its server: ${file.name}`);
+    check((file.text.match(/^SERVER /gm) || []).length === 1, `one SERVER line:\n${file.text}`);
+    check(file.text.includes('SERVER this_host HOSTNAME=SRV-A'), `the file is for SRV-A:\n${file.text}`);
+    const increments = file.text.match(/^INCREMENT .*$/gm) || [];
+    check(increments.length === 1 && / 800 /.test(increments[0]), `SRV-A holds the one allocation of 800:\n${file.text}`);
+    check(!file.text.includes('SRV-B'), 'the file leaves out the other server');
+  });
+
   await step('modify: SRV-B moves to SRV-C; the new file downloads and the old one names it', async () => {
     await page.getByLabel('Select the allocation of 200 on SRV-B').check();
     await chooseAction('Modify allocations');
@@ -280,6 +290,17 @@ async function story() {
     await textMatches(allocated, new RegExp(`by ${portalSubject} \\(portal\\)`), 'an event names its actor');
     await textMatches(events.filter({ hasText: 'moved from SRV-B to SRV-C' }), /Modified/, 'the move is in the history');
     await shot('license');
+  });
+
+  await step('a license’s page shows the derived fields a list row shows: available, days left in its band', async () => {
+    await page.getByRole('link', { name: 'Licenses', exact: true }).click();
+    await page.getByRole('button', { name: 'All active' }).click();
+    const listed = await listRow('ORD-MAC-50').locator('.days-red').textContent();
+    check(/^20 days$/.test(listed), `the list shows 20 days left in red: ${listed}`);
+    await listRow('ORD-MAC-50').getByRole('link', { name: 'XDT_PLT_UD' }).click();
+    const facts = page.locator('dl.facts');
+    await textMatches(facts.locator('.days-red'), new RegExp(`^${listed}$`), 'the page shows the same days left, in red');
+    await textMatches(facts, /Available\s*50/, 'and what is available');
   });
 
   await step('a bulk selection refused as incompatible shows which license differs from the first, and how', async () => {

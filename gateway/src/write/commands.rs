@@ -1,6 +1,14 @@
-//! Command handling: load a license from the event store, decide, append — through
-//! cqrs-es and postgres-es, with the plain event store only (DESIGN.md decision 1:
-//! the 0.5 snapshot stores apply new events twice).
+//! Command handling: read a license's stream once, decide through the cqrs-es
+//! aggregate, append through the group-committing [`Appender`], which answers
+//! every event's global position.
+//!
+//! postgres-es' repository is not used for commands: through it, a command cost a
+//! transaction of its own with a statement per event, a read of the position
+//! afterwards, and another read for an earlier attempt under the same
+//! idempotency key (BENCHMARKS.md, "Commands"). Here one read answers both what
+//! the state is and whether the key was already recorded ([`super::loaded`]),
+//! and one statement appends for many commands at once. The plain event store
+//! only, no snapshots (DESIGN.md decision 1): a license's stream is short.
 //!
 //! Commands on one license through this process take turns
 //! ([`super::turns`]), so they never conflict with each other. A conflict (a
@@ -10,19 +18,22 @@
 //! and every retry, in [`CommandMetrics`].
 
 use std::collections::HashMap;
+use std::marker::PhantomData;
 
 use chrono::{DateTime, Utc};
+
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::persist::{EventUpcaster, PersistedEventStore, SerializedEvent};
-use cqrs_es::{Aggregate, AggregateContext, AggregateError, DomainEvent, EventStore};
+use cqrs_es::persist::EventUpcaster;
+use cqrs_es::{Aggregate, DomainEvent};
 use ledger_domain::usage::ReportUsage;
 use ledger_domain::{AccountId, LicenseAction, LicenseCommand};
 use ledger_projections::contract::{metadata, StoredEvent};
-use postgres_es::PostgresEventRepository;
 use sqlx::PgPool;
 use tracing::Instrument as _;
 use uuid::Uuid;
 
+use super::appender::{AppendError, Appender, NewEvent};
+use super::loaded::{self, KeyItem, Loaded};
 use super::turns::Turns;
 use crate::metrics::CommandMetrics;
 
@@ -283,13 +294,14 @@ pub type Upcasters = fn() -> Vec<Box<dyn EventUpcaster>>;
 
 /// Executes commands of aggregate `A` against the event store.
 pub struct CommandService<A: Aggregate> {
-    store: PersistedEventStore<PostgresEventRepository, A>,
     pool: PgPool,
+    appender: Appender,
     conflict_retries: u32,
     upcasters: Vec<Box<dyn EventUpcaster>>,
     limit: MessageLimit,
     turns: Turns,
     metrics: CommandMetrics,
+    aggregate: PhantomData<fn() -> A>,
 }
 
 impl<A> CommandService<A>
@@ -297,26 +309,27 @@ where
     A: Aggregate<Services = ()>,
     A::Command: Command + Clone,
 {
-    /// A service over `pool`; stored events are brought to their current version
-    /// by `upcasters` as they are read.
+    /// A service that reads from `pool` and appends through `appender`; stored
+    /// events are brought to their current version by `upcasters` as they are read.
     /// Events whose stream message would be over `limit` are refused. Outcomes
     /// are counted in `metrics`.
     pub fn new(
         pool: PgPool,
+        appender: Appender,
         conflict_retries: u32,
         upcasters: Upcasters,
         limit: MessageLimit,
         metrics: CommandMetrics,
     ) -> Self {
-        let repository = PostgresEventRepository::new(pool.clone());
         Self {
-            store: PersistedEventStore::new_event_store(repository).with_upcasters(upcasters()),
             pool,
+            appender,
             conflict_retries,
             upcasters: upcasters(),
             limit,
             turns: Turns::default(),
             metrics,
+            aggregate: PhantomData,
         }
     }
 
@@ -337,21 +350,9 @@ where
         expected: Option<ExpectedVersion>,
     ) -> Result<Recorded<A::Event>, CommandError<A::Error>> {
         let name = command.name();
-        let earlier = match &context.idempotency_key {
-            Some(key) => {
-                self.recorded_under_key(aggregate_id, &key.key, &context.item)
-                    .await
-            }
-            None => Ok(None),
-        };
-        let result = match earlier {
-            Ok(Some(recorded)) => Ok((recorded, "already_recorded")),
-            Ok(None) => self
-                .decide_and_append(aggregate_id, command, context, expected)
-                .await
-                .map(|recorded| (recorded, "recorded")),
-            Err(error) => Err(error),
-        };
+        let result = self
+            .decide_and_append(aggregate_id, command, context, expected)
+            .await;
         let outcome = match &result {
             Ok((_, outcome)) => outcome,
             Err(error) => error.outcome(),
@@ -361,77 +362,98 @@ where
     }
 
     /// The command decided on the aggregate's current events and appended, retried
-    /// on conflict.
+    /// on conflict; or what an earlier attempt under the same key recorded.
     async fn decide_and_append(
         &self,
         aggregate_id: &str,
         command: A::Command,
         context: &CommandContext,
         expected: Option<ExpectedVersion>,
-    ) -> Result<Recorded<A::Event>, CommandError<A::Error>> {
-        let metadata = event_metadata(&command, context);
-        let metadata_json = serde_json::to_value(&metadata).unwrap_or_default();
-        let turn = self
+    ) -> Result<(Recorded<A::Event>, &'static str), CommandError<A::Error>> {
+        let metadata = serde_json::to_value(event_metadata(&command, context)).unwrap_or_default();
+        let earlier = context.idempotency_key.as_ref().map(|key| KeyItem {
+            key: &key.key,
+            item: &context.item,
+        });
+        let _turn = self
             .turns
             .take(aggregate_id)
             .instrument(tracing::info_span!("ledger.command.wait_turn"))
             .await;
         let mut attempts = 0;
-        let committed = loop {
+        loop {
             attempts += 1;
-            let mut loaded = self
-                .store
-                .load_aggregate(aggregate_id)
-                .await
-                .map_err(store_error(LOADING))?;
-            let current = i64::try_from(loaded.current_sequence).unwrap_or(i64::MAX);
-            if let Some(expected) = expected.filter(|e| !e.matches(current)) {
+            let mut loaded = self.load_stream(aggregate_id, earlier.as_ref()).await?;
+            if let Some((events, version, position)) = loaded.under_key {
+                let recorded = Recorded {
+                    events,
+                    version,
+                    position,
+                };
+                return Ok((recorded, "already_recorded"));
+            }
+            if let Some(expected) = expected.filter(|e| !e.matches(loaded.version)) {
                 return Err(CommandError::VersionMismatch {
                     expected: expected.to_string(),
-                    current,
+                    current: loaded.version,
                 });
             }
             let sink = EventSink::default();
             loaded
-                .aggregate()
+                .aggregate
                 .handle(command.clone(), &(), &sink)
                 .await
                 .map_err(CommandError::Rule)?;
             let events = sink.collect().await;
-            for event in &events {
+            let mut new_events = Vec::with_capacity(events.len());
+            for (sequence, event) in (loaded.version + 1..).zip(&events) {
                 self.limit
-                    .check(A::TYPE, aggregate_id, event, &metadata_json, command.now())
+                    .check(A::TYPE, aggregate_id, event, &metadata, command.now())
                     .map_err(|(bytes, limit)| CommandError::TooLarge { bytes, limit })?;
+                new_events.push(NewEvent {
+                    aggregate_type: A::TYPE,
+                    aggregate_id: aggregate_id.to_owned(),
+                    sequence,
+                    event_type: event.event_type(),
+                    event_version: event.event_version(),
+                    payload: serde_json::to_value(event).map_err(|error| CommandError::Store {
+                        step: "serialising an event",
+                        source: error.into(),
+                    })?,
+                    metadata: metadata.clone(),
+                });
             }
             let append = self
-                .store
-                .commit(events, loaded, metadata.clone())
+                .appender
+                .append(new_events)
                 .instrument(tracing::info_span!("ledger.command.append", attempts));
             match append.await {
-                Ok(committed) => break committed,
-                Err(AggregateError::AggregateConflict) if attempts <= self.conflict_retries => {
+                Ok(positions) => {
+                    let recorded = Recorded {
+                        version: loaded.version + events.len() as i64,
+                        position: positions.last().copied().unwrap_or_default(),
+                        events,
+                    };
+                    return Ok((recorded, "recorded"));
+                }
+                Err(AppendError::Conflict) if attempts <= self.conflict_retries => {
                     tracing::debug!(attempts, "conflict; retrying on fresh state");
                     self.metrics.retried(command.name());
                 }
-                Err(AggregateError::AggregateConflict) => {
-                    return Err(CommandError::Conflict { attempts })
+                Err(AppendError::Conflict) => return Err(CommandError::Conflict { attempts }),
+                Err(AppendError::Store(source)) => {
+                    return Err(CommandError::Store {
+                        step: "appending the events",
+                        source,
+                    })
                 }
-                Err(other) => return Err(store_error("appending the events")(other)),
             }
-        };
-        // The next command may decide now: the rest only reads what is recorded.
-        drop(turn);
-        self.recorded(aggregate_id, committed).await
+        }
     }
 
     /// The aggregate as its events make it now (a default one when it has none).
     pub async fn load(&self, aggregate_id: &str) -> Result<A, CommandError<A::Error>> {
-        let loaded = self
-            .store
-            .load_aggregate(aggregate_id)
-            .await
-            .map_err(store_error(LOADING))?;
-        Ok(loaded.aggregate)
+        Ok(self.load_stream(aggregate_id, None).await?.aggregate)
     }
 
     /// Decides `command` without recording anything: whether it would be accepted
@@ -441,141 +463,31 @@ where
         aggregate_id: &str,
         command: A::Command,
     ) -> Result<(), CommandError<A::Error>> {
-        let mut loaded = self
-            .store
-            .load_aggregate(aggregate_id)
-            .await
-            .map_err(store_error(LOADING))?;
         let sink = EventSink::default();
-        loaded
-            .aggregate()
+        self.load(aggregate_id)
+            .await?
             .handle(command, &(), &sink)
             .await
             .map_err(CommandError::Rule)
     }
 
-    /// The events an earlier attempt recorded under idempotency `key` and `item`.
-    async fn recorded_under_key(
+    async fn load_stream(
         &self,
         aggregate_id: &str,
-        key: &str,
-        item: &str,
-    ) -> Result<Option<Recorded<A::Event>>, CommandError<A::Error>> {
-        let rows: Vec<(i64, String, String, serde_json::Value, i64)> = sqlx::query_as(
-            "SELECT sequence, event_type, event_version, payload, global_position FROM events
-              WHERE aggregate_type = $1 AND aggregate_id = $2
-                AND metadata->>'idempotency_key' = $3
-                AND COALESCE(metadata->>'idempotency_item', '') = $4
-              ORDER BY sequence",
-        )
-        .bind(A::TYPE)
-        .bind(aggregate_id)
-        .bind(key)
-        .bind(item)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|error| CommandError::Store {
-            step: "reading the events recorded under the Idempotency-Key",
-            source: error.into(),
-        })?;
-        let Some(&(version, _, _, _, position)) = rows.last() else {
-            return Ok(None);
-        };
-        let events = rows
-            .into_iter()
-            .map(|(sequence, event_type, event_version, payload, _)| {
-                let mut stored = SerializedEvent {
-                    aggregate_id: aggregate_id.to_owned(),
-                    sequence: usize::try_from(sequence).unwrap_or_default(),
-                    aggregate_type: A::TYPE.to_owned(),
-                    event_type,
-                    event_version,
-                    payload,
-                    metadata: serde_json::Value::Null,
-                };
-                for upcaster in &self.upcasters {
-                    if upcaster.can_upcast(&stored.event_type, &stored.event_version) {
-                        stored = upcaster.upcast(stored);
-                    }
-                }
-                serde_json::from_value(stored.payload)
-            })
-            .collect::<Result<Vec<A::Event>, _>>()
+        earlier: Option<&KeyItem<'_>>,
+    ) -> Result<Loaded<A>, CommandError<A::Error>> {
+        loaded::load(&self.pool, aggregate_id, &self.upcasters, earlier)
+            .instrument(tracing::info_span!("ledger.command.load"))
+            .await
             .map_err(|error| CommandError::Store {
-                step: "reading back an event recorded under the Idempotency-Key",
+                step: LOADING,
                 source: error.into(),
-            })?;
-        Ok(Some(Recorded {
-            events,
-            version,
-            position,
-        }))
-    }
-
-    async fn recorded(
-        &self,
-        aggregate_id: &str,
-        committed: Vec<cqrs_es::EventEnvelope<A>>,
-    ) -> Result<Recorded<A::Event>, CommandError<A::Error>> {
-        let version = committed
-            .last()
-            .map(|envelope| envelope.sequence as i64)
-            .unwrap_or_default();
-        // The events are committed: a failure to read their position must not look
-        // like a failed command (a client would retry and record twice), so retry.
-        let mut attempt = 0;
-        let position: i64 = loop {
-            attempt += 1;
-            let read = sqlx::query_scalar(
-                "SELECT global_position FROM events
-                  WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $3",
-            )
-            .bind(A::TYPE)
-            .bind(aggregate_id)
-            .bind(version)
-            .fetch_one(&self.pool)
-            .await;
-            match read {
-                Ok(position) => break position,
-                Err(error) if attempt < 5 => {
-                    tracing::warn!(%error, attempt, "reading a recorded position failed; retrying");
-                    tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
-                }
-                Err(error) => {
-                    return Err(CommandError::Store {
-                        step: "the command was recorded but its position could not be read",
-                        source: error.into(),
-                    })
-                }
-            }
-        };
-        Ok(Recorded {
-            events: committed
-                .into_iter()
-                .map(|envelope| envelope.payload)
-                .collect(),
-            version,
-            position,
-        })
+            })
     }
 }
 
 /// The step of loading an aggregate, as a store failure names it.
 const LOADING: &str = "loading the aggregate's events";
-
-/// A cqrs-es error as a command's, a store failure naming `step` and keeping the
-/// store's error as its source (not flattened to text).
-fn store_error<R: std::error::Error>(
-    step: &'static str,
-) -> impl FnOnce(AggregateError<R>) -> CommandError<R> {
-    move |error| match error {
-        AggregateError::UserError(rule) => CommandError::Rule(rule),
-        AggregateError::AggregateConflict => CommandError::Conflict { attempts: 1 },
-        AggregateError::DatabaseConnectionError(source)
-        | AggregateError::DeserializationError(source)
-        | AggregateError::UnexpectedError(source) => CommandError::Store { step, source },
-    }
-}
 
 fn event_metadata(command: &impl Command, context: &CommandContext) -> HashMap<String, String> {
     let occurred_at: DateTime<Utc> = command.now();
