@@ -1,6 +1,7 @@
 //! Group commit against a real PostgreSQL: concurrent commands' events go in one
 //! statement and transaction, each command gets its own events' positions, and a
 //! command that conflicts fails alone while the others of its group are recorded.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use ledger_gateway::metrics::CommandMetrics;
 use ledger_gateway::write::appender::{AppendError, Appender, NewEvent};

@@ -167,7 +167,34 @@ pub async fn save_views(
         })
         .collect();
     upsert_licenses(conn, &licenses).await?;
+    advance_account_positions(conn, &licenses).await?;
     upsert_allocations(conn, &allocations).await
+}
+
+/// Moves each account's applied position up to its newest license row saved: what
+/// conditional GETs compare (one row per account, so the lookup stays one probe
+/// whatever the account's size). Never backwards, for a late duplicate.
+async fn advance_account_positions(
+    conn: &mut PgConnection,
+    rows: &[&LicenseRow],
+) -> sqlx::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO account_positions (account_id, license_position)
+         SELECT account_id, max(position)
+           FROM unnest($1::uuid[], $2::bigint[]) AS t(account_id, position)
+          GROUP BY account_id
+         ON CONFLICT (account_id) DO UPDATE
+            SET license_position = GREATEST(account_positions.license_position,
+                                            EXCLUDED.license_position)",
+    )
+    .bind(column(rows, |r| r.account_id))
+    .bind(column(rows, |r| r.last_position))
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 async fn upsert_licenses(conn: &mut PgConnection, rows: &[&LicenseRow]) -> sqlx::Result<()> {

@@ -214,10 +214,16 @@ pub fn version_etag(version: i64) -> header::HeaderValue {
 }
 
 /// Whether `If-None-Match` names `etag` (or `*`): the client's copy is current,
-/// so the answer is a 304.
+/// so the answer is a 304. The comparison is the weak one (RFC 9110, 13.1.2):
+/// `W/"x"` and `"x"` match.
 pub fn if_none_match_hits(headers: &HeaderMap, etag: &str) -> bool {
+    let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_owned();
+    let wanted = opaque(etag);
     headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|tags| tags.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+        .is_some_and(|tags| {
+            tags.split(',')
+                .any(|tag| tag.trim() == "*" || opaque(tag) == wanted)
+        })
 }

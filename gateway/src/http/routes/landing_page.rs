@@ -1,18 +1,21 @@
 //! `GET /v1/accounts/{account_id}/landing-page`: the five newest licenses of the
-//! last 30 days and five term licenses expiring within 90 days, as of an instant.
+//! last 30 days and five term licenses expiring within 90 days, as of an instant;
+//! answered 304 after one lookup when the client's copy is still the page.
 
 use anyhow::Context as _;
 use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use ledger_domain::AccountId;
 use ledger_projections::consumer::LIVE_SCHEMA;
-use ledger_projections::queries::landing_page::{self, LandingPage};
+use ledger_projections::queries::landing_page::{self, LandingPage, PageVersion};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::http::app::AppState;
 use crate::http::error::ApiError;
-use crate::http::extract::{path_param, QueryParams};
+use crate::http::extract::{if_none_match_hits, path_param, QueryParams};
 use crate::http::openapi::{AccountPath, AsOf, MinPosition, QueryErrors};
 use crate::http::routes::read_options;
 
@@ -27,19 +30,29 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// `expiring_licenses`: among term licenses with 0–90 days left, the five most
 /// recent purchases, with `days_left` and `band` (`red` 0–30, `orange` 31–90).
 /// Hidden licenses are left out.
+///
+/// The answer carries a weak `ETag` naming the account's applied license events
+/// and the next instant time alone changes the page; sent back in
+/// `If-None-Match`, an unchanged page is answered 304 without being read.
 #[utoipa::path(
     get,
     path = "/v1/accounts/{account_id}/landing-page",
     operation_id = "get_landing_page",
     tag = "landing-page",
     params(AccountPath, AsOf, MinPosition),
-    responses((status = 200, description = "The landing page", body = LandingPage), QueryErrors),
+    responses(
+        (status = 200, description = "The landing page", body = LandingPage,
+            headers(("ETag" = String, description = "The page's weak ETag; `If-None-Match` with it answers 304 while the page is unchanged"))),
+        (status = 304, description = "Unchanged since the `If-None-Match` ETag"),
+        QueryErrors,
+    ),
 )]
 async fn landing_page(
     State(state): State<AppState>,
     Path(account_id): Path<String>,
     params: QueryParams,
-) -> Result<Json<LandingPage>, ApiError> {
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     params.only(&["as_of", "min_position"])?;
     let account: AccountId = path_param("account_id", &account_id)?;
     let as_of = read_options::as_of(&params)?;
@@ -49,9 +62,38 @@ async fn landing_page(
         .acquire()
         .await
         .context("acquiring a connection for the landing page")?;
-    Ok(Json(
-        landing_page::landing_page(&mut connection, LIVE_SCHEMA, account.0, as_of)
-            .await
-            .context("reading the landing page")?,
-    ))
+    let version = landing_page::page_version(&mut connection, account.0, as_of)
+        .await
+        .context("reading the landing page's version")?;
+    let tag = etag(&version);
+    let mut response = if if_none_match_hits(&headers, &tag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let page: LandingPage =
+            landing_page::landing_page(&mut connection, LIVE_SCHEMA, account.0, as_of)
+                .await
+                .context("reading the landing page")?;
+        Json(page).into_response()
+    };
+    let answer = response.headers_mut();
+    answer.insert(
+        header::ETAG,
+        HeaderValue::try_from(tag).map_err(anyhow::Error::from)?,
+    );
+    // A cache must ask again each time: the page changes with time and with events.
+    answer.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    Ok(response)
+}
+
+/// The weak ETag of a page version: weak because the body also names its own
+/// `as_of`, which differs between two answers of the same page.
+fn etag(version: &PageVersion) -> String {
+    format!(
+        "W/\"lp-{}-{}\"",
+        version.position,
+        version.changes_at.timestamp_micros()
+    )
 }
