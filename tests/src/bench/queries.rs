@@ -2,6 +2,7 @@
 //! one license) next to a static endpoint of the same server, the baseline for
 //! what the HTTP stack alone can answer.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,6 +19,10 @@ pub enum Query {
     Static,
     /// The account's landing page.
     LandingPage,
+    /// The account's landing page asked again with the ETag last answered for it
+    /// (`If-None-Match`), as a portal backend that keeps what it fetched: a 304
+    /// while the page is unchanged.
+    LandingPageRevalidated,
     /// Licenses expiring within 90 days, soonest first, first page.
     SearchExpiring,
     /// Licenses by order-number prefix.
@@ -30,9 +35,10 @@ pub enum Query {
 
 impl Query {
     /// Every kind, in report order.
-    pub const ALL: [Query; 6] = [
+    pub const ALL: [Query; 7] = [
         Query::Static,
         Query::LandingPage,
+        Query::LandingPageRevalidated,
         Query::SearchExpiring,
         Query::SearchByOrderNumber,
         Query::LicenseById,
@@ -44,6 +50,7 @@ impl Query {
         match self {
             Query::Static => "static_endpoint",
             Query::LandingPage => "landing_page",
+            Query::LandingPageRevalidated => "landing_page_revalidated",
             Query::SearchExpiring => "search_expiring",
             Query::SearchByOrderNumber => "search_order_number",
             Query::LicenseById => "license_by_id",
@@ -82,14 +89,24 @@ impl Readers {
         }
     }
 
-    fn request(&self, query: Query, pick: &mut Pick) -> reqwest::RequestBuilder {
+    /// The request for `query`, and the account it asks about (none for the
+    /// static endpoint); `etags` holds the last ETag answered per account.
+    fn request(
+        &self,
+        query: Query,
+        pick: &mut Pick,
+        etags: &HashMap<Uuid, String>,
+    ) -> (reqwest::RequestBuilder, Option<Uuid>) {
         let client = &self.fleet.client;
         if query == Query::Static {
-            return client.get(format!("{}/health/live", self.fleet.base_url));
+            let request = client.get(format!("{}/health/live", self.fleet.base_url));
+            return (request, None);
         }
         let (account, token, licenses) = &self.accounts[pick.below(self.accounts.len())];
         let path = match query {
-            Query::Static | Query::LandingPage => "/landing-page".to_owned(),
+            Query::Static | Query::LandingPage | Query::LandingPageRevalidated => {
+                "/landing-page".to_owned()
+            }
             Query::SearchExpiring => {
                 "/licenses?filter=expiring&sort=expires_on&order=asc&limit=50".to_owned()
             }
@@ -109,9 +126,15 @@ impl Readers {
                     .unwrap_or_default()
             ),
         };
-        client
+        let mut request = client
             .get(self.fleet.account_url(*account, &path))
-            .bearer_auth(token)
+            .bearer_auth(token);
+        if query == Query::LandingPageRevalidated {
+            if let Some(etag) = etags.get(account) {
+                request = request.header(reqwest::header::IF_NONE_MATCH, etag);
+            }
+        }
+        (request, Some(*account))
     }
 
     /// `clients` tasks sending `queries` in turn for `duration`.
@@ -130,14 +153,24 @@ impl Readers {
             tasks.spawn(async move {
                 let mut pick = Pick::new(client as u64 + 1);
                 let mut samples = Samples::default();
+                let mut etags = HashMap::new();
                 let mut turn = 0;
                 while Instant::now() < deadline {
                     let query = queries[turn % queries.len()];
                     turn += 1;
-                    let request = readers.request(query, &mut pick);
+                    let (request, account) = readers.request(query, &mut pick, &etags);
                     let sent = Instant::now();
                     match request.send().await {
-                        Ok(response) if response.status().is_success() => {
+                        Ok(response)
+                            if response.status().is_success()
+                                || response.status() == reqwest::StatusCode::NOT_MODIFIED =>
+                        {
+                            let etag = response.headers().get(reqwest::header::ETAG);
+                            if let (Some(account), Some(Ok(etag))) =
+                                (account, etag.map(|tag| tag.to_str()))
+                            {
+                                etags.insert(account, etag.to_owned());
+                            }
                             if response.bytes().await.is_ok() {
                                 samples.record(sent.elapsed());
                             } else {

@@ -199,6 +199,10 @@ impl Report {
         ];
         for (what, name) in [
             ("landing page/s", "landing_page"),
+            (
+                "landing page revalidated (304)/s",
+                "landing_page_revalidated",
+            ),
             ("search (expiring)/s", "search_expiring"),
             ("search (order number)/s", "search_order_number"),
             ("license by id/s", "license_by_id"),
