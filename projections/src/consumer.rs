@@ -261,16 +261,12 @@ pub async fn project_batch(
         ordered.push((info.stream_sequence, message));
     }
     ordered.sort_by_key(|(sequence, _)| *sequence);
-    let named = ordered
+    let named: Vec<Uuid> = ordered
         .iter()
         .filter(|(sequence, _)| *sequence > checkpoint.stream_sequence)
-        .filter_map(|(_, message)| {
-            let headers = message.headers.as_ref()?;
-            let kind = headers.get(header::AGGREGATE_TYPE)?.as_str();
-            (kind == LICENSE_AGGREGATE).then(|| headers.get(header::AGGREGATE_ID))?
-        })
-        .filter_map(|id| id.as_str().parse().ok());
-    let mut views = writer::load_views(&mut tx, &named.collect::<Vec<Uuid>>()).await?;
+        .filter_map(|(_, message)| license_named(message.headers.as_ref()))
+        .collect();
+    let mut views = writer::load_views(&mut tx, &named).await?;
     for (sequence, message) in ordered {
         if sequence <= checkpoint.stream_sequence {
             continue;
@@ -303,6 +299,62 @@ pub async fn project_batch(
         checkpoint,
         messages: checkpoint.stream_sequence.saturating_sub(started_at),
     })
+}
+
+/// Applies `messages`, in stream order, in one transaction without the
+/// checkpoint: a batch of one of a rebuild's lanes, each of which owns the
+/// streams it is given, while the rebuild keeps the checkpoint itself. Answers
+/// the last sequence and commit position applied.
+pub async fn project_lane(
+    pool: &PgPool,
+    target: Target<'_>,
+    messages: &[Message],
+) -> anyhow::Result<Checkpoint> {
+    let mut tx = pool
+        .begin()
+        .await
+        .context("beginning a rebuild lane's transaction")?;
+    writer::use_schema(&mut tx, target.schema).await?;
+    let named: Vec<Uuid> = messages
+        .iter()
+        .filter_map(|message| license_named(message.headers.as_ref()))
+        .collect();
+    let mut views = writer::load_views(&mut tx, &named).await?;
+    let mut reached = Checkpoint::default();
+    for message in messages {
+        let info = message
+            .info()
+            .map_err(|e| anyhow::anyhow!("message without JetStream info: {e}"))?;
+        let incoming = RawMessage {
+            sequence: info.stream_sequence,
+            subject: message.subject.as_str(),
+            headers: message.headers.as_ref(),
+            payload: &message.payload,
+        };
+        apply(
+            &mut tx,
+            target.projection,
+            &mut views,
+            &mut reached,
+            &incoming,
+        )
+        .await?;
+    }
+    writer::save_views(&mut tx, &views).await?;
+    tx.commit()
+        .await
+        .context("committing a rebuild lane's transaction")?;
+    Ok(reached)
+}
+
+/// The license a message's headers name, if it is a license's event.
+fn license_named(headers: Option<&HeaderMap>) -> Option<Uuid> {
+    let headers = headers?;
+    let kind = headers.get(header::AGGREGATE_TYPE)?.as_str();
+    if kind != LICENSE_AGGREGATE {
+        return None;
+    }
+    headers.get(header::AGGREGATE_ID)?.as_str().parse().ok()
 }
 
 /// Applies every message after the checkpoint up to `last` read straight from the

@@ -2,9 +2,16 @@
 //! swapping it in while queries keep running.
 //!
 //! 1. `read_model_rebuild` is created with every table of `read_model` (structure,
-//!    indexes and constraints, no rows).
+//!    constraints and the indexes behind them, no rows). The other indexes wait:
+//!    kept up row by row they cost most of a replay (PostgreSQL spends more on the
+//!    `licenses` table's nine indexes than on the rows), built once over the full
+//!    tables they cost a few sorts.
 //! 2. The whole stream is applied to it through an ephemeral consumer, with the same
-//!    code the live projector uses.
+//!    code the live projector uses, by several writers in parallel: each owns the
+//!    streams (licenses, servers) that hash to it, so every stream is still applied
+//!    in order, which is all the read models need. Then the deferred indexes are
+//!    built, named as the live ones, and the tables analysed, so the planner knows
+//!    them at once.
 //! 3. The swap: the live checkpoint table is locked (a live projector batch waits,
 //!    and PostgreSQL re-resolves its table names once it gets the lock, so it then
 //!    writes to the new schema); whatever the live projector applied beyond the
@@ -14,11 +21,18 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use async_nats::jetstream::Message;
 use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy, consumer::DeliverPolicy};
 use sqlx::{PgConnection, PgPool};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 
-use crate::consumer::{prefetched, project_batch, project_range, Target, LIVE_SCHEMA};
+use crate::consumer::{prefetched, project_lane, project_range, Target, LIVE_SCHEMA};
+use crate::contract::header;
 use crate::contract::{ensure_stream, StreamConfig};
+use crate::writer::{self, Checkpoint};
 
 /// The schema a rebuild fills before the swap.
 pub const REBUILD_SCHEMA: &str = "read_model_rebuild";
@@ -30,7 +44,7 @@ const RETIRED_SCHEMA: &str = "read_model_retired";
 pub struct RebuildReport {
     /// Stream messages applied.
     pub messages: u64,
-    /// Time spent replaying (before the swap).
+    /// Time spent replaying and indexing (before the swap).
     pub replay: Duration,
 }
 
@@ -51,6 +65,7 @@ pub async fn rebuild(
 ) -> anyhow::Result<RebuildReport> {
     let mut tx = pool.begin().await?;
     create_empty_copy(&mut tx, REBUILD_SCHEMA).await?;
+    let deferred = defer_indexes(&mut tx, REBUILD_SCHEMA).await?;
     tx.commit().await.context("creating the rebuild schema")?;
     let mut stream = ensure_stream(jetstream, stream_config).await?;
     let target_sequence = stream
@@ -75,7 +90,7 @@ pub async fn rebuild(
             })
             .await
             .context("creating the rebuild's consumer")?;
-        let mut incoming = prefetched(
+        let incoming = prefetched(
             consumer
                 .stream()
                 .max_messages_per_batch(batch_size)
@@ -84,27 +99,120 @@ pub async fn rebuild(
                 .context("reading the stream")?,
             batch_size,
         );
-        let mut batch = Vec::with_capacity(batch_size);
-        while reached < target_sequence {
-            if incoming.recv_many(&mut batch, batch_size).await == 0 {
-                anyhow::bail!("the stream ended at {reached} of {target_sequence}");
-            }
-            let messages: Vec<_> = batch
-                .drain(..)
-                .collect::<Result<_, _>>()
-                .map_err(|e| anyhow::anyhow!("reading the stream: {e}"))?;
-            reached = project_batch(pool, &stream, target, &messages)
-                .await?
-                .checkpoint
-                .stream_sequence;
-        }
+        reached = replay_in_lanes(pool, target, incoming, target_sequence, batch_size).await?;
     }
+    build_indexes(pool, REBUILD_SCHEMA, &deferred).await?;
     let replay = started.elapsed();
     swap(pool, &stream, target).await?;
     Ok(RebuildReport {
         messages: reached,
         replay,
     })
+}
+
+/// Writers of a replay: one per core, at least two, so that PostgreSQL applies one
+/// lane's batch while the next lane's is decoded.
+fn lanes() -> usize {
+    std::thread::available_parallelism().map_or(2, |cores| cores.get().clamp(2, 8))
+}
+
+/// Applies `incoming` up to at least `target_sequence` in parallel lanes, each
+/// given the messages of the streams that hash to it in stream order, in batches
+/// of `batch_size`; then saves the checkpoint they reached. Answers it.
+async fn replay_in_lanes<E: std::fmt::Display>(
+    pool: &PgPool,
+    target: Target<'_>,
+    mut incoming: mpsc::Receiver<Result<Message, E>>,
+    target_sequence: u64,
+    batch_size: usize,
+) -> anyhow::Result<u64> {
+    let lanes = lanes();
+    let mut senders = Vec::with_capacity(lanes);
+    let mut writers = JoinSet::new();
+    for _ in 0..lanes {
+        let (sender, mut batches) = mpsc::channel::<Vec<Message>>(2);
+        senders.push(sender);
+        let pool = pool.clone();
+        let (schema, projection) = (target.schema.to_owned(), target.projection.to_owned());
+        writers.spawn(async move {
+            let target = Target {
+                schema: &schema,
+                projection: &projection,
+            };
+            let mut reached = Checkpoint::default();
+            while let Some(messages) = batches.recv().await {
+                reached = furthest(reached, project_lane(&pool, target, &messages).await?);
+            }
+            anyhow::Ok(reached)
+        });
+    }
+    let mut buffers: Vec<Vec<Message>> = vec![Vec::new(); lanes];
+    let mut batch = Vec::with_capacity(batch_size);
+    let mut reached = 0;
+    'reading: while reached < target_sequence {
+        if incoming.recv_many(&mut batch, batch_size).await == 0 {
+            anyhow::bail!("the stream ended at {reached} of {target_sequence}");
+        }
+        for message in batch.drain(..) {
+            let message = message.map_err(|e| anyhow::anyhow!("reading the stream: {e}"))?;
+            reached = message
+                .info()
+                .map_err(|e| anyhow::anyhow!("message without JetStream info: {e}"))?
+                .stream_sequence;
+            let lane = lane_of(&message, lanes);
+            buffers[lane].push(message);
+            if buffers[lane].len() >= batch_size {
+                let full = std::mem::take(&mut buffers[lane]);
+                if senders[lane].send(full).await.is_err() {
+                    // That writer failed: its error is reported below.
+                    break 'reading;
+                }
+            }
+        }
+    }
+    for (sender, rest) in senders.into_iter().zip(buffers) {
+        if !rest.is_empty() {
+            // A writer that failed has its error reported below.
+            let _ = sender.send(rest).await;
+        }
+    }
+    let mut applied = Checkpoint::default();
+    while let Some(writer) = writers.join_next().await {
+        applied = furthest(applied, writer.context("a rebuild writer panicked")??);
+    }
+    applied.stream_sequence = reached;
+    let mut tx = pool.begin().await?;
+    writer::use_schema(&mut tx, target.schema).await?;
+    writer::lock_checkpoint(&mut tx, target.projection).await?;
+    writer::save_checkpoint(&mut tx, target.projection, &applied).await?;
+    tx.commit()
+        .await
+        .context("saving the rebuild's checkpoint")?;
+    Ok(reached)
+}
+
+/// The lane of a message: by the stream it belongs to (its aggregate id).
+fn lane_of(message: &Message, lanes: usize) -> usize {
+    let mut hasher = DefaultHasher::new();
+    message
+        .headers
+        .as_ref()
+        .and_then(|headers| headers.get(header::AGGREGATE_ID))
+        .map(|id| id.as_str())
+        .hash(&mut hasher);
+    usize::try_from(hasher.finish() % lanes as u64).unwrap_or(0)
+}
+
+/// The further of two positions reached.
+fn furthest(a: Checkpoint, b: Checkpoint) -> Checkpoint {
+    Checkpoint {
+        stream_sequence: a.stream_sequence.max(b.stream_sequence),
+        ..if (b.transaction_id, b.global_position) > (a.transaction_id, a.global_position) {
+            b
+        } else {
+            a
+        }
+    }
 }
 
 /// `schema`, dropped if it exists, with every table of `read_model`, empty —
@@ -134,6 +242,74 @@ pub async fn create_empty_copy(connection: &mut PgConnection, schema: &str) -> a
         .await
         .with_context(|| format!("creating {schema}.{table}"))?;
     }
+    Ok(())
+}
+
+/// Drops from `schema` (a fresh copy of `read_model`) every index that no
+/// constraint needs, and answers how to build each again: the live index's own
+/// definition, aimed at `schema`. Unique indexes stay, as the upserts find their
+/// rows through them.
+async fn defer_indexes(connection: &mut PgConnection, schema: &str) -> anyhow::Result<Vec<String>> {
+    let secondary = "SELECT c.relname::text, pg_get_indexdef(i.indexrelid)
+           FROM pg_index i
+           JOIN pg_class c ON c.oid = i.indexrelid
+           JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = $1 AND NOT i.indisunique
+          ORDER BY c.relname";
+    let copies: Vec<(String, String)> = sqlx::query_as(secondary)
+        .bind(schema)
+        .fetch_all(&mut *connection)
+        .await
+        .context("listing the copy's indexes")?;
+    for (name, _) in &copies {
+        let name = format!("\"{}\"", name.replace('"', "\"\""));
+        sqlx::query(&format!("DROP INDEX {schema}.{name}"))
+            .execute(&mut *connection)
+            .await
+            .with_context(|| format!("dropping {schema}.{name} until the replay is done"))?;
+    }
+    let live: Vec<(String, String)> = sqlx::query_as(secondary)
+        .bind(LIVE_SCHEMA)
+        .fetch_all(&mut *connection)
+        .await
+        .context("listing the live indexes")?;
+    let (from, to) = (format!(" ON {LIVE_SCHEMA}."), format!(" ON {schema}."));
+    live.into_iter()
+        .map(|(name, definition)| {
+            anyhow::ensure!(
+                definition.contains(&from),
+                "index {name} is not on a {LIVE_SCHEMA} table: {definition}"
+            );
+            Ok(definition.replacen(&from, &to, 1))
+        })
+        .collect()
+}
+
+/// Builds the `deferred` indexes over the replayed tables of `schema`, then
+/// gathers the tables' statistics.
+async fn build_indexes(pool: &PgPool, schema: &str, deferred: &[String]) -> anyhow::Result<()> {
+    let started = Instant::now();
+    for definition in deferred {
+        sqlx::query(definition)
+            .execute(pool)
+            .await
+            .with_context(|| format!("building a deferred index: {definition}"))?;
+    }
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables
+          WHERE table_schema = $1 AND table_type = 'BASE TABLE'",
+    )
+    .bind(schema)
+    .fetch_all(pool)
+    .await?;
+    for table in tables {
+        let table = format!("\"{}\"", table.replace('"', "\"\""));
+        sqlx::query(&format!("ANALYZE {schema}.{table}"))
+            .execute(pool)
+            .await
+            .with_context(|| format!("analysing {schema}.{table}"))?;
+    }
+    tracing::info!(indexes = deferred.len(), elapsed = ?started.elapsed(), "rebuild indexed");
     Ok(())
 }
 

@@ -186,6 +186,9 @@ async fn advance_account_positions(
          SELECT account_id, max(position)
            FROM unnest($1::uuid[], $2::bigint[]) AS t(account_id, position)
           GROUP BY account_id
+          -- One order for every writer: a rebuild's lanes touch the same accounts
+          -- concurrently, and rows locked in one order cannot deadlock.
+          ORDER BY account_id
          ON CONFLICT (account_id) DO UPDATE
             SET license_position = GREATEST(account_positions.license_position,
                                             EXCLUDED.license_position)",

@@ -9,10 +9,20 @@ use std::time::Duration;
 
 use chrono::Utc;
 use ledger_tests::{
-    activated_license, ledger_bin, purchase_body, run_ledger, wait_until_projected, Api, Ledger,
-    TestEnv,
+    activated_license, ledger_bin, purchase_body, wait_until_projected, Api, Ledger, TestEnv,
 };
 use serde_json::{json, Value};
+
+/// Every index of the live read models: name and definition.
+async fn indexes(env: &TestEnv) -> Vec<(String, String)> {
+    sqlx::query_as(
+        "SELECT indexname::text, indexdef FROM pg_indexes
+          WHERE schemaname = 'read_model' ORDER BY indexname",
+    )
+    .fetch_all(&env.pool().await)
+    .await
+    .unwrap()
+}
 
 /// Every row of the read models, as JSON, in a stable order.
 async fn snapshot(env: &TestEnv) -> Vec<Value> {
@@ -22,6 +32,7 @@ async fn snapshot(env: &TestEnv) -> Vec<Value> {
         ("licenses", "license_id"),
         ("license_allocations", "allocation_id"),
         ("server_usage", "account_id, day, host, feature"),
+        ("account_positions", "account_id"),
     ] {
         let table_rows: Vec<Value> = sqlx::query_scalar(&format!(
             "SELECT to_jsonb(t) FROM read_model.{table} t ORDER BY {order}"
@@ -68,6 +79,7 @@ async fn a_rebuild_equals_the_live_read_models_and_swaps_in_without_stopping_que
         .await
         .unwrap();
     let before = snapshot(&env).await;
+    let indexed = indexes(&env).await;
 
     let stop = Arc::new(AtomicBool::new(false));
     let failures = Arc::new(AtomicUsize::new(0));
@@ -87,7 +99,15 @@ async fn a_rebuild_equals_the_live_read_models_and_swaps_in_without_stopping_que
             }
         })
     };
-    let output = run_ledger(ledger_bin!(), &env, &["rebuild"]).await;
+    // Batches of 3 messages: each of the rebuild's parallel writers then applies
+    // many batches, the streams it owns interleaved with the other writers'.
+    let output = tokio::process::Command::new(ledger_bin!())
+        .arg("rebuild")
+        .envs(env.vars())
+        .env("LEDGER_PROJECTOR_BATCH_SIZE", "3")
+        .output()
+        .await
+        .unwrap();
     stop.store(true, Ordering::SeqCst);
     reader.await.unwrap();
     assert!(
@@ -108,6 +128,9 @@ async fn a_rebuild_equals_the_live_read_models_and_swaps_in_without_stopping_que
         before,
         "the rebuild equals the live read models"
     );
+    // Indexes the replay went without are built before the swap, under their names.
+    assert_eq!(indexes(&env).await, indexed, "the same indexes as before");
+    assert!(indexed.len() > 10, "{indexed:?}");
 
     // The live projector carries on, now writing to the swapped-in tables.
     let after = api.post("/licenses", purchase_body(None)).await.unwrap();
