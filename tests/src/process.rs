@@ -12,6 +12,9 @@ use tokio::process::{Child, Command};
 
 use crate::*;
 
+/// `application_name` of a started ledger's database sessions, before its roles.
+pub const BACKEND_PREFIX: &str = "ledger ";
+
 /// Path of the `ledger` binary built for this package's tests. A macro, because
 /// Cargo tells only integration tests (not this library) where it is.
 #[macro_export]
@@ -69,7 +72,8 @@ impl Ledger {
         Self::start_roles(bin, env, "gateway,relay,projector", extra).await
     }
 
-    /// Starts `ledger serve --roles <roles>` and waits until it is ready.
+    /// Starts `ledger serve --roles <roles>` and waits until it is ready; its
+    /// database sessions are named `ledger <roles>` (`application_name`).
     pub async fn start_roles(
         bin: &str,
         env: &TestEnv,
@@ -80,6 +84,9 @@ impl Ledger {
         command
             .args(["serve", "--roles", roles])
             .envs(env.vars())
+            // Its PostgreSQL sessions carry its roles in pg_stat_activity, so the
+            // benchmark can tell whose work a backend's CPU was.
+            .env("PGAPPNAME", format!("{BACKEND_PREFIX}{roles}"))
             .envs(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let (child, address) = spawn_listening(command, &env.log_path()).await?;
         let ledger = Self {

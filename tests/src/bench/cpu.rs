@@ -5,7 +5,7 @@
 //! their parent's reaped-children times: a closed PostgreSQL backend in
 //! `postgres`, pgbench and `ledger rebuild` in the harness's.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 use serde::Serialize;
@@ -32,8 +32,15 @@ pub struct Usage {
     pub cores: BTreeMap<String, f64>,
 }
 
-/// Reads the counters; `named` are the ledger's processes by role.
-pub fn snapshot(named: &[(&str, Option<u32>)]) -> Snapshot {
+/// The group of the PostgreSQL backends serving a ledger process of `roles`:
+/// part of `postgres`, shown apart so that each role's database work is seen.
+pub fn backends_of(roles: &str) -> String {
+    format!("postgres ← {roles}")
+}
+
+/// Reads the counters; `named` are the ledger's processes by role, `backends`
+/// the PostgreSQL backends serving them (pid → the roles they serve).
+pub fn snapshot(named: &[(&str, Option<u32>)], backends: &HashMap<u32, String>) -> Snapshot {
     let own = std::process::id();
     let mut by_group: BTreeMap<String, u64> = BTreeMap::new();
     let pids = std::fs::read_dir("/proc")
@@ -61,6 +68,9 @@ pub fn snapshot(named: &[(&str, Option<u32>)]) -> Snapshot {
         };
         if let Some(group) = group {
             *by_group.entry(group.to_owned()).or_default() += ticks;
+        }
+        if let (Some("postgres"), Some(roles)) = (group, backends.get(&pid)) {
+            *by_group.entry(backends_of(roles)).or_default() += ticks;
         }
     }
     let (machine_busy, machine_total) = machine_ticks().unwrap_or((0, 0));
@@ -159,19 +169,37 @@ impl PhaseLog {
     /// A phase begins.
     pub async fn start(&mut self) {
         let commits = self.commits().await;
-        self.started = Some((snapshot(&self.named), commits));
+        let backends = self.backends().await;
+        self.started = Some((snapshot(&self.named, &backends), commits));
     }
 
     /// The phase begun last ends.
     pub async fn end(&mut self, phase: &str) {
         if let Some((started, commits)) = self.started.take() {
-            let ended = snapshot(&self.named);
+            let ended = snapshot(&self.named, &self.backends().await);
             let load = PhaseLoad {
                 cpu: usage(&started, &ended),
                 database_commits: self.commits().await - commits,
             };
             self.phases.insert(phase.to_owned(), load);
         }
+    }
+
+    /// The PostgreSQL backends serving ledger processes, and their roles. A
+    /// backend that closes within a phase is counted in `postgres` only.
+    async fn backends(&self) -> HashMap<u32, String> {
+        let rows: Vec<(i32, String)> = sqlx::query_as(
+            "SELECT pid, substr(application_name, $1) FROM pg_stat_activity
+              WHERE starts_with(application_name, $2)",
+        )
+        .bind(i32::try_from(crate::BACKEND_PREFIX.len() + 1).unwrap_or(i32::MAX))
+        .bind(crate::BACKEND_PREFIX)
+        .fetch_all(&self.pool)
+        .await
+        .unwrap_or_default();
+        rows.into_iter()
+            .filter_map(|(pid, roles)| Some((u32::try_from(pid).ok()?, roles)))
+            .collect()
     }
 
     async fn commits(&self) -> i64 {
@@ -192,12 +220,12 @@ mod tests {
 
     #[test]
     fn this_process_shows_and_its_busy_loop_counts() {
-        let before = snapshot(&[]);
+        let before = snapshot(&[], &HashMap::new());
         let mut x = 0u64;
         while before.at.elapsed().as_millis() < 300 {
             x = x.wrapping_add(std::hint::black_box(1));
         }
-        let after = snapshot(&[]);
+        let after = snapshot(&[], &HashMap::new());
         let used = usage(&before, &after);
         assert!(x > 0);
         let harness = used.cores["harness + exited children"];

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::cpu::PhaseLoad;
+use super::cpu::{backends_of, PhaseLoad};
 use super::stats::Summary;
 use super::Plan;
 
@@ -220,20 +220,40 @@ impl Report {
 
     /// CPU per command of the mix alone: `(service, commands/s, ms of its own
     /// processes, ms of PostgreSQL)`. The ledger's own processes are the gateway,
-    /// the relay, the projector and NATS: all of them work for each command.
+    /// the relay, the projector and NATS: all of them work for each command. Two
+    /// more rows split the ledger: the gateway with the PostgreSQL backends
+    /// serving it (deciding and recording, what the peer does), and the rest
+    /// (publishing, the transparency log, projecting) with theirs.
     pub fn cpu_per_command(&self) -> Vec<(&'static str, f64, f64, f64)> {
+        let all_postgres = vec!["postgres".to_owned()];
+        let of = |roles: &[&str]| -> Vec<String> { roles.iter().map(|r| backends_of(r)).collect() };
         let sides = [
             (
                 "ledger",
                 &self.versus_peer.ledger,
                 LEDGER_ALONE,
                 &["gateway", "relay", "projector", "nats-server"][..],
+                all_postgres.clone(),
             ),
-            ("peer", &self.versus_peer.peer, PEER_ALONE, &["peer"][..]),
+            (
+                "ledger: gateway",
+                &self.versus_peer.ledger,
+                LEDGER_ALONE,
+                &["gateway"][..],
+                of(&["gateway"]),
+            ),
+            (
+                "ledger: relay, projector, NATS",
+                &self.versus_peer.ledger,
+                LEDGER_ALONE,
+                &["relay", "projector", "nats-server"][..],
+                of(&["relay", "projector"]),
+            ),
+            ("peer", &self.versus_peer.peer, PEER_ALONE, &["peer"][..], all_postgres),
         ];
         sides
             .into_iter()
-            .map(|(what, mix, phase, own)| {
+            .map(|(what, mix, phase, own, database)| {
                 let per_second = mix.all.per_second;
                 let cores = |groups: &[&str]| -> f64 {
                     let load = self.cpu.get(phase);
@@ -242,6 +262,7 @@ impl Report {
                         .filter_map(|group| load?.cpu.cores.get(*group))
                         .sum()
                 };
+                let database: Vec<&str> = database.iter().map(String::as_str).collect();
                 let ms = |cores: f64| {
                     if per_second > 0.0 {
                         1_000.0 * cores / per_second
@@ -249,7 +270,7 @@ impl Report {
                         0.0
                     }
                 };
-                (what, per_second, ms(cores(own)), ms(cores(&["postgres"])))
+                (what, per_second, ms(cores(own)), ms(cores(&database)))
             })
             .collect()
     }
@@ -358,13 +379,16 @@ impl Report {
             memory.gateway_mib, memory.relay_mib, memory.projector_mib, memory.rebuild_mib
         );
         let groups = [
-            "gateway",
-            "relay",
-            "projector",
-            "postgres",
-            "nats-server",
-            "peer",
-            "harness + exited children",
+            "gateway".to_owned(),
+            "relay".to_owned(),
+            "projector".to_owned(),
+            "postgres".to_owned(),
+            backends_of("gateway"),
+            backends_of("relay"),
+            backends_of("projector"),
+            "nats-server".to_owned(),
+            "peer".to_owned(),
+            "harness + exited children".to_owned(),
         ];
         let _ = writeln!(
             out,
@@ -376,7 +400,7 @@ impl Report {
         for (phase, load) in &self.cpu {
             let cells: Vec<String> = groups
                 .iter()
-                .map(|group| format!("{:.2}", load.cpu.cores.get(*group).copied().unwrap_or(0.0)))
+                .map(|group| format!("{:.2}", load.cpu.cores.get(group).copied().unwrap_or(0.0)))
                 .collect();
             let _ = writeln!(
                 out,
