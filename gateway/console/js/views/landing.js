@@ -95,7 +95,9 @@ function expiringLicenses(items) {
       data: { licenseId: item.license_id, band: item.band },
       cells: [
         h('span', { class: `bar bar-${item.band}` }, hiddenText(`${item.band}: ${item.band === 'red' ? 'within 30 days' : '31 to 90 days'}`)),
-        licenseLink(item),
+        // The section answers no order number; on a large account many lines
+        // name the same feature, and the purchase day tells them apart.
+        [licenseLink(item), h('span', { class: 'sub', text: `bought ${format.dayOf(item.purchased_at)}` })],
         h('span', { class: `days-${item.band}`, text: format.daysLeft(item.days_left), attrs: { title: `expires on ${item.expires_on}` } }),
         format.allocatedOf(item.allocated, item.quantity),
       ],
