@@ -2,6 +2,7 @@
 // instant, and which screen the address (`#/licenses/…`) shows.
 
 import * as session from './session.js';
+import { forgetPastAnswers } from './api.js';
 import { h, announce } from './dom.js';
 import { clearErrors, showProblem } from './forms.js';
 import { localInputValue } from './format.js';
@@ -122,6 +123,7 @@ function wireShell() {
   document.getElementById('sign-out').addEventListener('click', () => {
     session.signOut();
     integrity.forget();
+    forgetPastAnswers();
     announce('Signed out.');
     navigate('');
   });
@@ -156,6 +158,7 @@ function wireShell() {
     if (!session.current() || document.getElementById('signin-title')) return;
     session.signOut();
     integrity.forget();
+    forgetPastAnswers();
     showShell(null);
     signin.render(main, { onSignedIn, problem: event.detail });
   });
