@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::seed::{AUDITOR_SUBJECT, PORTAL_SUBJECT};
-use crate::seeding::{caught_up, check, checkpointed, create_account, expect, issue_token};
+use crate::seeding::{caught_up_within, check, checkpointed, create_account, expect, issue_token};
 use crate::{Api, Ledger, TestEnv};
 
 /// Licenses in the account.
@@ -40,6 +40,9 @@ pub const SERVERS: [&str; 4] = ["CTXLIC-HQ01", "CTXLIC-DR02", "CTXLIC-EU01", "CT
 pub const ALLOCATED_PER_SERVER: usize = 1_000;
 /// The server whose usage the chart shows, and the feature it reports.
 pub const USAGE_HOST: &str = "CTXLIC-LAB";
+/// How long the read models may take to apply the seeding's commands (they keep
+/// up within a second or two on an idle machine; CI runs other tests beside).
+const CATCH_UP: Duration = Duration::from_secs(120);
 /// Days of usage reported, today included.
 pub const USAGE_DAYS: u64 = 30;
 
@@ -190,7 +193,7 @@ pub async fn account(bin: &str, env: &TestEnv, ledger: &Ledger) -> anyhow::Resul
         position = done.body["position"].as_i64().context("no position")?;
     }
     // A usage report names features the read model must already hold.
-    caught_up(&api, ids[0], position).await?;
+    caught_up_within(&api, ids[0], position, CATCH_UP).await?;
     let today = now.date_naive();
     // Licenses 4k+1 are ADV concurrent-user ones, some allocated on the lab server.
     let lab_feature = "XDT_ADV_CCU";
@@ -209,7 +212,7 @@ pub async fn account(bin: &str, env: &TestEnv, ledger: &Ledger) -> anyhow::Resul
         .await
         .and_then(|answer| check(answer, 201))?;
     position = recorded.body["position"].as_i64().context("no position")?;
-    caught_up(&api, ids[0], position).await?;
+    caught_up_within(&api, ids[0], position, CATCH_UP).await?;
     checkpointed(&ledger.base_url).await?;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let new = (0..LICENSES).filter(|n| is_new(*n)).count();
