@@ -9,6 +9,8 @@
 #   bash deploy/console-test.sh --prepare  # only install what is missing: chromium, node_modules
 #   bash deploy/console-test.sh --story    # the story alone, against CONSOLE_URL (the test sets
 #                                          # CONSOLE_URL, CONSOLE_*_TOKEN, … and CONSOLE_SCREENSHOTS)
+#   bash deploy/console-test.sh --scale    # tests/console/scale.mjs, one account of 25,000 licenses,
+#                                          # against CONSOLE_URL (set by tests/tests/console_scale.rs)
 #
 # chromium comes from the OS packages (apt-get, as root or through sudo) when
 # /usr/bin/chromium is missing: Playwright's own browser download cannot be used
@@ -69,6 +71,11 @@ case "${1:-}" in
     prepare
     : "${CONSOLE_URL:?set by tests/tests/console_browser.rs: run bash deploy/console-test.sh}"
     exec node "$console_dir/story.mjs"
+    ;;
+  --scale)
+    prepare
+    : "${CONSOLE_URL:?set by tests/tests/console_scale.rs: run cargo test -p ledger-tests --test console_scale}"
+    exec node "$console_dir/scale.mjs"
     ;;
   "")
     bash deploy/services.sh

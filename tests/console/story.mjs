@@ -8,15 +8,7 @@
 // Run by `bash deploy/console-test.sh --story` with CONSOLE_URL, the tokens and
 // the rest set (see tests/src/console/mod.rs).
 
-import fs from 'node:fs/promises';
-import path from 'node:path';
-import { chromium } from 'playwright-core';
-
-function setting(name) {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: run bash deploy/console-test.sh`);
-  return value;
-}
+import { setting, until, textMatches, check, open, Steps, shot as shotOf, downloaded as downloadedOn } from './browser.mjs';
 
 const url = setting('CONSOLE_URL');
 const portalToken = setting('CONSOLE_PORTAL_TOKEN');
@@ -27,78 +19,12 @@ const usageHost = setting('CONSOLE_USAGE_HOST');
 const usageDays = Number(setting('CONSOLE_USAGE_DAYS'));
 const shots = setting('CONSOLE_SCREENSHOTS');
 
-const WAIT_MS = 10_000;
-
-/** Waits until `probe()` answers truthy; fails naming `what` and the last answer. */
-async function until(what, probe) {
-  const deadline = Date.now() + WAIT_MS;
-  let last;
-  for (;;) {
-    try {
-      last = await probe();
-      if (last) return last;
-    } catch (error) {
-      last = error.message;
-    }
-    if (Date.now() > deadline) throw new Error(`${what} (last seen: ${JSON.stringify(last)})`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-/** Waits until `locator`'s text matches `pattern`; answers the text. */
-async function textMatches(locator, pattern, what) {
-  return until(`${what}: expected ${pattern}`, async () => {
-    const text = (await locator.first().textContent({ timeout: 1000 })) || '';
-    return pattern.test(text) ? text : false;
-  });
-}
-
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
-// A laptop screen; UTC, so the as-of picker's local time is the seeded instant's.
-const context = await browser.newContext({
-  viewport: { width: 1366, height: 900 },
-  locale: 'en-US',
-  timezoneId: 'UTC',
-  acceptDownloads: true,
-});
-const page = await context.newPage();
-page.setDefaultTimeout(WAIT_MS);
-const pageErrors = [];
-page.on('pageerror', (error) => pageErrors.push(error.message));
-// A refused request (the over-allocation's 422, a bad token's 401) is logged by
-// the browser as a failed load: expected. Anything else logged as an error is not.
-page.on('console', (message) => {
-  if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) {
-    pageErrors.push(message.text());
-  }
-});
-
-let steps = 0;
-const started = Date.now();
-
-async function step(name, body) {
-  const at = Date.now();
-  await body();
-  check(pageErrors.length === 0, `the page reported errors: ${pageErrors.join(' | ')}`);
-  steps += 1;
-  console.log(`story: ok   ${name} (${Date.now() - at} ms)`);
-}
-
-/** A screenshot of the page down to the end of its content. */
-async function shot(name) {
-  const height = await page.evaluate(() =>
-    Math.ceil(document.querySelector('main').getBoundingClientRect().bottom + window.scrollY) + 24);
-  const { width } = page.viewportSize();
-  await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true, clip: { x: 0, y: 0, width, height } });
-}
+const opened = await open();
+const { page } = opened;
+const steps = new Steps('story', opened.errors);
+const step = (name, body) => steps.step(name, body);
+const shot = (name) => shotOf(page, shots, name);
+const downloaded = (trigger) => downloadedOn(page, trigger);
 
 /** The error element an input names in its aria-describedby (`…-error`). */
 async function errorOf(input) {
@@ -106,13 +32,6 @@ async function errorOf(input) {
   const id = described.split(' ').find((part) => part.endsWith('-error'));
   check(id, `the input describes no error element: ${described}`);
   return page.locator(`[id="${id}"]`);
-}
-
-/** Clicks `trigger` and answers the downloaded file's name and text. */
-async function downloaded(trigger) {
-  const [download] = await Promise.all([page.waitForEvent('download'), trigger.click()]);
-  const file = await download.path();
-  return { name: download.suggestedFilename(), text: await fs.readFile(file, 'utf8') };
 }
 
 /** The landing page's table row naming `text`, in section `section`. */
@@ -399,13 +318,4 @@ async function story() {
   });
 }
 
-try {
-  await story();
-  console.log(`story: every step held (${steps} steps in ${((Date.now() - started) / 1000).toFixed(1)} s); screenshots in ${shots}`);
-} catch (error) {
-  console.error(`story: FAILED after ${steps} steps: ${error.stack || error}`);
-  await page.screenshot({ path: path.join(shots, 'failure.png'), fullPage: true }).catch(() => {});
-  process.exitCode = 1;
-} finally {
-  await browser.close();
-}
+await steps.run(story, opened, shots);

@@ -75,7 +75,19 @@ pub fn check(answer: Answer, status: u16) -> anyhow::Result<Answer> {
 
 /// Waits until the read models have applied `position`.
 pub async fn caught_up(api: &Api, license: Uuid, position: i64) -> anyhow::Result<()> {
-    for _ in 0..100 {
+    caught_up_within(api, license, position, Duration::from_secs(10)).await
+}
+
+/// Waits up to `limit` until the read models have applied `position` (after
+/// tens of thousands of commands the projector may be that far behind).
+pub async fn caught_up_within(
+    api: &Api,
+    license: Uuid,
+    position: i64,
+    limit: Duration,
+) -> anyhow::Result<()> {
+    let give_up = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < give_up {
         let read = api
             .get(&format!("/licenses/{license}?min_position={position}"))
             .await?;
@@ -84,7 +96,7 @@ pub async fn caught_up(api: &Api, license: Uuid, position: i64) -> anyhow::Resul
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    anyhow::bail!("the read models never applied position {position}")
+    anyhow::bail!("the read models did not apply position {position} within {limit:?}")
 }
 
 /// Waits for the first signed checkpoint, which the proofs' `tree_size` needs.

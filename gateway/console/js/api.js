@@ -121,12 +121,39 @@ export async function download(path, query, fallbackName) {
 
 
 /**
+ * A history view's answers for an instant that is past, kept in this tab: each
+ * costs the ledger a replay of the account's events (seconds on a large
+ * account), and what was recorded by a past instant does not change, so going
+ * back to a page of the same instant asks the ledger again for nothing. An
+ * instant counts as past once SETTLED_MS have gone by (a transaction that began
+ * before it may still be committing). "Now" is never kept; signing out forgets
+ * them all.
+ */
+const pastAnswers = new Map();
+const PAST_ANSWERS_KEPT = 20;
+const SETTLED_MS = 10_000;
+
+/** Forgets the kept history answers (on signing out). */
+export function forgetPastAnswers() {
+  pastAnswers.clear();
+}
+
+/**
  * GET a history view (`/history/…`) as of `asOf` (RFC 3339; null: now). A
  * refused instant is shown beside the as-of picker, where it was entered.
  */
 export async function getAsOf(path, query, asOf) {
+  const current = session.current();
+  const past = asOf && current && Date.now() - Date.parse(asOf) > SETTLED_MS;
+  const key = past ? JSON.stringify([current.account, path, query, asOf]) : null;
+  if (key && pastAnswers.has(key)) return pastAnswers.get(key);
   try {
-    return await get(path, { ...query, as_of: asOf || undefined });
+    const answer = await get(path, { ...query, as_of: asOf || undefined });
+    if (key) {
+      pastAnswers.set(key, answer);
+      if (pastAnswers.size > PAST_ANSWERS_KEPT) pastAnswers.delete(pastAnswers.keys().next().value);
+    }
+    return answer;
   } catch (problem) {
     if (problem.field === 'query.as_of') {
       window.dispatchEvent(new CustomEvent('console:as-of-refused', { detail: problem }));

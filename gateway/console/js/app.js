@@ -2,6 +2,7 @@
 // instant, and which screen the address (`#/licenses/…`) shows.
 
 import * as session from './session.js';
+import { forgetPastAnswers } from './api.js';
 import { h, announce } from './dom.js';
 import { clearErrors, showProblem } from './forms.js';
 import { localInputValue } from './format.js';
@@ -41,13 +42,22 @@ export function navigate(path, params) {
 }
 
 let rendering = 0;
+// The landing page the sign-in read to check the token, for the first screen after it.
+let signInLanding = null;
+
+function onSignedIn(landing) {
+  signInLanding = landing;
+  render();
+}
 
 async function render() {
   const ticket = ++rendering;
+  const landing = signInLanding;
+  signInLanding = null;
   const current = session.current();
   showShell(current);
   if (!current) {
-    signin.render(main, { onSignedIn: () => render() });
+    signin.render(main, { onSignedIn });
     return;
   }
   integrity.ensureChecked();
@@ -64,7 +74,9 @@ async function render() {
     return;
   }
   main.replaceChildren(h('p', { text: 'Loading…' }));
-  const context = { session: current, params, path, asOf: session.asOf(), navigate, stillCurrent: () => ticket === rendering };
+  const asOf = session.asOf();
+  const context = { session: current, params, path, asOf, navigate, stillCurrent: () => ticket === rendering,
+    landing: asOf ? null : landing };
   try {
     await screen.view.render(main, context);
   } catch (error) {
@@ -111,6 +123,7 @@ function wireShell() {
   document.getElementById('sign-out').addEventListener('click', () => {
     session.signOut();
     integrity.forget();
+    forgetPastAnswers();
     announce('Signed out.');
     navigate('');
   });
@@ -145,8 +158,9 @@ function wireShell() {
     if (!session.current() || document.getElementById('signin-title')) return;
     session.signOut();
     integrity.forget();
+    forgetPastAnswers();
     showShell(null);
-    signin.render(main, { onSignedIn: () => render(), problem: event.detail });
+    signin.render(main, { onSignedIn, problem: event.detail });
   });
   window.addEventListener('hashchange', render);
   integrity.wire(document.getElementById('integrity-badge'));

@@ -84,6 +84,15 @@ export function table({ caption, columns, rows, empty }) {
     })));
 }
 
+/**
+ * What an as-of view shows while the ledger rebuilds it: the replay of the
+ * account's events takes seconds on an account of tens of thousands of licenses.
+ */
+export function rebuilding() {
+  return h('p', { class: 'notice', attrs: { role: 'status' }, data: { rebuilding: 'true' },
+    text: 'Rebuilding the account from its events as of that instant… On an account of tens of thousands of licenses this takes several seconds.' });
+}
+
 /** Says `message` in the status line (read out by screen readers). */
 export function announce(message) {
   const status = document.getElementById('status');

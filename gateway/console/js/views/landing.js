@@ -5,15 +5,17 @@
 // the events recorded by that instant.
 
 import { get, getAsOf, ownWrites } from '../api.js';
-import { h, put, table, hiddenText } from '../dom.js';
+import { h, put, table, hiddenText, rebuilding } from '../dom.js';
 import * as format from '../format.js';
 
 export async function render(main, context) {
   const { session } = context;
   const history = Boolean(context.asOf) || !session.may('read_models');
-  const page = history
+  if (history && !context.landing) put(main, h('h1', { text: 'Manage licenses' }), rebuilding());
+  // Just after sign-in, the page the sign-in read.
+  const page = context.landing || (history
     ? await getAsOf('/history/landing-page', {}, context.asOf)
-    : await get('/landing-page', { min_position: ownWrites() });
+    : await get('/landing-page', { min_position: ownWrites() }));
   if (!context.stillCurrent()) return;
   const canAllocate = !history && session.may('change');
   put(main,
@@ -23,13 +25,27 @@ export async function render(main, context) {
       h('section', { attrs: { 'aria-labelledby': 'new-title' }, data: { section: 'new' } },
         h('h2', { id: 'new-title', text: 'New licenses' }),
         h('p', { class: 'lead', text: 'Purchased in the last 30 days: the five most recent.' }),
-        newLicenses(page.new_licenses, canAllocate)),
+        newLicenses(page.new_licenses, canAllocate),
+        everyOne('filter=new', 'every new license', page.new_licenses)),
       h('section', { attrs: { 'aria-labelledby': 'expiring-title' }, data: { section: 'expiring' } },
         h('h2', { id: 'expiring-title', text: 'Expiring term licenses' }),
-        h('p', { class: 'lead', text: 'Term licenses expiring within 90 days: red within 30 days, orange within 31 to 90.' }),
-        expiringLicenses(page.expiring_licenses))),
+        h('p', { class: 'lead', text: 'Term licenses expiring within 90 days, the five most recently purchased: red within 30 days, orange within 31 to 90.' }),
+        expiringLicenses(page.expiring_licenses),
+        everyOne('filter=expiring&sort=expires_on&order=asc', 'every expiring term license, soonest first', page.expiring_licenses))),
     h('p', {}, h('a', { href: '#/licenses?filter=active', text: 'Upgrade my licenses' }),
       h('span', { class: 'hint', text: ': open a license, then Select an action → Upgrade.' })));
+}
+
+/**
+ * The link under a section to the license list filtered the same way: a section
+ * shows five, and a large account has hundreds more (the expiring ones soonest
+ * first: the section's five are the most recently purchased, not the most
+ * urgent). With an as-of instant the list is as of it too.
+ */
+function everyOne(search, what, shown) {
+  if (shown.length === 0) return null;
+  return h('p', { class: 'more' }, h('a', { href: `#/licenses?${search}`, text: `See ${what}` }),
+    h('span', { class: 'hint', text: ' in the license list.' }));
 }
 
 function licenseLink(item) {
@@ -79,7 +95,9 @@ function expiringLicenses(items) {
       data: { licenseId: item.license_id, band: item.band },
       cells: [
         h('span', { class: `bar bar-${item.band}` }, hiddenText(`${item.band}: ${item.band === 'red' ? 'within 30 days' : '31 to 90 days'}`)),
-        licenseLink(item),
+        // The section answers no order number; on a large account many lines
+        // name the same feature, and the purchase day tells them apart.
+        [licenseLink(item), h('span', { class: 'sub', text: `bought ${format.dayOf(item.purchased_at)}` })],
         h('span', { class: `days-${item.band}`, text: format.daysLeft(item.days_left), attrs: { title: `expires on ${item.expires_on}` } }),
         format.allocatedOf(item.allocated, item.quantity),
       ],

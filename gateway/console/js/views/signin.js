@@ -34,12 +34,16 @@ export function render(main, { onSignedIn, problem }) {
     try {
       const signedIn = session.signIn(token);
       // One call its role may make: the ledger, not the console, judges the token.
-      if (signedIn.may('read_models')) await get('/landing-page');
-      else await get('/history/landing-page');
+      // Its answer is the landing page, which the console shows next: for an
+      // auditor it is rebuilt from the account's events (seconds on a large
+      // account), so it is not asked for twice.
+      const landing = signedIn.may('read_models')
+        ? await get('/landing-page')
+        : await get('/history/landing-page');
       if (mine !== attempt) return;
       announce(`Signed in as ${signedIn.subject}.`);
       integrity.forget();
-      onSignedIn();
+      onSignedIn(landing);
     } catch (refused) {
       if (mine !== attempt) return;
       session.signOut();

@@ -21,7 +21,7 @@ use ledger_projections::consumer::Target;
 use ledger_projections::contract::StoredEvent;
 use ledger_projections::queries::landing_page::{self, LandingPage};
 use ledger_projections::queries::search::search_page;
-use ledger_projections::rebuild::create_empty_copy;
+use ledger_projections::rebuild::create_scratch_copy;
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::{Postgres, Transaction};
@@ -511,7 +511,7 @@ async fn replay_account(
     as_of: DateTime<Utc>,
 ) -> Result<String, ApiError> {
     let schema = format!("history_{}", Uuid::now_v7().simple());
-    create_empty_copy(tx, &schema)
+    create_scratch_copy(tx, &schema)
         .await
         .context("creating the replay's scratch schema")?;
     let replay = Replay {
