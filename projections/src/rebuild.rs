@@ -2,7 +2,7 @@
 //! swapping it in while queries keep running.
 //!
 //! 1. `read_model_rebuild` is created with every table of `read_model` (structure,
-//!    constraints and the indexes behind them, no rows). The other indexes wait:
+//!    keys and the indexes behind them, no rows). The other indexes wait:
 //!    kept up row by row they cost most of a replay (PostgreSQL spends more on the
 //!    `licenses` table's nine indexes than on the rows), built once over the full
 //!    tables they cost a few sorts.
@@ -64,8 +64,8 @@ pub async fn rebuild(
     batch_size: usize,
 ) -> anyhow::Result<RebuildReport> {
     let mut tx = pool.begin().await?;
-    create_empty_copy(&mut tx, REBUILD_SCHEMA).await?;
-    let deferred = defer_indexes(&mut tx, REBUILD_SCHEMA).await?;
+    create_scratch_copy(&mut tx, REBUILD_SCHEMA).await?;
+    let deferred = secondary_indexes(&mut tx, REBUILD_SCHEMA).await?;
     tx.commit().await.context("creating the rebuild schema")?;
     let mut stream = ensure_stream(jetstream, stream_config).await?;
     let target_sequence = stream
@@ -296,34 +296,26 @@ async fn copy_tables(
     Ok(())
 }
 
-/// Drops from `schema` (a fresh copy of `read_model`) every index that no
-/// constraint needs, and answers how to build each again: the live index's own
-/// definition, aimed at `schema`. Unique indexes stay, as the upserts find their
-/// rows through them.
-async fn defer_indexes(connection: &mut PgConnection, schema: &str) -> anyhow::Result<Vec<String>> {
-    let secondary = "SELECT c.relname::text, pg_get_indexdef(i.indexrelid)
+/// How to build, on `schema`'s tables, every index of `read_model` that no key
+/// constraint owns (those [`create_scratch_copy`] leaves out): each live index's
+/// own definition and name, aimed at `schema`.
+async fn secondary_indexes(
+    connection: &mut PgConnection,
+    schema: &str,
+) -> anyhow::Result<Vec<String>> {
+    let live: Vec<(String, String)> = sqlx::query_as(
+        "SELECT c.relname::text, pg_get_indexdef(i.indexrelid)
            FROM pg_index i
            JOIN pg_class c ON c.oid = i.indexrelid
            JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE n.nspname = $1 AND NOT i.indisunique
-          ORDER BY c.relname";
-    let copies: Vec<(String, String)> = sqlx::query_as(secondary)
-        .bind(schema)
-        .fetch_all(&mut *connection)
-        .await
-        .context("listing the copy's indexes")?;
-    for (name, _) in &copies {
-        let name = format!("\"{}\"", name.replace('"', "\"\""));
-        sqlx::query(&format!("DROP INDEX {schema}.{name}"))
-            .execute(&mut *connection)
-            .await
-            .with_context(|| format!("dropping {schema}.{name} until the replay is done"))?;
-    }
-    let live: Vec<(String, String)> = sqlx::query_as(secondary)
-        .bind(LIVE_SCHEMA)
-        .fetch_all(&mut *connection)
-        .await
-        .context("listing the live indexes")?;
+          WHERE n.nspname = $1
+            AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+          ORDER BY c.relname",
+    )
+    .bind(LIVE_SCHEMA)
+    .fetch_all(&mut *connection)
+    .await
+    .context("listing the live indexes")?;
     let (from, to) = (format!(" ON {LIVE_SCHEMA}."), format!(" ON {schema}."));
     live.into_iter()
         .map(|(name, definition)| {
@@ -354,7 +346,7 @@ async fn build_indexes(pool: &PgPool, schema: &str, deferred: &[String]) -> anyh
     .fetch_all(pool)
     .await?;
     for table in tables {
-        let table = format!("\"{}\"", table.replace('"', "\"\""));
+        let table = identifier(&table);
         sqlx::query(&format!("ANALYZE {schema}.{table}"))
             .execute(pool)
             .await

@@ -77,7 +77,12 @@ async fn every_phase_of_a_smoke_sized_run_yields_figures() {
             assert!(*own > 0.0 && *postgres > 0.0, "{side}: {markdown}");
         }
     }
-    let database = |side: &str| per_command.iter().find(|row| row.0 == side).map(|row| row.3);
+    let database = |side: &str| {
+        per_command
+            .iter()
+            .find(|row| row.0 == side)
+            .map(|row| row.3)
+    };
     let (Some(all), Some(gateway), Some(rest)) = (
         database("ledger"),
         database("ledger: gateway"),
@@ -85,7 +90,10 @@ async fn every_phase_of_a_smoke_sized_run_yields_figures() {
     ) else {
         panic!("the ledger's split is missing: {markdown}");
     };
-    assert!(gateway + rest <= all + 1e-9, "the split is part of the whole: {markdown}");
+    assert!(
+        gateway + rest <= all + 1e-9,
+        "the split is part of the whole: {markdown}"
+    );
     assert!(
         markdown.contains("| commands/s, mix alone |") && markdown.contains("| peer commands/s |"),
         "{markdown}"

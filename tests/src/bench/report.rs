@@ -249,7 +249,13 @@ impl Report {
                 &["relay", "projector", "nats-server"][..],
                 of(&["relay", "projector"]),
             ),
-            ("peer", &self.versus_peer.peer, PEER_ALONE, &["peer"][..], all_postgres),
+            (
+                "peer",
+                &self.versus_peer.peer,
+                PEER_ALONE,
+                &["peer"][..],
+                all_postgres,
+            ),
         ];
         sides
             .into_iter()
