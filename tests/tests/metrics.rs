@@ -91,6 +91,10 @@ async fn the_metrics_move_as_the_ledger_works_and_the_monitoring_names_only_metr
         !scraped.text.contains(&api.account.to_string()),
         "a raw path in a label"
     );
+    // Every recorded command was appended in some group (a refused one in none).
+    let appended = scraped.value("ledger_append_group_commands_sum");
+    assert!(appended >= Some(6.0), "{}", scraped.text);
+    assert!(scraped.value("ledger_append_group_commands_count") <= appended);
     assert!(scraped.value("ledger_relay_batch_duration_seconds_count") >= Some(1.0));
     assert_eq!(
         scraped.value("ledger_relay_publish_failures_total"),
