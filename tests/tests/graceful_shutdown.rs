@@ -5,9 +5,12 @@
 //!
 //! To have requests in flight at the signal for certain (not by luck of
 //! timing), the test holds the event store's table in `SHARE` mode: reads go
-//! on, every command waits in PostgreSQL at its append until the test lets go.
+//! on, every command waits at its append until the test lets go — the store's
+//! writer in PostgreSQL, the commands it has not taken yet queued behind it.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::consumer::PullConsumer;
@@ -49,15 +52,27 @@ impl Sent {
     }
 }
 
-/// Sends `body` to `path` under the Idempotency-Key `key`.
-async fn send(api: &Api, key: String, path: String, body: Value) -> Sent {
+/// Requests sent and not yet answered, across a test's clients.
+type Outstanding = Arc<AtomicUsize>;
+
+/// Sends `body` to `path` under the Idempotency-Key `key`, counted in
+/// `outstanding` until it is answered.
+async fn send(
+    api: &Api,
+    outstanding: &Outstanding,
+    key: String,
+    path: String,
+    body: Value,
+) -> Sent {
     let started = Instant::now();
+    outstanding.fetch_add(1, Ordering::SeqCst);
     let response = api
         .request(reqwest::Method::POST, &path)
         .header("idempotency-key", &key)
         .json(&body)
         .send()
         .await;
+    outstanding.fetch_sub(1, Ordering::SeqCst);
     let outcome = match response {
         Ok(response) => ledger_tests::answer(response).await,
         Err(error) => Err(error.into()),
@@ -79,7 +94,12 @@ async fn send(api: &Api, key: String, path: String, body: Value) -> Sent {
 /// Sends commands one after another until one is not decided (the ledger has
 /// stopped taking requests): buys, activates and allocates licenses of its own,
 /// or, given `shared`, allocates a seat on that license again and again.
-async fn keep_commanding(api: Api, client: usize, shared: Option<String>) -> Vec<Sent> {
+async fn keep_commanding(
+    api: Api,
+    outstanding: Outstanding,
+    client: usize,
+    shared: Option<String>,
+) -> Vec<Sent> {
     let mut sent: Vec<Sent> = Vec::new();
     for round in 0.. {
         let key = |step: &str| format!("client-{client}-{round}-{step}");
@@ -92,6 +112,7 @@ async fn keep_commanding(api: Api, client: usize, shared: Option<String>) -> Vec
             None => {
                 let purchase = send(
                     &api,
+                    &outstanding,
                     key("purchase"),
                     "/licenses".into(),
                     purchase_body(None),
@@ -122,7 +143,7 @@ async fn keep_commanding(api: Api, client: usize, shared: Option<String>) -> Vec
             }
         };
         for (key, path, body) in steps {
-            let outcome = send(&api, key, path, body).await;
+            let outcome = send(&api, &outstanding, key, path, body).await;
             let decided = outcome.decided();
             sent.push(outcome);
             if !decided {
@@ -158,8 +179,9 @@ async fn hold_appends(pool: &PgPool) -> Transaction<'static, Postgres> {
     hold
 }
 
-/// Waits until at least `count` sessions of the test's database wait on a lock.
-async fn wait_for_held_commands(pool: &PgPool, count: i64) {
+/// Waits until the store's writer waits on the lock in PostgreSQL and at least
+/// `count` requests are unanswered: commands held at their append.
+async fn wait_for_held_commands(pool: &PgPool, outstanding: &Outstanding, count: usize) {
     for _ in 0..3000 {
         let waiting: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM pg_stat_activity
@@ -168,7 +190,7 @@ async fn wait_for_held_commands(pool: &PgPool, count: i64) {
         .fetch_one(pool)
         .await
         .unwrap();
-        if waiting >= count {
+        if waiting >= 1 && outstanding.load(Ordering::SeqCst) >= count {
             return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -290,16 +312,22 @@ async fn sigterm_under_load_answers_every_request_sent_before_it_and_loses_nothi
     assert_eq!(activated.status, 200);
 
     let pool = env.pool().await;
+    let outstanding = Outstanding::default();
     let mut clients = JoinSet::new();
     for client in 0..LIFECYCLE_CLIENTS + CONTENDING_CLIENTS {
         let shared = (client >= LIFECYCLE_CLIENTS).then(|| shared.clone());
-        clients.spawn(keep_commanding(api.clone(), client, shared));
+        clients.spawn(keep_commanding(
+            api.clone(),
+            outstanding.clone(),
+            client,
+            shared,
+        ));
     }
     // Load runs a while; then every client's next command waits at its append
     // (those on the shared license behind the one whose turn it is).
     wait_for_events(&pool, 150).await;
     let hold = hold_appends(&pool).await;
-    wait_for_held_commands(&pool, LIFECYCLE_CLIENTS as i64 + 1).await;
+    wait_for_held_commands(&pool, &outstanding, LIFECYCLE_CLIENTS + 1).await;
 
     let signalled = Instant::now();
     ledger.terminate().await;
@@ -423,11 +451,15 @@ async fn a_request_still_running_past_the_grace_period_makes_the_stop_fail_namin
     let api = Api::new(&ledger);
     let pool = env.pool().await;
     let hold = hold_appends(&pool).await;
+    let outstanding = Outstanding::default();
     let held = tokio::spawn({
-        let api = api.clone();
-        async move { send(&api, "held".into(), "/licenses".into(), purchase_body(None)).await }
+        let (api, outstanding) = (api.clone(), outstanding.clone());
+        async move {
+            let body = purchase_body(None);
+            send(&api, &outstanding, "held".into(), "/licenses".into(), body).await
+        }
     });
-    wait_for_held_commands(&pool, 1).await;
+    wait_for_held_commands(&pool, &outstanding, 1).await;
     ledger.terminate().await;
     let status = ledger.exited().await;
     hold.rollback().await.unwrap();
