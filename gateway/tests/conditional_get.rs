@@ -1,6 +1,7 @@
-//! Conditional GETs of the landing page: its weak ETag names the account's
-//! applied license events and the next instant time alone changes the page, so
-//! `If-None-Match` answers 304 exactly while the page is unchanged.
+//! Conditional GETs of an account's pages (the landing page, the license list,
+//! the expiry list): their weak ETag names the account's applied license events
+//! and the next instant time alone changes the page, so `If-None-Match` answers
+//! 304 exactly while the page is unchanged.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 mod support;
@@ -11,10 +12,14 @@ use support::{activated_license, purchase, spawn_app, Reply, TestApp};
 use uuid::Uuid;
 
 async fn landing(app: &TestApp, account: Uuid, query: &str, etag: Option<&str>) -> Reply {
+    get(app, account, &format!("/landing-page{query}"), etag).await
+}
+
+async fn get(app: &TestApp, account: Uuid, path: &str, etag: Option<&str>) -> Reply {
     let headers: Vec<(&str, &str)> = etag.map(|tag| ("if-none-match", tag)).into_iter().collect();
     app.call_with(
         Method::GET,
-        &format!("/v1/accounts/{account}/landing-page{query}"),
+        &format!("/v1/accounts/{account}{path}"),
         None,
         &headers,
     )
@@ -153,6 +158,85 @@ async fn a_bad_query_is_refused_before_any_conditional_answer() {
             .await
             .status,
         StatusCode::NOT_MODIFIED
+    );
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_page_of_licenses_is_answered_304_while_unchanged_and_each_query_has_its_own_tag() {
+    let app = spawn_app().await;
+    let account = Uuid::new_v4();
+    let mut term = purchase(5);
+    term["expires_on"] = json!((chrono::Utc::now() + chrono::Days::new(20)).date_naive());
+    let reply = app
+        .call_with(
+            Method::POST,
+            &format!("/v1/accounts/{account}/licenses"),
+            Some(term),
+            &[],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let license = activated_license(&app, account, 3).await;
+    app.project().await;
+
+    for path in [
+        "/licenses?limit=10",
+        "/licenses?filter=expiring",
+        "/expiry?within_days=30",
+    ] {
+        let first = get(&app, account, path, None).await;
+        assert_eq!(first.status, StatusCode::OK, "{path}: {}", first.body);
+        assert!(
+            !first.body["items"].as_array().unwrap().is_empty(),
+            "{path}"
+        );
+        let etag = etag_of(&first);
+        assert!(etag.starts_with("W/\"ls-"), "{path}: {etag}");
+        let again = get(&app, account, path, Some(&etag)).await;
+        assert_eq!(again.status, StatusCode::NOT_MODIFIED, "{path}");
+        assert_eq!(etag_of(&again), etag);
+    }
+    // Each page's tag is its own, though the account's version is the same.
+    let page = etag_of(&landing(&app, account, "", None).await);
+    let list = etag_of(&get(&app, account, "/licenses?limit=10", None).await);
+    let other = etag_of(&get(&app, account, "/licenses?limit=1", None).await);
+    assert!(page != list && list != other, "{page} {list} {other}");
+    let crossed = get(&app, account, "/licenses?limit=10", Some(&page)).await;
+    assert_eq!(
+        crossed.status,
+        StatusCode::OK,
+        "a landing page's tag is not a list's"
+    );
+    let crossed = get(&app, account, "/licenses?limit=10", Some(&other)).await;
+    assert_eq!(crossed.status, StatusCode::OK, "nor one query's another's");
+    // An instant given explicitly is covered by the version, not the query: a
+    // moment later the same day, with nothing bought since, is the same page.
+    let later = chrono::Utc::now() + chrono::Duration::seconds(2);
+    if later.date_naive() == chrono::Utc::now().date_naive() {
+        let at = later.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let path = format!("/licenses?limit=10&as_of={at}");
+        let same = get(&app, account, &path, Some(&list)).await;
+        assert_eq!(same.status, StatusCode::NOT_MODIFIED, "{}", same.body);
+    }
+
+    // A hide changes the list.
+    let reply = app
+        .call_with(
+            Method::POST,
+            &format!("/v1/accounts/{account}/licenses/{license}/hide"),
+            None,
+            &[],
+        )
+        .await;
+    assert!(reply.status.is_success(), "{}", reply.body);
+    app.project().await;
+    let after = get(&app, account, "/licenses?limit=10", Some(&list)).await;
+    assert_eq!(after.status, StatusCode::OK);
+    assert_eq!(
+        after.body["items"].as_array().unwrap().len(),
+        1,
+        "the hidden one left"
     );
     app.cleanup().await;
 }

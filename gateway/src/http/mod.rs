@@ -8,6 +8,7 @@
 //! - [`console`]: the web console's static files at `/console`, outside the
 //!   gate and the API document;
 //! - [`idempotency`]: `Idempotency-Key` answers kept in PostgreSQL;
+//! - [`conditional`]: conditional GETs of an account's pages (`ETag`, 304);
 //! - [`extract`] and [`error`]: input checked by name, failures as problem+json;
 //!   [`json_body`]: a body's JSON with whole numbers read as integers;
 //! - [`openapi`] and [`openapi_access`]: the OpenAPI document, generated from the
@@ -18,6 +19,7 @@
 //! - [`serve`]: the listener and its graceful stop.
 
 pub mod app;
+pub mod conditional;
 pub mod console;
 pub mod csv;
 pub mod error;

@@ -8,6 +8,7 @@ pub mod landing_page;
 pub mod license_files;
 pub mod license_servers;
 pub mod overdraft;
+pub mod page_version;
 pub mod search;
 pub mod time;
 

@@ -4,18 +4,20 @@
 
 use anyhow::Context as _;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use ledger_domain::AccountId;
 use ledger_projections::consumer::LIVE_SCHEMA;
-use ledger_projections::queries::landing_page::{self, LandingPage, PageVersion};
+use ledger_projections::queries::landing_page::{self, LandingPage};
+use ledger_projections::queries::page_version::page_version;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::http::app::AppState;
+use crate::http::conditional::Validator;
 use crate::http::error::ApiError;
-use crate::http::extract::{if_none_match_hits, path_param, QueryParams};
+use crate::http::extract::{path_param, QueryParams};
 use crate::http::openapi::{AccountPath, AsOf, MinPosition, QueryErrors};
 use crate::http::routes::read_options;
 
@@ -51,6 +53,7 @@ async fn landing_page(
     State(state): State<AppState>,
     Path(account_id): Path<String>,
     params: QueryParams,
+    uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     params.only(&["as_of", "min_position"])?;
@@ -62,38 +65,16 @@ async fn landing_page(
         .acquire()
         .await
         .context("acquiring a connection for the landing page")?;
-    let version = landing_page::page_version(&mut connection, account.0, as_of)
+    let version = page_version(&mut connection, account.0, as_of)
         .await
         .context("reading the landing page's version")?;
-    let tag = etag(&version);
-    let mut response = if if_none_match_hits(&headers, &tag) {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        let page: LandingPage =
-            landing_page::landing_page(&mut connection, LIVE_SCHEMA, account.0, as_of)
-                .await
-                .context("reading the landing page")?;
-        Json(page).into_response()
-    };
-    let answer = response.headers_mut();
-    answer.insert(
-        header::ETAG,
-        HeaderValue::try_from(tag).map_err(anyhow::Error::from)?,
-    );
-    // A cache must ask again each time: the page changes with time and with events.
-    answer.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-cache"),
-    );
-    Ok(response)
-}
-
-/// The weak ETag of a page version: weak because the body also names its own
-/// `as_of`, which differs between two answers of the same page.
-fn etag(version: &PageVersion) -> String {
-    format!(
-        "W/\"lp-{}-{}\"",
-        version.position,
-        version.changes_at.timestamp_micros()
-    )
+    let validator = Validator::new("lp", &uri, &version)?;
+    if validator.fresh(&headers) {
+        return Ok(validator.not_modified());
+    }
+    let page: LandingPage =
+        landing_page::landing_page(&mut connection, LIVE_SCHEMA, account.0, as_of)
+            .await
+            .context("reading the landing page")?;
+    Ok(validator.tagged(Json(page).into_response()))
 }

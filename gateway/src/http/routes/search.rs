@@ -4,11 +4,13 @@
 
 use anyhow::Context as _;
 use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::http::{HeaderMap, Uri};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Days, Utc};
 use ledger_domain::AccountId;
 use ledger_projections::consumer::LIVE_SCHEMA;
+use ledger_projections::queries::page_version::page_version;
 use ledger_projections::queries::search::{
     search_page, After, LicenseLine, LicenseSearch, SortKey, TermKind,
 };
@@ -18,6 +20,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::http::app::AppState;
+use crate::http::conditional::Validator;
 use crate::http::error::ApiError;
 use crate::http::extract::{path_param, QueryParams};
 use crate::http::openapi::{AccountPath, AsOf, MinPosition, Paging, QueryErrors};
@@ -43,11 +46,14 @@ pub struct Page {
     pub next_cursor: Option<String>,
 }
 
+/// A page of `search`, or 304 when `request`'s `If-None-Match` holds it already
+/// (see [`Validator`]).
 async fn page(
     state: &AppState,
     params: &QueryParams,
     search: &LicenseSearch,
-) -> Result<Page, ApiError> {
+    (uri, request): (&Uri, &HeaderMap),
+) -> Result<Response, ApiError> {
     let limit = search_params::limit(params)?;
     let after = search_params::after(params, search)?;
     read_options::wait_for_min_position(state, params).await?;
@@ -56,10 +62,17 @@ async fn page(
         .acquire()
         .await
         .context("acquiring a connection for the search")?;
+    let version = page_version(&mut connection, search.account_id, search.as_of)
+        .await
+        .context("reading the search's version")?;
+    let validator = Validator::new("ls", uri, &version)?;
+    if validator.fresh(request) {
+        return Ok(validator.not_modified());
+    }
     let items = search_page(&mut connection, LIVE_SCHEMA, search, after.as_ref(), limit)
         .await
         .context("searching the licenses")?;
-    Ok(Page::new(search, items, limit))
+    Ok(validator.tagged(Json(Page::new(search, items, limit)).into_response()))
 }
 
 impl Page {
@@ -95,17 +108,24 @@ fn allowed(extra: &[&'static str]) -> Vec<&'static str> {
     operation_id = "search_licenses",
     tag = "licenses",
     params(AccountPath, SearchQuery, AsOf, Paging, MinPosition),
-    responses((status = 200, description = "A page of lines", body = Page), QueryErrors),
+    responses(
+        (status = 200, description = "A page of lines", body = Page,
+            headers(("ETag" = String, description = "The page's weak ETag; `If-None-Match` with it answers 304 while the page is unchanged"))),
+        (status = 304, description = "Unchanged since the `If-None-Match` ETag"),
+        QueryErrors,
+    ),
 )]
 async fn list(
     State(state): State<AppState>,
     Path(account_id): Path<String>,
     params: QueryParams,
-) -> Result<Json<Page>, ApiError> {
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     params.only(&allowed(&["limit", "cursor", "min_position"]))?;
     let account: AccountId = path_param("account_id", &account_id)?;
     let search = search_params::search(&params, account.0, read_options::as_of(&params)?)?;
-    Ok(Json(page(&state, &params, &search).await?))
+    page(&state, &params, &search, (&uri, &headers)).await
 }
 
 /// Which term licenses `GET /expiry` lists.
@@ -130,13 +150,20 @@ pub struct ExpiryQuery {
     operation_id = "list_expiring_licenses",
     tag = "expiry",
     params(AccountPath, AsOf, ExpiryQuery, Paging, MinPosition),
-    responses((status = 200, description = "A page of lines", body = Page), QueryErrors),
+    responses(
+        (status = 200, description = "A page of lines", body = Page,
+            headers(("ETag" = String, description = "The page's weak ETag; `If-None-Match` with it answers 304 while the page is unchanged"))),
+        (status = 304, description = "Unchanged since the `If-None-Match` ETag"),
+        QueryErrors,
+    ),
 )]
 async fn expiry(
     State(state): State<AppState>,
     Path(account_id): Path<String>,
     params: QueryParams,
-) -> Result<Json<Page>, ApiError> {
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     params.only(&[
         "as_of",
         "within_days",
@@ -170,7 +197,7 @@ async fn expiry(
         descending: false,
         ..search_params::search(&empty, account.0, as_of)?
     };
-    Ok(Json(page(&state, &params, &search).await?))
+    page(&state, &params, &search, (&uri, &headers)).await
 }
 
 /// Columns of the licenses CSV, in order.
