@@ -3,36 +3,13 @@
 //! command that conflicts fails alone while the others of its group are recorded.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
+mod support;
+
 use ledger_gateway::metrics::CommandMetrics;
 use ledger_gateway::write::appender::{AppendError, Appender, NewEvent};
 use serde_json::json;
 use sqlx::PgPool;
-use uuid::Uuid;
-
-async fn fresh_store() -> (PgPool, String) {
-    let server = std::env::var("TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    let database = format!("ledger_group_{}", Uuid::new_v4().simple());
-    let pool = ledger_gateway::db::connect_and_migrate(&format!("{server}/{database}"), 4)
-        .await
-        .expect("fresh database");
-    (pool, database)
-}
-
-async fn drop_store(pool: PgPool, database: &str) {
-    pool.close().await;
-    let server = std::env::var("TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    let admin = PgPool::connect(&format!("{server}/postgres"))
-        .await
-        .unwrap();
-    sqlx::query(&format!(
-        "DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"
-    ))
-    .execute(&admin)
-    .await
-    .unwrap();
-}
+use support::spawn_app;
 
 /// `count` events of stream `id`, from sequence `first`.
 fn events(id: &str, first: i64, count: i64) -> Vec<NewEvent> {
@@ -84,7 +61,9 @@ async fn append_together(
 
 #[tokio::test]
 async fn concurrent_commands_are_appended_in_one_transaction_each_answered_its_own_positions() {
-    let (pool, database) = fresh_store().await;
+    // A fresh database; its own gateway's appender is not used here.
+    let app = spawn_app().await;
+    let pool = app.pool.clone();
     let appender = Appender::start(pool.clone(), CommandMetrics::default());
     let outcomes = append_together(
         &appender,
@@ -118,12 +97,14 @@ async fn concurrent_commands_are_appended_in_one_transaction_each_answered_its_o
     .unwrap();
     assert_eq!(broken, 0);
     drop(appender);
-    drop_store(pool, &database).await;
+    app.cleanup().await;
 }
 
 #[tokio::test]
 async fn a_command_that_conflicts_fails_alone_and_the_rest_of_its_group_is_recorded() {
-    let (pool, database) = fresh_store().await;
+    // A fresh database; its own gateway's appender is not used here.
+    let app = spawn_app().await;
+    let pool = app.pool.clone();
     let appender = Appender::start(pool.clone(), CommandMetrics::default());
     // Another writer got to sequence 2 of "taken" first.
     appender.append(events("taken", 1, 2)).await.unwrap();
@@ -157,5 +138,5 @@ async fn a_command_that_conflicts_fails_alone_and_the_rest_of_its_group_is_recor
         "nothing of the conflicting command"
     );
     drop(appender);
-    drop_store(pool, &database).await;
+    app.cleanup().await;
 }

@@ -18,8 +18,6 @@
 //! (they take turns per stream, see [`super::turns`]), so this path is taken only
 //! when several gateways write to the same license at once.
 
-use std::time::Instant;
-
 use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
 
@@ -100,23 +98,21 @@ fn gone() -> AppendError {
 async fn write_groups(pool: PgPool, mut queue: mpsc::Receiver<Request>, metrics: CommandMetrics) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     while queue.recv_many(&mut group, MAX_GROUP).await > 0 {
-        let started = Instant::now();
         metrics.grouped(group.len());
-        let requests = std::mem::take(&mut group);
-        if requests.len() == 1 {
-            for request in requests {
-                let outcome = insert(&pool, &request.events).await;
-                let _ = request.answer.send(outcome);
-            }
-        } else {
-            write_group(&pool, requests).await;
-        }
-        tracing::trace!(elapsed = ?started.elapsed(), "group appended");
+        write_group(&pool, std::mem::take(&mut group)).await;
     }
 }
 
-/// All of `requests` in one statement; one at a time if that fails.
-async fn write_group(pool: &PgPool, requests: Vec<Request>) {
+/// All of `requests` in one statement; one at a time if that fails and there
+/// was more than one.
+async fn write_group(pool: &PgPool, mut requests: Vec<Request>) {
+    if requests.len() == 1 {
+        if let Some(request) = requests.pop() {
+            let outcome = insert(pool, &request.events).await;
+            let _ = request.answer.send(outcome);
+        }
+        return;
+    }
     let events: Vec<NewEvent> = requests
         .iter()
         .flat_map(|request| request.events.iter().cloned())
