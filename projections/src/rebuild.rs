@@ -329,7 +329,7 @@ async fn secondary_indexes(
 }
 
 /// Builds the `deferred` indexes over the replayed tables of `schema`, then
-/// gathers the tables' statistics.
+/// vacuums the tables and gathers their statistics.
 async fn build_indexes(pool: &PgPool, schema: &str, deferred: &[String]) -> anyhow::Result<()> {
     let started = Instant::now();
     for definition in deferred {
@@ -347,10 +347,13 @@ async fn build_indexes(pool: &PgPool, schema: &str, deferred: &[String]) -> anyh
     .await?;
     for table in tables {
         let table = identifier(&table);
-        sqlx::query(&format!("ANALYZE {schema}.{table}"))
+        // VACUUM too: it marks the freshly written pages all-visible, which the
+        // landing page's index-only walk needs from its first query, not from
+        // autovacuum's next visit.
+        sqlx::query(&format!("VACUUM (ANALYZE) {schema}.{table}"))
             .execute(pool)
             .await
-            .with_context(|| format!("analysing {schema}.{table}"))?;
+            .with_context(|| format!("vacuuming and analysing {schema}.{table}"))?;
     }
     tracing::info!(indexes = deferred.len(), elapsed = ?started.elapsed(), "rebuild indexed");
     Ok(())

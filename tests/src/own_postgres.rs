@@ -23,6 +23,12 @@ impl OwnPostgres {
     /// `initdb` (trust authentication, user `postgres`) into a new directory, then
     /// start it on a free port of 127.0.0.1.
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with(&[]).await
+    }
+
+    /// The same, with the settings files `settings` included in its
+    /// `postgresql.conf` (a directory's every `*.conf`, or one file), in order.
+    pub async fn start_with(settings: &[PathBuf]) -> anyhow::Result<Self> {
         let bindir = bindir()?;
         let data = std::env::temp_dir().join(format!("ledger-test-pg-{}", Uuid::new_v4().simple()));
         std::fs::create_dir_all(&data).context("creating the data directory")?;
@@ -45,6 +51,7 @@ impl OwnPostgres {
                 "UTF8",
             ],
         )?;
+        cluster.include(settings)?;
         cluster.start_server().await?;
         Ok(cluster)
     }
@@ -99,6 +106,27 @@ impl OwnPostgres {
             "PostgreSQL did not come up on port {}; see {log}",
             self.port
         )
+    }
+
+    fn include(&self, settings: &[PathBuf]) -> anyhow::Result<()> {
+        use std::io::Write as _;
+        let conf = self.data.join("data").join("postgresql.conf");
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&conf)
+            .with_context(|| format!("opening {}", conf.display()))?;
+        for path in settings {
+            let path = path
+                .canonicalize()
+                .with_context(|| format!("no settings at {}", path.display()))?;
+            let directive = if path.is_dir() {
+                "include_dir"
+            } else {
+                "include"
+            };
+            writeln!(file, "{directive} '{}'", path.display())?;
+        }
+        Ok(())
     }
 
     fn data_dir(&self) -> String {

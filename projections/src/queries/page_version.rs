@@ -6,6 +6,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::time::Window;
+use crate::consumer::LIVE_SCHEMA;
 
 /// What an account's pages (the landing page, a search's page) as of an instant
 /// depend on: two instants with equal versions show the same page. A
@@ -22,6 +23,42 @@ pub struct PageVersion {
     pub changes_at: DateTime<Utc>,
 }
 
+impl PageVersion {
+    /// The version for `window`'s instant, from the account's applied position
+    /// (none before its first event) and its first purchase after the instant.
+    pub fn of(
+        window: &Window,
+        position: Option<i64>,
+        next_purchase: Option<DateTime<Utc>>,
+    ) -> Self {
+        let end_of_day = window
+            .today
+            .succ_opt()
+            .map_or(DateTime::<Utc>::MAX_UTC, |tomorrow| {
+                tomorrow.and_time(chrono::NaiveTime::MIN).and_utc()
+            });
+        Self {
+            position: position.unwrap_or(0),
+            changes_at: next_purchase.map_or(end_of_day, |next| next.min(end_of_day)),
+        }
+    }
+}
+
+/// SQL for the applied license position of the account bound at `account`.
+pub fn applied_position(schema: &str, account: &str) -> String {
+    format!(
+        "(SELECT license_position FROM {schema}.account_positions WHERE account_id = {account})"
+    )
+}
+
+/// SQL for the account's first purchase dated after the instant bound at `as_of`.
+pub fn next_purchase_after(schema: &str, account: &str, as_of: &str) -> String {
+    format!(
+        "(SELECT min(purchased_at) FROM {schema}.licenses
+           WHERE account_id = {account} AND purchased_at > {as_of})"
+    )
+}
+
 /// The version of `account_id`'s live pages as of `as_of`. Read before the page
 /// itself, so that the version never claims more than the page shows.
 pub async fn page_version(
@@ -29,24 +66,18 @@ pub async fn page_version(
     account_id: Uuid,
     as_of: DateTime<Utc>,
 ) -> sqlx::Result<PageVersion> {
-    let end_of_day = Window::new(as_of)
-        .today
-        .succ_opt()
-        .map_or(DateTime::<Utc>::MAX_UTC, |tomorrow| {
-            tomorrow.and_time(chrono::NaiveTime::MIN).and_utc()
-        });
-    let (position, next_purchase): (Option<i64>, Option<DateTime<Utc>>) = sqlx::query_as(
-        "SELECT (SELECT license_position FROM read_model.account_positions
-                  WHERE account_id = $1),
-                (SELECT min(purchased_at) FROM read_model.licenses
-                  WHERE account_id = $1 AND purchased_at > $2)",
-    )
+    let (position, next_purchase): (Option<i64>, Option<DateTime<Utc>>) = sqlx::query_as(&format!(
+        "SELECT {}, {}",
+        applied_position(LIVE_SCHEMA, "$1"),
+        next_purchase_after(LIVE_SCHEMA, "$1", "$2"),
+    ))
     .bind(account_id)
     .bind(as_of)
     .fetch_one(&mut *connection)
     .await?;
-    Ok(PageVersion {
-        position: position.unwrap_or(0),
-        changes_at: next_purchase.map_or(end_of_day, |next| next.min(end_of_day)),
-    })
+    Ok(PageVersion::of(
+        &Window::new(as_of),
+        position,
+        next_purchase,
+    ))
 }

@@ -347,10 +347,16 @@ fn push_conditions(
                 .push_bind(window.new_since);
         }
         Some(Filter::Expiring) => {
-            sql.push(" AND expires_on BETWEEN ")
-                .push_bind(window.today)
-                .push(" AND ")
-                .push_bind(window.expiring_until);
+            // Said of the expiry sort key (the same rows: a window never reaches
+            // the end of time), so that sorted by expiry the range is the index's
+            // and a page reads its fifty rows, not the account's every expiring one.
+            sql.push(format_args!(
+                " AND {} BETWEEN ",
+                SortKey::ExpiresOn.expression()
+            ))
+            .push_bind(window.today)
+            .push(" AND ")
+            .push_bind(window.expiring_until);
         }
         Some(Filter::Expired) => {
             sql.push(" AND expires_on < ").push_bind(window.today);

@@ -31,6 +31,7 @@ use anyhow::Context as _;
 use async_nats::jetstream::message::StreamMessage;
 use serde::Serialize;
 
+use crate::own_postgres::OwnPostgres;
 use crate::{run_ledger, Ledger, TestEnv};
 use fleet::Fleet;
 use queries::{Query, Readers};
@@ -116,15 +117,32 @@ pub struct Binaries<'a> {
 /// Runs `plan` against the ledger and the peer in fresh databases and a fresh
 /// stream, removed afterwards.
 pub async fn run(bins: Binaries<'_>, plan: &Plan) -> anyhow::Result<Report> {
+    // A PostgreSQL of the run's own, set up as deploy/ says to set up a
+    // production one (the machine's shared server has stock memory settings and
+    // autovacuum off). The peer and pgbench use it too.
+    let postgres = OwnPostgres::start_with(&[
+        deploy_dir().join("postgres/postgresql.conf.d"),
+        deploy_dir().join("postgres/sized/one-million-licenses.conf"),
+    ])
+    .await
+    .context("starting the run's PostgreSQL")?;
     // Every production feature on: checkpoints (every second), auth and an
     // Idempotency-Key on every command (`Fleet::command`), and the transparency
     // log the relay always grows.
-    let env = TestEnv::fresh().with_checkpoints();
+    let env = TestEnv::fresh()
+        .on_postgres(&postgres.url())
+        .with_checkpoints();
     let peer_database_url = format!("{}_peer", env.database_url);
     let result = run_in(bins, &peer_database_url, plan, &env).await;
     env.cleanup().await;
     peer::drop_database(&peer_database_url).await;
+    drop(postgres);
     result
+}
+
+/// This checkout's `deploy/`.
+fn deploy_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy")
 }
 
 async fn run_in(

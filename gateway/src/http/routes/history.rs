@@ -553,7 +553,7 @@ async fn landing_page_then(
         .await
         .context("starting the replay's transaction")?;
     let schema = replay_account(&mut tx, account.0, as_of).await?;
-    let page = landing_page::landing_page(&mut tx, &schema, account.0, as_of)
+    let (_, page) = landing_page::landing_page(&mut tx, &schema, account.0, as_of)
         .await
         .context("reading the replayed landing page")?;
     tx.rollback().await.context("rolling back the replay")?;

@@ -4,7 +4,7 @@
 
 use anyhow::Context as _;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Uri};
+use axum::http::{header, HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use ledger_domain::AccountId;
@@ -65,16 +65,19 @@ async fn landing_page(
         .acquire()
         .await
         .context("acquiring a connection for the landing page")?;
-    let version = page_version(&mut connection, account.0, as_of)
-        .await
-        .context("reading the landing page's version")?;
-    let validator = Validator::new("lp", &uri, &version)?;
-    if validator.fresh(&headers) {
-        return Ok(validator.not_modified());
+    if headers.contains_key(header::IF_NONE_MATCH) {
+        // A revalidation: the version alone, and the page only when it moved.
+        let version = page_version(&mut connection, account.0, as_of)
+            .await
+            .context("reading the landing page's version")?;
+        let validator = Validator::new("lp", &uri, &version)?;
+        if validator.fresh(&headers) {
+            return Ok(validator.not_modified());
+        }
     }
-    let page: LandingPage =
+    let (version, page): (_, LandingPage) =
         landing_page::landing_page(&mut connection, LIVE_SCHEMA, account.0, as_of)
             .await
             .context("reading the landing page")?;
-    Ok(validator.tagged(Json(page).into_response()))
+    Ok(Validator::new("lp", &uri, &version)?.tagged(Json(page).into_response()))
 }
