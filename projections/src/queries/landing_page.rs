@@ -114,10 +114,11 @@ pub async fn landing_page(
                 NULL::int AS quantity, {next_purchase} AS purchased_at,
                 NULL AS order_number, NULL::date AS expires_on, {position} AS position
           UNION ALL
-         (SELECT p.section, l.license_id, l.feature, l.product, l.edition, l.allocated,
-                 l.quantity, l.purchased_at, l.order_number, l.expires_on, NULL
-            FROM picked p JOIN {schema}.licenses l USING (license_id)
-           ORDER BY p.purchased_at DESC, p.license_id DESC)",
+         SELECT p.section, l.license_id, l.feature, l.product, l.edition, l.allocated,
+                l.quantity, l.purchased_at, l.order_number, l.expires_on, NULL
+           FROM picked p JOIN {schema}.licenses l USING (license_id)
+          -- Each section newest first; the version row may fall anywhere.
+          ORDER BY purchased_at DESC NULLS LAST, license_id DESC",
         next_purchase = next_purchase_after(schema, "$1", "$3"),
         position = applied_position(schema, "$1"),
     ))
