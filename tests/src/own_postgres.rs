@@ -26,7 +26,7 @@ impl OwnPostgres {
         Self::start_with(&[]).await
     }
 
-    /// The same, with the settings files `settings` included in its
+    /// The same, with the settings files `settings` added to its
     /// `postgresql.conf` (a directory's every `*.conf`, or one file), in order.
     pub async fn start_with(settings: &[PathBuf]) -> anyhow::Result<Self> {
         let bindir = bindir()?;
@@ -108,6 +108,9 @@ impl OwnPostgres {
         )
     }
 
+    /// Appends the settings to its `postgresql.conf` — their text, not an
+    /// `include` of their path, which the server's user may not be allowed to
+    /// read (a checkout under a private temporary directory).
     fn include(&self, settings: &[PathBuf]) -> anyhow::Result<()> {
         use std::io::Write as _;
         let conf = self.data.join("data").join("postgresql.conf");
@@ -116,15 +119,21 @@ impl OwnPostgres {
             .open(&conf)
             .with_context(|| format!("opening {}", conf.display()))?;
         for path in settings {
-            let path = path
-                .canonicalize()
-                .with_context(|| format!("no settings at {}", path.display()))?;
-            let directive = if path.is_dir() {
-                "include_dir"
+            let mut files = if path.is_dir() {
+                std::fs::read_dir(path)
+                    .with_context(|| format!("listing {}", path.display()))?
+                    .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+                    .filter(|file| file.extension().is_some_and(|ext| ext == "conf"))
+                    .collect()
             } else {
-                "include"
+                vec![path.clone()]
             };
-            writeln!(file, "{directive} '{}'", path.display())?;
+            files.sort();
+            for settings_file in files {
+                let text = std::fs::read_to_string(&settings_file)
+                    .with_context(|| format!("reading {}", settings_file.display()))?;
+                writeln!(file, "\n# from {}\n{text}", settings_file.display())?;
+            }
         }
         Ok(())
     }
