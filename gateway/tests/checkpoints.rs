@@ -22,7 +22,7 @@ use ledger_gateway::integrity::checkpoint::{
 use ledger_gateway::integrity::{verify_chains, verify_history};
 use ledger_gateway::signing_keys::{generate, SigningKeys};
 use serde_json::json;
-use support::{activated_license, spawn_app_with, TestApp};
+use support::{activated_license, hide, spawn_app_with, TestApp};
 use uuid::Uuid;
 
 use support::LOG_ORIGIN as ORIGIN;
@@ -49,18 +49,6 @@ async fn history(app: &TestApp, account: Uuid) -> String {
         allocate(app, account, &last).await;
     }
     last
-}
-
-async fn hide(app: &TestApp, account: Uuid, license: &str) {
-    let reply = app
-        .call_with(
-            Method::POST,
-            &format!("/v1/accounts/{account}/licenses/{license}/hide"),
-            None,
-            &[],
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::OK);
 }
 
 async fn allocate(app: &TestApp, account: Uuid, license: &str) {

@@ -8,7 +8,7 @@ mod support;
 
 use axum::http::{Method, StatusCode};
 use serde_json::json;
-use support::{activated_license, purchase, spawn_app, Reply, TestApp};
+use support::{activated_license, hide, purchase, spawn_app, Reply, TestApp};
 use uuid::Uuid;
 
 async fn landing(app: &TestApp, account: Uuid, query: &str, etag: Option<&str>) -> Reply {
@@ -221,15 +221,7 @@ async fn a_page_of_licenses_is_answered_304_while_unchanged_and_each_query_has_i
     }
 
     // A hide changes the list.
-    let reply = app
-        .call_with(
-            Method::POST,
-            &format!("/v1/accounts/{account}/licenses/{license}/hide"),
-            None,
-            &[],
-        )
-        .await;
-    assert!(reply.status.is_success(), "{}", reply.body);
+    hide(&app, account, &license).await;
     app.project().await;
     let after = get(&app, account, "/licenses?limit=10", Some(&list)).await;
     assert_eq!(after.status, StatusCode::OK);

@@ -408,3 +408,16 @@ impl TestApp {
             .await
     }
 }
+
+/// Hides `license`, which must succeed.
+pub async fn hide(app: &TestApp, account: Uuid, license: &str) {
+    let reply = app
+        .call_with(
+            Method::POST,
+            &format!("/v1/accounts/{account}/licenses/{license}/hide"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+}
