@@ -47,6 +47,12 @@ pub struct Settings {
     pub command_conflict_retries: u32,
     /// Longest a query waits for `min_position` before answering 503.
     pub read_wait_timeout_ms: u64,
+    /// Most bytes of landing pages and license lists a gateway keeps in memory,
+    /// answered without the database until the account moves (0: none kept).
+    pub read_cache_bytes: usize,
+    /// Longest a kept page is answered without reading it again, in milliseconds:
+    /// how stale a page can be if the projector's notices go missing unnoticed.
+    pub read_cache_max_age_ms: u64,
     /// Overdraft allowance of user/device features, in percent of installed seats.
     pub overdraft_allowance_percent: u32,
     /// Overdraft allowance of every other license model, in percent.
@@ -115,6 +121,8 @@ impl Default for Settings {
             stall_after_secs: 30,
             command_conflict_retries: 5,
             read_wait_timeout_ms: 5_000,
+            read_cache_bytes: 64 * 1024 * 1024,
+            read_cache_max_age_ms: 1_000,
             overdraft_allowance_percent: 10,
             overdraft_allowance_percent_other: 0,
             idempotency_retention_hours: 24,
@@ -299,6 +307,20 @@ impl Settings {
         )?;
         // Requests are cut at 30 s: a wait must end before that to answer 503.
         in_range("read_wait_timeout_ms", self.read_wait_timeout_ms, 0, 25_000)?;
+        // Up to 16 GiB; a page takes a sixteenth of it at most.
+        in_range(
+            "read_cache_bytes",
+            self.read_cache_bytes as u64,
+            0,
+            16 * 1024 * 1024 * 1024,
+        )?;
+        // A notice missed is noticed at the next one; with none, this bounds it.
+        in_range(
+            "read_cache_max_age_ms",
+            self.read_cache_max_age_ms,
+            1,
+            60_000,
+        )?;
         in_range(
             "overdraft_allowance_percent",
             self.overdraft_allowance_percent.into(),
@@ -440,6 +462,14 @@ impl Settings {
         Duration::from_secs(self.shutdown_grace_secs)
     }
 
+    /// What the page cache may hold.
+    pub fn read_cache(&self) -> crate::http::read_cache::CacheSettings {
+        crate::http::read_cache::CacheSettings {
+            max_bytes: self.read_cache_bytes,
+            max_age: Duration::from_millis(self.read_cache_max_age_ms),
+        }
+    }
+
     /// `read_wait_timeout_ms` as a duration.
     pub fn read_wait_timeout(&self) -> Duration {
         Duration::from_millis(self.read_wait_timeout_ms)
@@ -521,6 +551,13 @@ mod tests {
             ("LEDGER_SHUTDOWN_GRACE_SECS", "0", "shutdown_grace_secs"),
             ("LEDGER_SHUTDOWN_GRACE_SECS", "3601", "shutdown_grace_secs"),
             ("LEDGER_STALL_AFTER_SECS", "0", "stall_after_secs"),
+            ("LEDGER_READ_CACHE_MAX_AGE_MS", "0", "read_cache_max_age_ms"),
+            (
+                "LEDGER_READ_CACHE_MAX_AGE_MS",
+                "60001",
+                "read_cache_max_age_ms",
+            ),
+            ("LEDGER_READ_CACHE_BYTES", "17179869185", "read_cache_bytes"),
             ("LEDGER_STALL_AFTER_SECS", "86401", "stall_after_secs"),
             (
                 "LEDGER_AUTH_SIGNING_KEYS",

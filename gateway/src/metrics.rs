@@ -212,6 +212,81 @@ impl Default for IdempotencyMetrics {
     }
 }
 
+/// What the page cache did with a request for a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheOutcome {
+    /// Answered from memory.
+    Hit,
+    /// Read from the database (nothing kept held).
+    Miss,
+    /// Read from the database because the request said `Cache-Control: no-cache`.
+    Bypassed,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CauseLabel {
+    cause: &'static str,
+}
+
+/// The gateway's page cache ([`crate::http::read_cache`]).
+#[derive(Debug, Clone)]
+pub struct ReadCacheMetrics {
+    requests: Family<OutcomeLabel, Counter>,
+    resets: Family<CauseLabel, Counter>,
+    /// Bytes of pages kept.
+    pub bytes: Gauge,
+    /// 1 while the projector's notices are heard (pages are kept), 0 otherwise.
+    pub listening: Gauge,
+}
+
+impl ReadCacheMetrics {
+    /// Counts one request for a page.
+    pub fn counted(&self, outcome: CacheOutcome) {
+        let outcome = match outcome {
+            CacheOutcome::Hit => "hit",
+            CacheOutcome::Miss => "miss",
+            CacheOutcome::Bypassed => "bypassed",
+        };
+        self.requests.get_or_create(&OutcomeLabel { outcome }).inc();
+    }
+
+    /// Counts one time everything kept was dropped.
+    pub fn reset(&self, cause: crate::http::read_cache::ResetCause) {
+        self.resets
+            .get_or_create(&CauseLabel {
+                cause: cause.as_str(),
+            })
+            .inc();
+    }
+}
+
+/// Every outcome and cause, at 0 until it happens.
+impl Default for ReadCacheMetrics {
+    fn default() -> Self {
+        let metrics = Self {
+            requests: Family::default(),
+            resets: Family::default(),
+            bytes: Gauge::default(),
+            listening: Gauge::default(),
+        };
+        for outcome in ["hit", "miss", "bypassed"] {
+            metrics
+                .requests
+                .get_or_create(&OutcomeLabel { outcome })
+                .inc_by(0);
+        }
+        for cause in crate::http::read_cache::ResetCause::ALL {
+            metrics
+                .resets
+                .get_or_create(&CauseLabel {
+                    cause: cause.as_str(),
+                })
+                .inc_by(0);
+        }
+        metrics
+    }
+}
+
 /// The relay's batches.
 #[derive(Debug, Clone)]
 pub struct RelayMetrics {
@@ -271,6 +346,8 @@ pub struct Metrics {
     pub commands: CommandMetrics,
     /// `Idempotency-Key`s (gateway).
     pub idempotency: IdempotencyMetrics,
+    /// The page cache (gateway).
+    pub read_cache: ReadCacheMetrics,
     /// The relay's batches.
     pub relay: RelayMetrics,
     /// Stream messages the projector applied (or set aside).
@@ -288,6 +365,7 @@ impl Metrics {
             http: HttpMetrics::default(),
             commands: CommandMetrics::default(),
             idempotency: IdempotencyMetrics::default(),
+            read_cache: ReadCacheMetrics::default(),
             relay: RelayMetrics::default(),
             projected: Counter::default(),
             state: StateGauges::default(),
@@ -363,6 +441,30 @@ impl Metrics {
                 "ledger_idempotency_requests",
                 "Commands with an Idempotency-Key by outcome: executed, replayed, reused, in_progress",
                 self.idempotency.0.clone(),
+            );
+            r.register(
+                "ledger_read_cache_requests",
+                "Requests for a landing page or a license list by what the page cache did: \
+                 hit (answered from memory), miss, bypassed (Cache-Control: no-cache)",
+                self.read_cache.requests.clone(),
+            );
+            r.register(
+                "ledger_read_cache_resets",
+                "Times the page cache dropped every page, by cause: listening, deaf, gap \
+                 (a missed notice), everything, malformed, too_many_accounts",
+                self.read_cache.resets.clone(),
+            );
+            r.register_with_unit(
+                "ledger_read_cache",
+                "Bytes of pages the page cache holds",
+                Unit::Bytes,
+                self.read_cache.bytes.clone(),
+            );
+            r.register(
+                "ledger_read_cache_listening",
+                "1 while the projector's applied notices are heard and pages are kept; \
+                 0 while every page is read from the database",
+                self.read_cache.listening.clone(),
             );
         }
         if self.roles.contains(&Role::Relay) || self.roles.contains(&Role::Projector) {

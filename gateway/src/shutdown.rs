@@ -36,6 +36,8 @@ pub enum Part {
     Projector,
     /// Forgetting expired `Idempotency-Key` answers.
     IdempotencyPurge,
+    /// Hearing the projector's notices for the page cache.
+    ReadCacheListener,
     /// Measuring a role's backlog and judging whether it stalls
     /// ([`crate::progress::watch`]).
     Watch(Role),
@@ -48,6 +50,7 @@ impl fmt::Display for Part {
             Self::Relay => f.write_str("the relay"),
             Self::Projector => f.write_str("the projector"),
             Self::IdempotencyPurge => f.write_str("the idempotency key purge"),
+            Self::ReadCacheListener => f.write_str("the page cache's notice listener"),
             Self::Watch(role) => write!(f, "the {} stall watch", role.as_str()),
         }
     }

@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::applied::{Announcer, AppliedNotice};
 use crate::contract::{ensure_stream, header, Incoming, StoredEvent, StreamConfig};
 use crate::license_view::LicenseView;
 use crate::supervise::LastFailure;
@@ -80,6 +81,8 @@ pub struct ProjectorSettings {
     pub applied: prometheus_client::metrics::counter::Counter,
     /// Where the loop keeps its last failure, for what reports it stalled.
     pub last_failure: LastFailure,
+    /// Tells the gateways which accounts each batch moved; none: nobody listens.
+    pub announcer: Option<Announcer>,
 }
 
 impl ProjectorSettings {
@@ -164,7 +167,15 @@ async fn consume(
             schema: LIVE_SCHEMA,
             projection: &settings.projection,
         };
-        match project_batch(pool, &stream, target, &messages).await {
+        match project_batch(
+            pool,
+            &stream,
+            target,
+            &messages,
+            settings.announcer.as_ref(),
+        )
+        .await
+        {
             Ok(projected) => {
                 settings.applied.inc_by(projected.messages);
             }
@@ -238,12 +249,20 @@ pub struct Projected {
     pub messages: u64,
 }
 
-/// Applies a batch in one transaction.
+/// Applies a batch in one transaction, announcing it (when `announcer` is given)
+/// just before the commit.
+///
+/// Before, not after: a listener compares versions, so a notice heard before the
+/// rows are visible only makes it read them again until they are, while a notice
+/// sent after the commit leaves a moment in which the new rows are visible but a
+/// page cached from the old ones is still served. A notice for a batch that then
+/// fails is harmless the same way, and the batch's retry is announced again.
 pub async fn project_batch(
     pool: &PgPool,
     stream: &Stream,
     target: Target<'_>,
     messages: &[Message],
+    announcer: Option<&Announcer>,
 ) -> anyhow::Result<Projected> {
     let projection = target.projection;
     let mut tx = pool
@@ -292,6 +311,16 @@ pub async fn project_batch(
     }
     writer::save_views(&mut tx, &views).await?;
     writer::save_checkpoint(&mut tx, projection, &checkpoint).await?;
+    if let Some(announcer) = announcer.filter(|_| checkpoint.stream_sequence > started_at) {
+        let moved = writer::account_versions(&views);
+        announcer
+            .announce(&AppliedNotice::of_batch(
+                started_at,
+                checkpoint.stream_sequence,
+                &moved,
+            ))
+            .await;
+    }
     tx.commit()
         .await
         .context("committing projector transaction")?;

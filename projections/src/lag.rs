@@ -23,13 +23,8 @@ pub struct Backlog {
     pub oldest: Option<DateTime<Utc>>,
 }
 
-/// The backlog of `projection`: the messages of `stream` after its checkpoint.
-pub async fn projector_backlog(
-    pool: &PgPool,
-    jetstream: &jetstream::Context,
-    stream: &str,
-    projection: &str,
-) -> anyhow::Result<Backlog> {
+/// The stream sequence `projection`'s last committed batch reached (0 before any).
+pub async fn applied_sequence(pool: &PgPool, projection: &str) -> anyhow::Result<u64> {
     let applied: Option<i64> = sqlx::query_scalar(
         "SELECT stream_sequence FROM read_model.checkpoints WHERE projection = $1",
     )
@@ -37,7 +32,17 @@ pub async fn projector_backlog(
     .fetch_optional(pool)
     .await
     .context("reading the projection's checkpoint")?;
-    let position = applied.and_then(|seq| u64::try_from(seq).ok()).unwrap_or(0);
+    Ok(applied.and_then(|seq| u64::try_from(seq).ok()).unwrap_or(0))
+}
+
+/// The backlog of `projection`: the messages of `stream` after its checkpoint.
+pub async fn projector_backlog(
+    pool: &PgPool,
+    jetstream: &jetstream::Context,
+    stream: &str,
+    projection: &str,
+) -> anyhow::Result<Backlog> {
+    let position = applied_sequence(pool, projection).await?;
     let stream = match jetstream.get_stream(stream).await {
         Ok(stream) => stream,
         // Not created yet (the projector creates it when it starts): nothing waits.

@@ -8,6 +8,8 @@
 //!   [`usage_view`]: usage reports into daily peak rows.
 //! - [`writer`]: loads and saves those rows and the checkpoint, in one transaction.
 //! - [`consumer`]: the durable JetStream consumer loop that feeds the writer.
+//! - [`applied`]: the notice the projector sends of each batch, which accounts'
+//!   pages moved, for the gateways' page caches.
 //! - [`queries`]: what the gateway asks: a license, the landing page, read-your-writes.
 //! - [`rebuild`]: replaying the stream into fresh tables and swapping them in.
 //! - [`audit`]: the auditor's comparison of replayed and live read models, and the
@@ -18,6 +20,7 @@
 //!
 //! This crate owns the `read_model` schema: nothing else writes to it.
 
+pub mod applied;
 pub mod audit;
 pub mod consumer;
 pub mod contract;

@@ -113,6 +113,9 @@ pub struct LicenseView {
     pub changed_allocations: BTreeSet<Uuid>,
     /// Whether the license row changed since loading.
     pub changed: bool,
+    /// The stream order, `(transaction_id, global_position)`, of the last event
+    /// applied since loading: what moves its account's page version.
+    pub applied_at: Option<(i64, i64)>,
 }
 
 /// What applying an event did.
@@ -249,6 +252,7 @@ impl LicenseView {
         row.last_position = streamed.global_position;
         row.updated_at = streamed.occurred_at;
         self.changed = true;
+        self.applied_at = Some((streamed.transaction_id, streamed.global_position));
         Ok(Applied::Changed)
     }
 

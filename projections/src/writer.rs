@@ -4,7 +4,7 @@
 //! Table names are unqualified: [`use_schema`] points the transaction at the live
 //! `read_model` schema or at a rebuild's fresh one, so one code path fills both.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -167,34 +167,58 @@ pub async fn save_views(
         })
         .collect();
     upsert_licenses(conn, &licenses).await?;
-    advance_account_positions(conn, &licenses).await?;
+    advance_account_positions(conn, views).await?;
     upsert_allocations(conn, &allocations).await
 }
 
-/// Moves each account's applied position up to its newest license row saved: what
-/// conditional GETs compare (one row per account, so the lookup stays one probe
-/// whatever the account's size). Never backwards, for a late duplicate.
+/// Each account's newest license event applied to `views` since they were
+/// loaded, in stream order `(transaction_id, global_position)`: what moves its
+/// pages' version. Sorted by account.
+pub fn account_versions(views: &HashMap<Uuid, LicenseView>) -> Vec<(Uuid, (i64, i64))> {
+    let mut newest: BTreeMap<Uuid, (i64, i64)> = BTreeMap::new();
+    for view in views.values().filter(|view| view.changed) {
+        if let (Some(row), Some(at)) = (&view.license, view.applied_at) {
+            let version = newest.entry(row.account_id).or_insert(at);
+            *version = (*version).max(at);
+        }
+    }
+    newest.into_iter().collect()
+}
+
+/// Moves each account's applied version up to its newest license event saved:
+/// what conditional GETs and the gateway's page cache compare (one row per
+/// account, so the lookup stays one probe whatever the account's size). Compared
+/// in stream order, the order events are applied in (a later event can carry a
+/// lower global position), and never backwards, for a late duplicate.
 async fn advance_account_positions(
     conn: &mut PgConnection,
-    rows: &[&LicenseRow],
+    views: &HashMap<Uuid, LicenseView>,
 ) -> sqlx::Result<()> {
-    if rows.is_empty() {
+    let versions = account_versions(views);
+    if versions.is_empty() {
         return Ok(());
     }
+    let accounts: Vec<Uuid> = versions.iter().map(|(account, _)| *account).collect();
+    let transactions: Vec<i64> = versions.iter().map(|(_, (tx, _))| *tx).collect();
+    let positions: Vec<i64> = versions
+        .iter()
+        .map(|(_, (_, position))| *position)
+        .collect();
     sqlx::query(
-        "INSERT INTO account_positions (account_id, license_position)
-         SELECT account_id, max(position)
-           FROM unnest($1::uuid[], $2::bigint[]) AS t(account_id, position)
-          GROUP BY account_id
+        "INSERT INTO account_positions AS a (account_id, license_transaction_id, license_position)
+         SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bigint[])
           -- One order for every writer: a rebuild's lanes touch the same accounts
           -- concurrently, and rows locked in one order cannot deadlock.
-          ORDER BY account_id
+          ORDER BY 1
          ON CONFLICT (account_id) DO UPDATE
-            SET license_position = GREATEST(account_positions.license_position,
-                                            EXCLUDED.license_position)",
+            SET (license_transaction_id, license_position) =
+                (EXCLUDED.license_transaction_id, EXCLUDED.license_position)
+          WHERE (EXCLUDED.license_transaction_id, EXCLUDED.license_position)
+                > (a.license_transaction_id, a.license_position)",
     )
-    .bind(column(rows, |r| r.account_id))
-    .bind(column(rows, |r| r.last_position))
+    .bind(accounts)
+    .bind(transactions)
+    .bind(positions)
     .execute(conn)
     .await?;
     Ok(())

@@ -95,6 +95,7 @@ impl Fixture {
             batch_size: 2,
             applied: applied.clone(),
             last_failure: Default::default(),
+            announcer: None,
         };
         let task = tokio::spawn(consumer::run(
             self.pool.clone(),
@@ -284,7 +285,7 @@ async fn a_batch_that_starts_past_the_checkpoint_fills_the_gap_from_the_stream()
         schema: "read_model",
         projection: "licenses",
     };
-    let projected = project_batch(&fixture.pool, &stream, target, &[last])
+    let projected = project_batch(&fixture.pool, &stream, target, &[last], None)
         .await
         .unwrap();
     let checkpoint = projected.checkpoint;

@@ -23,6 +23,7 @@ use crate::auth::verified::VerifiedTokens;
 use crate::auth::{Caller, Verifier};
 use crate::http::error::ApiError;
 use crate::http::rate_limit::RateLimiter;
+use crate::http::read_cache::ReadCache;
 use crate::http::routes;
 use crate::http::routes::license_files::LicenseFiles;
 use crate::vitals::Vitals;
@@ -59,6 +60,9 @@ pub struct AppState {
     pub witness_keys: Arc<Vec<VerifierKey>>,
     /// Bearer-token checks and rate limits.
     pub auth: Arc<Gate>,
+    /// Landing pages and license lists kept in memory while their account has
+    /// not moved.
+    pub read_cache: Arc<ReadCache>,
     /// What the process reports about itself: readiness, progress, metrics.
     pub vitals: Vitals,
 }
@@ -172,6 +176,10 @@ impl AppState {
             checkpoint_keys: Arc::new(settings.checkpoint_signing_keys.0.clone()),
             checkpoint_origin: settings.checkpoint_origin(),
             witness_keys: Arc::new(settings.checkpoint_witness_keys.0.clone()),
+            read_cache: Arc::new(ReadCache::new(
+                settings.read_cache(),
+                vitals.metrics.read_cache.clone(),
+            )),
             nats,
             pool,
             vitals,

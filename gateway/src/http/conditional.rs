@@ -11,6 +11,21 @@ use sha2::{Digest, Sha256};
 use crate::http::error::ApiError;
 use crate::http::extract::if_none_match_hits;
 
+/// What page `uri` asks for: its path and query, all of the query but `as_of`,
+/// which a page's version covers (two instants of equal versions show the same
+/// page), and `min_position`, which only says how long to wait.
+pub fn asked(uri: &Uri) -> String {
+    let mut asked = uri.path().to_owned();
+    for pair in uri.query().unwrap_or_default().split('&') {
+        let name = pair.split('=').next().unwrap_or_default();
+        if name != "as_of" && name != "min_position" {
+            asked.push('&');
+            asked.push_str(pair);
+        }
+    }
+    asked
+}
+
 /// A page's validator.
 pub struct Validator {
     tag: HeaderValue,
@@ -18,26 +33,16 @@ pub struct Validator {
 
 impl Validator {
     /// The validator of the page `uri` asks for, of kind `kind` (`lp` the
-    /// landing page, `ls` a list of licenses), at `version`. The tag names the
-    /// request's path and query too, so one page's tag never passes for
-    /// another's — all of the query but `as_of`, which the version covers (two
-    /// instants of equal versions show the same page), and `min_position`,
-    /// which only says how long to wait. Weak, because a page's body also names
-    /// its own `as_of`, which differs between two answers of the same page.
+    /// landing page, `ls` a list of licenses), at `version`. The tag names what
+    /// the request [`asked`] too, so one page's tag never passes for another's.
+    /// Weak, because a page's body also names its own `as_of`, which differs
+    /// between two answers of the same page.
     pub fn new(kind: &str, uri: &Uri, version: &PageVersion) -> Result<Self, ApiError> {
-        let mut asked = Sha256::new();
-        asked.update(uri.path().as_bytes());
-        for pair in uri.query().unwrap_or_default().split('&') {
-            let name = pair.split('=').next().unwrap_or_default();
-            if name != "as_of" && name != "min_position" {
-                asked.update(b"&");
-                asked.update(pair.as_bytes());
-            }
-        }
-        let digest = asked.finalize();
+        let digest = Sha256::digest(asked(uri).as_bytes());
         let tag = format!(
-            "W/\"{kind}-{}-{}-{:x}\"",
-            version.position,
+            "W/\"{kind}-{}.{}-{}-{:x}\"",
+            version.applied.0,
+            version.applied.1,
             version.changes_at.timestamp_micros(),
             u64::from_be_bytes(digest[..8].try_into().unwrap_or_default())
         );

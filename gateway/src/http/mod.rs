@@ -9,6 +9,8 @@
 //!   gate and the API document;
 //! - [`idempotency`]: `Idempotency-Key` answers kept in PostgreSQL;
 //! - [`conditional`]: conditional GETs of an account's pages (`ETag`, 304);
+//! - [`read_cache`]: those pages kept in memory while their account has not
+//!   moved, as the projector's notices tell;
 //! - [`extract`] and [`error`]: input checked by name, failures as problem+json;
 //!   [`json_body`]: a body's JSON with whole numbers read as integers;
 //! - [`openapi`] and [`openapi_access`]: the OpenAPI document, generated from the
@@ -31,6 +33,7 @@ pub mod json_body;
 pub mod openapi;
 pub mod openapi_access;
 pub mod rate_limit;
+pub mod read_cache;
 pub mod request_metrics;
 pub mod routes;
 pub mod serve;

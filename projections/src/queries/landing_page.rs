@@ -6,7 +6,7 @@ use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::page_version::{applied_position, next_purchase_after, PageVersion};
+use super::page_version::{applied_from_row, applied_version, next_purchase_after, PageVersion};
 use super::time::{expiry_band, Window, LANDING_PAGE_SIZE};
 
 /// The portal's landing page.
@@ -76,7 +76,7 @@ struct PageRow {
     purchased_at: Option<DateTime<Utc>>,
     order_number: Option<String>,
     expires_on: Option<NaiveDate>,
-    position: Option<i64>,
+    applied: Option<Vec<i64>>,
 }
 
 /// The landing page of one account as of an instant, from the read models in
@@ -112,7 +112,7 @@ pub async fn landing_page(
          SELECT 'version' AS section, NULL::uuid AS license_id, NULL AS feature,
                 NULL AS product, NULL AS edition, NULL::int AS allocated,
                 NULL::int AS quantity, {next_purchase} AS purchased_at,
-                NULL AS order_number, NULL::date AS expires_on, {position} AS position
+                NULL AS order_number, NULL::date AS expires_on, {applied} AS applied
           UNION ALL
          SELECT p.section, l.license_id, l.feature, l.product, l.edition, l.allocated,
                 l.quantity, l.purchased_at, l.order_number, l.expires_on, NULL
@@ -120,7 +120,7 @@ pub async fn landing_page(
           -- Each section newest first; the version row may fall anywhere.
           ORDER BY purchased_at DESC NULLS LAST, license_id DESC",
         next_purchase = next_purchase_after(schema, "$1", "$3"),
-        position = applied_position(schema, "$1"),
+        applied = applied_version(schema, "$1"),
     ))
     .bind(account_id)
     .bind(window.new_since)
@@ -138,7 +138,9 @@ pub async fn landing_page(
     };
     for row in rows {
         match row.section.as_str() {
-            "version" => version = PageVersion::of(&window, row.position, row.purchased_at),
+            "version" => {
+                version = PageVersion::of(&window, applied_from_row(row.applied), row.purchased_at)
+            }
             "new" => page.new_licenses.push(NewLicense {
                 license_id: required(row.license_id, "license_id")?,
                 feature: required(row.feature, "feature")?,

@@ -13,9 +13,9 @@ use crate::consumer::LIVE_SCHEMA;
 /// conditional GET compares it in one statement instead of running the page's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageVersion {
-    /// The newest license event of the account the read model has applied (0
-    /// before any).
-    pub position: i64,
+    /// The newest license event of the account the read model has applied, in
+    /// stream order: its `(transaction_id, global_position)` (`(0, 0)` before any).
+    pub applied: (i64, i64),
     /// The next instant at which time alone changes the page: the end of
     /// `as_of`'s day ("new", "expiring", "active" and days left move with the
     /// date), or, earlier, the next purchase dated after `as_of` (pages leave
@@ -24,11 +24,11 @@ pub struct PageVersion {
 }
 
 impl PageVersion {
-    /// The version for `window`'s instant, from the account's applied position
+    /// The version for `window`'s instant, from the account's applied version
     /// (none before its first event) and its first purchase after the instant.
     pub fn of(
         window: &Window,
-        position: Option<i64>,
+        applied: Option<(i64, i64)>,
         next_purchase: Option<DateTime<Utc>>,
     ) -> Self {
         let end_of_day = window
@@ -38,17 +38,27 @@ impl PageVersion {
                 tomorrow.and_time(chrono::NaiveTime::MIN).and_utc()
             });
         Self {
-            position: position.unwrap_or(0),
+            applied: applied.unwrap_or((0, 0)),
             changes_at: next_purchase.map_or(end_of_day, |next| next.min(end_of_day)),
         }
     }
 }
 
-/// SQL for the applied license position of the account bound at `account`.
-pub fn applied_position(schema: &str, account: &str) -> String {
+/// SQL for the applied license version of the account bound at `account`: a row
+/// of `(transaction_id, global_position)`, read with [`applied_from_row`].
+pub fn applied_version(schema: &str, account: &str) -> String {
     format!(
-        "(SELECT license_position FROM {schema}.account_positions WHERE account_id = {account})"
+        "(SELECT ARRAY[license_transaction_id, license_position]
+            FROM {schema}.account_positions WHERE account_id = {account})"
     )
+}
+
+/// The version [`applied_version`] selected (an array of two, or none).
+pub fn applied_from_row(selected: Option<Vec<i64>>) -> Option<(i64, i64)> {
+    match selected.as_deref() {
+        Some(&[transaction_id, position]) => Some((transaction_id, position)),
+        _ => None,
+    }
 }
 
 /// SQL for the account's first purchase dated after the instant bound at `as_of`.
@@ -66,18 +76,19 @@ pub async fn page_version(
     account_id: Uuid,
     as_of: DateTime<Utc>,
 ) -> sqlx::Result<PageVersion> {
-    let (position, next_purchase): (Option<i64>, Option<DateTime<Utc>>) = sqlx::query_as(&format!(
-        "SELECT {}, {}",
-        applied_position(LIVE_SCHEMA, "$1"),
-        next_purchase_after(LIVE_SCHEMA, "$1", "$2"),
-    ))
-    .bind(account_id)
-    .bind(as_of)
-    .fetch_one(&mut *connection)
-    .await?;
+    let (applied, next_purchase): (Option<Vec<i64>>, Option<DateTime<Utc>>) =
+        sqlx::query_as(&format!(
+            "SELECT {}, {}",
+            applied_version(LIVE_SCHEMA, "$1"),
+            next_purchase_after(LIVE_SCHEMA, "$1", "$2"),
+        ))
+        .bind(account_id)
+        .bind(as_of)
+        .fetch_one(&mut *connection)
+        .await?;
     Ok(PageVersion::of(
         &Window::new(as_of),
-        position,
+        applied_from_row(applied),
         next_purchase,
     ))
 }

@@ -23,8 +23,13 @@ pub enum Query {
     /// (`If-None-Match`), as a portal backend that keeps what it fetched: a 304
     /// while the page is unchanged.
     LandingPageRevalidated,
+    /// The landing page with `Cache-Control: no-cache`: read from the database
+    /// every time, past the gateway's page cache.
+    LandingPageFromDatabase,
     /// Licenses expiring within 90 days, soonest first, first page.
     SearchExpiring,
+    /// The same with `Cache-Control: no-cache`.
+    SearchExpiringFromDatabase,
     /// Licenses by order-number prefix.
     SearchByOrderNumber,
     /// One license by id.
@@ -35,11 +40,13 @@ pub enum Query {
 
 impl Query {
     /// Every kind, in report order.
-    pub const ALL: [Query; 7] = [
+    pub const ALL: [Query; 9] = [
         Query::Static,
         Query::LandingPage,
         Query::LandingPageRevalidated,
+        Query::LandingPageFromDatabase,
         Query::SearchExpiring,
+        Query::SearchExpiringFromDatabase,
         Query::SearchByOrderNumber,
         Query::LicenseById,
         Query::InclusionProof,
@@ -51,7 +58,9 @@ impl Query {
             Query::Static => "static_endpoint",
             Query::LandingPage => "landing_page",
             Query::LandingPageRevalidated => "landing_page_revalidated",
+            Query::LandingPageFromDatabase => "landing_page_from_database",
             Query::SearchExpiring => "search_expiring",
+            Query::SearchExpiringFromDatabase => "search_expiring_from_database",
             Query::SearchByOrderNumber => "search_order_number",
             Query::LicenseById => "license_by_id",
             Query::InclusionProof => "inclusion_proof",
@@ -104,10 +113,11 @@ impl Readers {
         }
         let (account, token, licenses) = &self.accounts[pick.below(self.accounts.len())];
         let path = match query {
-            Query::Static | Query::LandingPage | Query::LandingPageRevalidated => {
-                "/landing-page".to_owned()
-            }
-            Query::SearchExpiring => {
+            Query::Static
+            | Query::LandingPage
+            | Query::LandingPageRevalidated
+            | Query::LandingPageFromDatabase => "/landing-page".to_owned(),
+            Query::SearchExpiring | Query::SearchExpiringFromDatabase => {
                 "/licenses?filter=expiring&sort=expires_on&order=asc&limit=50".to_owned()
             }
             Query::SearchByOrderNumber => format!(
@@ -129,6 +139,12 @@ impl Readers {
         let mut request = client
             .get(self.fleet.account_url(*account, &path))
             .bearer_auth(token);
+        if matches!(
+            query,
+            Query::LandingPageFromDatabase | Query::SearchExpiringFromDatabase
+        ) {
+            request = request.header(reqwest::header::CACHE_CONTROL, "no-cache");
+        }
         if query == Query::LandingPageRevalidated {
             if let Some(etag) = etags.get(account) {
                 request = request.header(reqwest::header::IF_NONE_MATCH, etag);

@@ -203,7 +203,15 @@ impl Report {
                 "landing page revalidated (304)/s",
                 "landing_page_revalidated",
             ),
+            (
+                "landing page from the database (no-cache)/s",
+                "landing_page_from_database",
+            ),
             ("search (expiring)/s", "search_expiring"),
+            (
+                "search (expiring) from the database (no-cache)/s",
+                "search_expiring_from_database",
+            ),
             ("search (order number)/s", "search_order_number"),
             ("license by id/s", "license_by_id"),
             ("inclusion proof/s", "inclusion_proof"),

@@ -5,8 +5,7 @@
 use anyhow::Context as _;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, Uri};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::response::Response;
 use ledger_domain::AccountId;
 use ledger_projections::consumer::LIVE_SCHEMA;
 use ledger_projections::queries::landing_page::{self, LandingPage};
@@ -19,6 +18,7 @@ use crate::http::conditional::Validator;
 use crate::http::error::ApiError;
 use crate::http::extract::{path_param, QueryParams};
 use crate::http::openapi::{AccountPath, AsOf, MinPosition, QueryErrors};
+use crate::http::read_cache::serve::{cached_page, Asked, Read};
 use crate::http::routes::read_options;
 
 /// The landing-page route.
@@ -36,6 +36,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// The answer carries a weak `ETag` naming the account's applied license events
 /// and the next instant time alone changes the page; sent back in
 /// `If-None-Match`, an unchanged page is answered 304 without being read.
+/// Gateways keep pages in memory until the account moves (or
+/// `read_cache_max_age_ms`); `Cache-Control: no-cache` reads the database.
 #[utoipa::path(
     get,
     path = "/v1/accounts/{account_id}/landing-page",
@@ -60,24 +62,35 @@ async fn landing_page(
     let account: AccountId = path_param("account_id", &account_id)?;
     let as_of = read_options::as_of(&params)?;
     read_options::wait_for_min_position(&state, &params).await?;
-    let mut connection = state
-        .pool
-        .acquire()
-        .await
-        .context("acquiring a connection for the landing page")?;
-    if headers.contains_key(header::IF_NONE_MATCH) {
-        // A revalidation: the version alone, and the page only when it moved.
-        let version = page_version(&mut connection, account.0, as_of)
+    let asked = Asked {
+        kind: "lp",
+        account: account.0,
+        as_of,
+        uri: &uri,
+        headers: &headers,
+        params: &params,
+    };
+    cached_page(&state, asked, || async {
+        let mut connection = state
+            .pool
+            .acquire()
             .await
-            .context("reading the landing page's version")?;
-        let validator = Validator::new("lp", &uri, &version)?;
-        if validator.fresh(&headers) {
-            return Ok(validator.not_modified());
+            .context("acquiring a connection for the landing page")?;
+        if headers.contains_key(header::IF_NONE_MATCH) {
+            // A revalidation: the version alone, and the page only when it moved.
+            let version = page_version(&mut connection, account.0, as_of)
+                .await
+                .context("reading the landing page's version")?;
+            let validator = Validator::new("lp", &uri, &version)?;
+            if validator.fresh(&headers) {
+                return Ok(Read::NotModified(validator.not_modified()));
+            }
         }
-    }
-    let (version, page): (_, LandingPage) =
-        landing_page::landing_page(&mut connection, LIVE_SCHEMA, account.0, as_of)
-            .await
-            .context("reading the landing page")?;
-    Ok(Validator::new("lp", &uri, &version)?.tagged(Json(page).into_response()))
+        let (version, page): (_, LandingPage) =
+            landing_page::landing_page(&mut connection, LIVE_SCHEMA, account.0, as_of)
+                .await
+                .context("reading the landing page")?;
+        Ok(Read::Page(version, page))
+    })
+    .await
 }

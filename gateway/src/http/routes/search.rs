@@ -5,8 +5,7 @@
 use anyhow::Context as _;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::response::Response;
 use chrono::{DateTime, Days, Utc};
 use ledger_domain::AccountId;
 use ledger_projections::consumer::LIVE_SCHEMA;
@@ -24,6 +23,7 @@ use crate::http::conditional::Validator;
 use crate::http::error::ApiError;
 use crate::http::extract::{path_param, QueryParams};
 use crate::http::openapi::{AccountPath, AsOf, MinPosition, Paging, QueryErrors};
+use crate::http::read_cache::serve::{cached_page, Asked, Read};
 use crate::http::routes::search_params::SearchQuery;
 use crate::http::routes::{read_options, search_params};
 
@@ -57,22 +57,33 @@ async fn page(
     let limit = search_params::limit(params)?;
     let after = search_params::after(params, search)?;
     read_options::wait_for_min_position(state, params).await?;
-    let mut connection = state
-        .pool
-        .acquire()
-        .await
-        .context("acquiring a connection for the search")?;
-    let version = page_version(&mut connection, search.account_id, search.as_of)
-        .await
-        .context("reading the search's version")?;
-    let validator = Validator::new("ls", uri, &version)?;
-    if validator.fresh(request) {
-        return Ok(validator.not_modified());
-    }
-    let items = search_page(&mut connection, LIVE_SCHEMA, search, after.as_ref(), limit)
-        .await
-        .context("searching the licenses")?;
-    Ok(validator.tagged(Json(Page::new(search, items, limit)).into_response()))
+    let asked = Asked {
+        kind: "ls",
+        account: search.account_id,
+        as_of: search.as_of,
+        uri,
+        headers: request,
+        params,
+    };
+    cached_page(state, asked, || async {
+        let mut connection = state
+            .pool
+            .acquire()
+            .await
+            .context("acquiring a connection for the search")?;
+        let version = page_version(&mut connection, search.account_id, search.as_of)
+            .await
+            .context("reading the search's version")?;
+        let validator = Validator::new("ls", uri, &version)?;
+        if validator.fresh(request) {
+            return Ok(Read::NotModified(validator.not_modified()));
+        }
+        let items = search_page(&mut connection, LIVE_SCHEMA, search, after.as_ref(), limit)
+            .await
+            .context("searching the licenses")?;
+        Ok(Read::Page(version, Page::new(search, items, limit)))
+    })
+    .await
 }
 
 impl Page {
