@@ -388,6 +388,35 @@ mod tests {
     }
 
     #[test]
+    fn an_accounts_version_is_its_newest_event_applied_in_stream_order() {
+        let at = |license: u128, transaction_id: i64, global_position: i64| StreamedEvent {
+            license_id: LicenseId(Uuid::from_u128(license)),
+            transaction_id,
+            global_position,
+            ..streamed(1, purchased())
+        };
+        let mut views = std::collections::HashMap::new();
+        // The second transaction drew the lower position but committed (and so
+        // was streamed and applied) later.
+        for event in [at(1, 10, 501), at(2, 11, 500)] {
+            let view: &mut LicenseView = views.entry(event.license_id.0).or_default();
+            assert_eq!(view.apply(&event).unwrap(), Applied::Changed);
+        }
+        let account = ACCOUNT.parse::<Uuid>().unwrap();
+        assert_eq!(
+            crate::writer::account_versions(&views),
+            vec![(account, (11, 500))]
+        );
+        // A redelivery changes nothing, so it moves no version.
+        let view = views.get_mut(&Uuid::from_u128(2)).unwrap();
+        assert_eq!(
+            view.apply(&at(2, 11, 500)).unwrap(),
+            Applied::AlreadyApplied
+        );
+        assert_eq!(view.applied_at, Some((11, 500)));
+    }
+
+    #[test]
     fn allocations_moves_and_returns_keep_allocated_equal_to_live_seats() {
         let mut view = LicenseView::default();
         let events = [

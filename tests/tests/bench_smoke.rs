@@ -40,7 +40,7 @@ async fn every_phase_of_a_smoke_sized_run_yields_figures() {
         "{markdown}"
     );
 
-    assert_eq!(report.queries.len(), 7, "{markdown}");
+    assert_eq!(report.queries.len(), 9, "{markdown}");
     for (name, summary) in &report.queries {
         assert!(summary.count > 0, "{name}: {markdown}");
         assert_eq!(summary.errors, 0, "{name}: {markdown}");
