@@ -4,7 +4,7 @@
 //! projector's notice says the account moved; a missed notice, a message that is
 //! not a notice, `Cache-Control: no-cache` and `min_position` all read the
 //! database; and a change no notice announced is served once the page's age runs
-//! out.
+//! out, after which a revalidation keeps the page again.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use std::time::Duration;
@@ -330,6 +330,30 @@ async fn a_change_no_notice_announced_is_served_once_the_page_is_old_enough() {
         !new_ids(page).contains(&ids[1])
     })
     .await;
+
+    // A client that only revalidates refills a page whose age ran out: its
+    // next revalidation is answered from memory.
+    let etag = api
+        .request(Method::GET, "/landing-page")
+        .send()
+        .await
+        .unwrap()
+        .headers()["etag"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let revalidate = || {
+        api.request(Method::GET, "/landing-page")
+            .header("if-none-match", &etag)
+    };
+    assert_eq!(revalidate().send().await.unwrap().status(), 304);
+    let lock = lock_licenses(&pool).await;
+    let kept = answered_at_once(revalidate())
+        .await
+        .expect("the revalidation after the age ran out kept the page again");
+    assert_eq!(kept.0, 304);
+    lock.rollback().await.unwrap();
     drop(ledger);
     env.cleanup().await;
 }

@@ -47,10 +47,17 @@ pub struct Asked<'a> {
 /// left out, answering and keeping alike: read-your-writes waits on the
 /// projector's checkpoint, which a notice in flight may not yet have told the
 /// cache of.
+///
+/// `read` is told whether the page will be kept: then it must read the page
+/// whole even for a revalidation (`If-None-Match`), which is answered 304 from
+/// what it read. Otherwise a client that only ever revalidates would never
+/// refill a page once its age ran out, and every later request would read the
+/// database (measured: revalidations fell to 0.3 of the static endpoint while
+/// full pages ran at 0.7).
 pub async fn cached_page<P, R>(
     state: &AppState,
     asked_for: Asked<'_>,
-    read: impl FnOnce() -> R,
+    read: impl FnOnce(bool) -> R,
 ) -> Result<Response, ApiError>
 where
     P: Serialize,
@@ -75,7 +82,7 @@ where
         }
     }
     let ticket = if cacheable { cache.ticket() } else { None };
-    let (version, page) = match read().await? {
+    let (version, page) = match read(ticket.is_some()).await? {
         Read::Page(version, page) => (version, page),
         Read::NotModified(response) => return Ok(response),
     };
@@ -83,7 +90,11 @@ where
     if let Some(ticket) = ticket {
         cache.keep(ticket, key, version, asked_for.as_of, &body);
     }
-    Ok(Validator::new(asked_for.kind, asked_for.uri, &version)?.tagged(json(body)))
+    let validator = Validator::new(asked_for.kind, asked_for.uri, &version)?;
+    if validator.fresh(asked_for.headers) {
+        return Ok(validator.not_modified());
+    }
+    Ok(validator.tagged(json(body)))
 }
 
 /// A JSON answer of `body`, as `axum::Json` would make it.

@@ -62,27 +62,28 @@ async fn landing_page(
     let account: AccountId = path_param("account_id", &account_id)?;
     let as_of = read_options::as_of(&params)?;
     read_options::wait_for_min_position(&state, &params).await?;
+    let (state, uri, headers) = (&state, &uri, &headers);
     let asked = Asked {
         kind: "lp",
         account: account.0,
         as_of,
-        uri: &uri,
-        headers: &headers,
+        uri,
+        headers,
         params: &params,
     };
-    cached_page(&state, asked, || async {
+    cached_page(state, asked, |kept| async move {
         let mut connection = state
             .pool
             .acquire()
             .await
             .context("acquiring a connection for the landing page")?;
-        if headers.contains_key(header::IF_NONE_MATCH) {
+        if !kept && headers.contains_key(header::IF_NONE_MATCH) {
             // A revalidation: the version alone, and the page only when it moved.
             let version = page_version(&mut connection, account.0, as_of)
                 .await
                 .context("reading the landing page's version")?;
-            let validator = Validator::new("lp", &uri, &version)?;
-            if validator.fresh(&headers) {
+            let validator = Validator::new("lp", uri, &version)?;
+            if validator.fresh(headers) {
                 return Ok(Read::NotModified(validator.not_modified()));
             }
         }

@@ -65,7 +65,7 @@ async fn page(
         headers: request,
         params,
     };
-    cached_page(state, asked, || async {
+    cached_page(state, asked, |kept| async move {
         let mut connection = state
             .pool
             .acquire()
@@ -75,7 +75,7 @@ async fn page(
             .await
             .context("reading the search's version")?;
         let validator = Validator::new("ls", uri, &version)?;
-        if validator.fresh(request) {
+        if !kept && validator.fresh(request) {
             return Ok(Read::NotModified(validator.not_modified()));
         }
         let items = search_page(&mut connection, LIVE_SCHEMA, search, after.as_ref(), limit)
