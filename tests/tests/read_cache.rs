@@ -45,6 +45,15 @@ fn new_ids(page: &Value) -> Vec<String> {
         .collect()
 }
 
+async fn landing_page_etag(api: &Api) -> String {
+    let answer = api
+        .request(Method::GET, "/landing-page")
+        .send()
+        .await
+        .unwrap();
+    answer.headers()["etag"].to_str().unwrap().to_owned()
+}
+
 async fn counted(ledger: &Ledger, what: &str) -> f64 {
     scrape(ledger).await.value(what).unwrap_or(0.0)
 }
@@ -67,6 +76,23 @@ async fn until(api: &Api, path: &str, within: Duration, done: impl Fn(&Value) ->
     }
 }
 
+/// A ledger with every role whose pages live at most `max_age_ms`, an account
+/// of three licenses bought today and projected (their ids), and its database.
+async fn started(max_age_ms: &str) -> (TestEnv, Ledger, Api, Vec<String>, PgPool) {
+    let env = TestEnv::fresh();
+    let ledger = Ledger::start(
+        ledger_bin!(),
+        &env,
+        &[("LEDGER_READ_CACHE_MAX_AGE_MS", max_age_ms)],
+    )
+    .await
+    .unwrap();
+    let api = Api::new(&ledger);
+    let ids = seeded(&api, &env).await;
+    let pool = env.pool().await;
+    (env, ledger, api, ids, pool)
+}
+
 /// Three licenses bought today, projected; their ids.
 async fn seeded(api: &Api, env: &TestEnv) -> Vec<String> {
     let now = Utc::now();
@@ -84,18 +110,8 @@ async fn seeded(api: &Api, env: &TestEnv) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kept_pages_are_answered_without_the_database_until_their_account_moves() {
-    let env = TestEnv::fresh();
     // A long age: whatever is read again below is read because of a notice.
-    let ledger = Ledger::start(
-        ledger_bin!(),
-        &env,
-        &[("LEDGER_READ_CACHE_MAX_AGE_MS", "60000")],
-    )
-    .await
-    .unwrap();
-    let api = Api::new(&ledger);
-    let ids = seeded(&api, &env).await;
-    let pool = env.pool().await;
+    let (env, ledger, api, ids, pool) = started("60000").await;
     let list = "/licenses?filter=expiring&sort=expires_on&order=asc&limit=50";
 
     let first = api.get("/landing-page").await.unwrap();
@@ -121,15 +137,7 @@ async fn kept_pages_are_answered_without_the_database_until_their_account_moves(
         .expect("a kept license list is answered without the database");
     assert_eq!(kept_list.1["items"], listed.body["items"]);
     // Revalidation from memory too.
-    let etag = api
-        .request(Method::GET, "/landing-page")
-        .send()
-        .await
-        .unwrap()
-        .headers()["etag"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let etag = landing_page_etag(&api).await;
     let revalidated = answered_at_once(
         api.request(Method::GET, "/landing-page")
             .header("if-none-match", &etag),
@@ -219,17 +227,7 @@ async fn kept_pages_are_answered_without_the_database_until_their_account_moves(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missed_notice_or_one_that_is_not_a_notice_drops_every_kept_page() {
-    let env = TestEnv::fresh();
-    let ledger = Ledger::start(
-        ledger_bin!(),
-        &env,
-        &[("LEDGER_READ_CACHE_MAX_AGE_MS", "60000")],
-    )
-    .await
-    .unwrap();
-    let api = Api::new(&ledger);
-    seeded(&api, &env).await;
-    let pool = env.pool().await;
+    let (env, ledger, api, _, pool) = started("60000").await;
     let nats = async_nats::connect(&env.nats_url).await.unwrap();
     let subject = ledger_projections::applied::notice_subject(&env.prefix, "licenses");
 
@@ -306,17 +304,7 @@ async fn a_missed_notice_or_one_that_is_not_a_notice_drops_every_kept_page() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_no_notice_announced_is_served_once_the_page_is_old_enough() {
-    let env = TestEnv::fresh();
-    let ledger = Ledger::start(
-        ledger_bin!(),
-        &env,
-        &[("LEDGER_READ_CACHE_MAX_AGE_MS", "300")],
-    )
-    .await
-    .unwrap();
-    let api = Api::new(&ledger);
-    let ids = seeded(&api, &env).await;
-    let pool = env.pool().await;
+    let (env, ledger, api, ids, pool) = started("300").await;
     let page = api.get("/landing-page").await.unwrap();
     assert_eq!(new_ids(&page.body).len(), 3);
     // Changed behind the projector's back, as a notice lost with no other to
@@ -333,15 +321,7 @@ async fn a_change_no_notice_announced_is_served_once_the_page_is_old_enough() {
 
     // A client that only revalidates refills a page whose age ran out: its
     // next revalidation is answered from memory.
-    let etag = api
-        .request(Method::GET, "/landing-page")
-        .send()
-        .await
-        .unwrap()
-        .headers()["etag"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let etag = landing_page_etag(&api).await;
     tokio::time::sleep(Duration::from_millis(400)).await;
     let revalidate = || {
         api.request(Method::GET, "/landing-page")

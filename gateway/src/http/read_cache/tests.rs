@@ -55,15 +55,19 @@ fn read_for() -> DateTime<Utc> {
 fn holding(account: Uuid) -> ReadCache {
     let cache = cache();
     cache.listening(10);
-    let ticket = cache.ticket().unwrap();
+    keep(&cache, cache.ticket().unwrap(), account, (5, 50));
+    cache
+}
+
+/// Keeps `account`'s page at version `applied`, read for [`read_for`].
+fn keep(cache: &ReadCache, ticket: Ticket, account: Uuid, applied: (i64, i64)) {
     cache.keep(
         ticket,
         key(account),
-        version((5, 50)),
+        version(applied),
         read_for(),
         &body(read_for()),
     );
-    cache
 }
 
 fn served(cache: &ReadCache, account: Uuid, as_of: DateTime<Utc>) -> Option<Hit> {
@@ -128,23 +132,11 @@ fn a_page_read_before_a_notice_it_missed_is_not_kept() {
     let ticket = cache.ticket().unwrap();
     // The notice arrives while the page is being read from the database.
     cache.heard(&notice(10, 11, &[(account, (7, 70))]));
-    cache.keep(
-        ticket,
-        key(account),
-        version((5, 50)),
-        read_for(),
-        &body(read_for()),
-    );
+    keep(&cache, ticket, account, (5, 50));
     assert!(served(&cache, account, read_for()).is_none());
     // Read again at the new version, it is kept.
     let ticket = cache.ticket().unwrap();
-    cache.keep(
-        ticket,
-        key(account),
-        version((7, 70)),
-        read_for(),
-        &body(read_for()),
-    );
+    keep(&cache, ticket, account, (7, 70));
     assert!(served(&cache, account, read_for()).is_some());
 }
 
@@ -178,13 +170,7 @@ fn a_page_read_across_a_gap_is_not_kept() {
     cache.listening(10);
     let ticket = cache.ticket().unwrap();
     cache.heard(&notice(11, 12, &[]));
-    cache.keep(
-        ticket,
-        key(account),
-        version((5, 50)),
-        read_for(),
-        &body(read_for()),
-    );
+    keep(&cache, ticket, account, (5, 50));
     assert!(served(&cache, account, read_for()).is_none());
 }
 
@@ -212,14 +198,7 @@ fn a_page_older_than_the_max_age_is_read_again() {
         ReadCacheMetrics::default(),
     );
     cache.listening(0);
-    let ticket = cache.ticket().unwrap();
-    cache.keep(
-        ticket,
-        key(account),
-        version((5, 50)),
-        read_for(),
-        &body(read_for()),
-    );
+    keep(&cache, cache.ticket().unwrap(), account, (5, 50));
     assert!(served(&cache, account, read_for()).is_some());
     std::thread::sleep(Duration::from_millis(40));
     assert!(served(&cache, account, read_for()).is_none());
@@ -253,14 +232,7 @@ fn the_pages_stay_within_their_bytes() {
     cache.listening(0);
     let accounts: Vec<Uuid> = (0..1_000).map(|_| Uuid::new_v4()).collect();
     for account in &accounts {
-        let ticket = cache.ticket().unwrap();
-        cache.keep(
-            ticket,
-            key(*account),
-            version((1, 1)),
-            read_for(),
-            &body(read_for()),
-        );
+        keep(&cache, cache.ticket().unwrap(), *account, (1, 1));
     }
     let state = cache.state();
     assert!(state.bytes <= 64 * 1024, "{} bytes", state.bytes);
