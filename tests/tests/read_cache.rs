@@ -93,6 +93,21 @@ async fn started(max_age_ms: &str) -> (TestEnv, Ledger, Api, Vec<String>, PgPool
     (env, ledger, api, ids, pool)
 }
 
+/// A license of a fresh account bought (order `order`) and projected.
+async fn another_account_moves(ledger: &Ledger, env: &TestEnv, order: &str) {
+    let other = Api::new(ledger);
+    buy(
+        &other,
+        order,
+        Utc::now() - chrono::Duration::minutes(1),
+        None,
+    )
+    .await;
+    wait_until_projected(env, Duration::from_secs(30))
+        .await
+        .unwrap();
+}
+
 /// Three licenses bought today, projected; their ids.
 async fn seeded(api: &Api, env: &TestEnv) -> Vec<String> {
     let now = Utc::now();
@@ -184,17 +199,7 @@ async fn kept_pages_are_answered_without_the_database_until_their_account_moves(
     );
 
     // Another account's move leaves this one's page kept.
-    let other = Api::new(&ledger);
-    buy(
-        &other,
-        "OTHER-1",
-        Utc::now() - chrono::Duration::minutes(1),
-        None,
-    )
-    .await;
-    wait_until_projected(&env, Duration::from_secs(30))
-        .await
-        .unwrap();
+    another_account_moves(&ledger, &env, "OTHER-1").await;
     api.get("/landing-page").await.unwrap();
     let lock = lock_licenses(&pool).await;
     assert!(
@@ -271,17 +276,7 @@ async fn a_missed_notice_or_one_that_is_not_a_notice_drops_every_kept_page() {
     }
     // The projector's next notice starts where the forged gap said nothing
     // about: the cache starts over and keeps pages again.
-    let other = Api::new(&ledger);
-    buy(
-        &other,
-        "AFTER",
-        Utc::now() - chrono::Duration::minutes(1),
-        None,
-    )
-    .await;
-    wait_until_projected(&env, Duration::from_secs(30))
-        .await
-        .unwrap();
+    another_account_moves(&ledger, &env, "AFTER").await;
     let started = tokio::time::Instant::now();
     loop {
         api.get("/landing-page").await.unwrap();
