@@ -237,6 +237,8 @@ pub struct ReadCacheMetrics {
     pub bytes: Gauge,
     /// 1 while the projector's notices are heard (pages are kept), 0 otherwise.
     pub listening: Gauge,
+    /// Most bytes the cache may hold (`read_cache_bytes`; 0: off).
+    pub capacity: Gauge,
 }
 
 impl ReadCacheMetrics {
@@ -268,6 +270,7 @@ impl Default for ReadCacheMetrics {
             resets: Family::default(),
             bytes: Gauge::default(),
             listening: Gauge::default(),
+            capacity: Gauge::default(),
         };
         for outcome in ["hit", "miss", "bypassed"] {
             metrics
@@ -459,6 +462,12 @@ impl Metrics {
                 "Bytes of pages the page cache holds",
                 Unit::Bytes,
                 self.read_cache.bytes.clone(),
+            );
+            r.register_with_unit(
+                "ledger_read_cache_capacity",
+                "Most bytes of pages the page cache may hold (read_cache_bytes; 0: off)",
+                Unit::Bytes,
+                self.read_cache.capacity.clone(),
             );
             r.register(
                 "ledger_read_cache_listening",

@@ -179,6 +179,7 @@ impl ReadCache {
     /// A cache holding up to `settings`, counting into `metrics`. It serves nothing
     /// until [`ReadCache::listening`] says notices are heard.
     pub fn new(settings: CacheSettings, metrics: ReadCacheMetrics) -> Self {
+        metrics.capacity.set(gauge(settings.max_bytes));
         Self {
             settings,
             state: Mutex::new(State::default()),
