@@ -222,29 +222,31 @@ impl ReadCache {
             return None;
         }
         let mut state = self.state();
-        let hit = state.pages.get(key).and_then(|kept| {
+        let held = state.pages.get(key).and_then(|kept| {
             let holds = state.listening
                 && kept.epoch == state.epoch
                 && kept.stored_at.elapsed() < self.settings.max_age
                 && kept.read_for <= as_of
                 && as_of < kept.version.changes_at
                 && state.heard_of(&key.account) <= kept.version.applied;
-            holds.then(|| Hit {
-                version: kept.version,
-                body: with_as_of(as_of, &kept.tail),
-            })
+            holds.then(|| (kept.version, kept.tail.clone()))
         });
-        if hit.is_none() {
+        if held.is_none() {
             state.forget(key);
+            self.metrics.bytes.set(gauge(state.bytes));
         }
-        self.metrics.bytes.set(gauge(state.bytes));
         drop(state);
-        self.metrics.counted(if hit.is_some() {
+        self.metrics.counted(if held.is_some() {
             CacheOutcome::Hit
         } else {
             CacheOutcome::Miss
         });
-        hit
+        // The body is put together outside the lock: the other requests wait
+        // only for the lookup.
+        held.map(|(version, tail)| Hit {
+            version,
+            body: with_as_of(as_of, &tail),
+        })
     }
 
     /// A ticket to keep a page about to be read, or none while nothing may be kept.
