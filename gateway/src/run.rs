@@ -19,8 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Settings;
 use crate::http::app::{app, health_only, AppState};
 use crate::http::in_flight::InFlight;
-use crate::http::read_cache::listen::{listen, NoticeSource};
-use crate::http::read_cache::ReadCache;
+use crate::http::read_cache::listen::{listen, Connection};
 use crate::progress::watch::watch;
 use crate::progress::RoleProgress;
 use crate::relay::checkpoint_schedule::CheckpointSchedule;
@@ -66,41 +65,6 @@ fn checkpoint_schedule(settings: &Settings) -> Option<CheckpointSchedule> {
         interval: settings.checkpoint_interval(),
         origin: settings.checkpoint_origin(),
     })
-}
-
-/// Feeds the page cache from `source`, or, in a gateway that has no NATS
-/// connection of its own, from one it keeps trying to make: a gateway serves
-/// without NATS, reading every page from the database meanwhile.
-async fn listen_with(
-    cache: Arc<ReadCache>,
-    source: Option<NoticeSource>,
-    settings: Settings,
-    pool: sqlx::PgPool,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
-    let source = match source {
-        Some(source) => source,
-        None => loop {
-            match crate::nats::connect_watched(&settings.nats_url).await {
-                Ok((client, disconnects)) => {
-                    break NoticeSource {
-                        client,
-                        disconnects,
-                        subject_prefix: settings.subject_prefix.clone(),
-                    }
-                }
-                Err(error) => tracing::warn!(
-                    error = format!("{error:#}"),
-                    "the page cache cannot reach NATS: pages are read from the database until it can"
-                ),
-            }
-            tokio::select! {
-                () = shutdown.cancelled() => return Ok(()),
-                () = tokio::time::sleep(Duration::from_secs(1)) => {}
-            }
-        },
-    };
-    listen(cache, source, pool, shutdown).await
 }
 
 /// Runs `roles` until `shutdown` is cancelled or a role fails, then stops them in
@@ -242,20 +206,18 @@ pub async fn run(
     let state = AppState::new(pool.clone(), &settings, nats.clone(), vitals);
     let router = if roles.contains(&Role::Gateway) {
         if state.read_cache.enabled() {
-            let source = match (&nats, &disconnects) {
-                (Some(client), Some(disconnects)) => Some(NoticeSource {
-                    client: client.clone(),
-                    disconnects: disconnects.clone(),
-                    subject_prefix: settings.subject_prefix.clone(),
-                }),
-                _ => None,
+            let connection = match (&nats, &disconnects) {
+                (Some(client), Some(disconnects)) => {
+                    Connection::Shared(client.clone(), disconnects.clone())
+                }
+                _ => Connection::Own(settings.nats_url.clone()),
             };
             parts.spawn(
                 Part::ReadCacheListener,
-                listen_with(
+                listen(
                     state.read_cache.clone(),
-                    source,
-                    settings.clone(),
+                    connection,
+                    settings.subject_prefix.clone(),
                     pool.clone(),
                     behind_http.clone(),
                 ),

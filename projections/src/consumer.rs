@@ -309,10 +309,9 @@ pub async fn project_batch(
         };
         apply(&mut tx, projection, &mut views, &mut checkpoint, &incoming).await?;
     }
-    writer::save_views(&mut tx, &views).await?;
+    let moved = writer::save_views(&mut tx, &views).await?;
     writer::save_checkpoint(&mut tx, projection, &checkpoint).await?;
     if let Some(announcer) = announcer.filter(|_| checkpoint.stream_sequence > started_at) {
-        let moved = writer::account_versions(&views);
         announcer
             .announce(&AppliedNotice::of_batch(
                 started_at,

@@ -148,11 +148,13 @@ pub async fn load_views(
 }
 
 /// Writes what changed in the views: one statement per table, however many rows
-/// (a statement a row was the projector's and the rebuild's main cost).
+/// (a statement a row was the projector's and the rebuild's main cost). Answers
+/// the accounts whose version moved, with their new version
+/// ([`account_versions`]).
 pub async fn save_views(
     conn: &mut PgConnection,
     views: &HashMap<Uuid, LicenseView>,
-) -> sqlx::Result<()> {
+) -> sqlx::Result<Vec<(Uuid, (i64, i64))>> {
     let licenses: Vec<&LicenseRow> = views
         .values()
         .filter(|view| view.changed)
@@ -167,8 +169,10 @@ pub async fn save_views(
         })
         .collect();
     upsert_licenses(conn, &licenses).await?;
-    advance_account_positions(conn, views).await?;
-    upsert_allocations(conn, &allocations).await
+    let versions = account_versions(views);
+    advance_account_positions(conn, &versions).await?;
+    upsert_allocations(conn, &allocations).await?;
+    Ok(versions)
 }
 
 /// Each account's newest license event applied to `views` since they were
@@ -192,9 +196,8 @@ pub fn account_versions(views: &HashMap<Uuid, LicenseView>) -> Vec<(Uuid, (i64, 
 /// lower global position), and never backwards, for a late duplicate.
 async fn advance_account_positions(
     conn: &mut PgConnection,
-    views: &HashMap<Uuid, LicenseView>,
+    versions: &[(Uuid, (i64, i64))],
 ) -> sqlx::Result<()> {
-    let versions = account_versions(views);
     if versions.is_empty() {
         return Ok(());
     }

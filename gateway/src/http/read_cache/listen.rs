@@ -1,6 +1,7 @@
-//! Hearing the projector's notices for the gateway's page cache: subscribe, read
-//! where the projector's last batch ended, then hand each notice to the cache;
-//! start over whenever the connection or the subscription is lost.
+//! Hearing the projector's notices for the gateway's page cache: connect (a
+//! gateway without the projector has no NATS connection of its own), subscribe,
+//! read where the projector's last batch ended, then hand each notice to the
+//! cache; start over whenever the connection or the subscription is lost.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,30 +20,45 @@ use crate::nats::Disconnects;
 /// Pause before subscribing again after a failure.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
-/// Where the notices come from.
-pub struct NoticeSource {
-    /// The NATS connection: the process's own, or one made for the cache.
-    pub client: async_nats::Client,
-    /// Its losses.
-    pub disconnects: Disconnects,
-    /// The stream's subject prefix, which the notice subject is named after.
-    pub subject_prefix: String,
+/// The NATS connection notices come over.
+pub enum Connection {
+    /// The process's own (it runs the relay or the projector too), and its losses.
+    Shared(async_nats::Client, Disconnects),
+    /// One to make for the cache, to this URL: a gateway serves without NATS,
+    /// reading every page from the database until it connects.
+    Own(String),
 }
 
-/// Feeds `cache` with the notices of the licenses projection until `shutdown`.
-/// Failures never end it: the cache serves nothing while it is deaf, and the
-/// log says why.
+/// Feeds `cache` with the notices of the licenses projection, named after the
+/// stream's `subject_prefix`, until `shutdown`. Failures never end it: the cache
+/// serves nothing while it is deaf, and the log says why.
 pub async fn listen(
     cache: Arc<ReadCache>,
-    source: NoticeSource,
+    connection: Connection,
+    subject_prefix: String,
     pool: PgPool,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let subject = notice_subject(&source.subject_prefix, LICENSES_PROJECTION);
+    let subject = notice_subject(&subject_prefix, LICENSES_PROJECTION);
+    let (client, disconnects) = match connection {
+        Connection::Shared(client, disconnects) => (client, disconnects),
+        Connection::Own(url) => loop {
+            match crate::nats::connect_watched(&url).await {
+                Ok(connected) => break connected,
+                Err(error) => tracing::warn!(
+                    error = format!("{error:#}"),
+                    "the page cache cannot reach NATS: pages are read from the database until it can"
+                ),
+            }
+            if !paused(&shutdown).await {
+                return Ok(());
+            }
+        },
+    };
     loop {
         let outcome = tokio::select! {
             () = shutdown.cancelled() => return Ok(()),
-            outcome = hear(&cache, &source, &pool, &subject) => outcome,
+            outcome = hear(&cache, &client, &disconnects, &pool, &subject) => outcome,
         };
         cache.deaf();
         match outcome {
@@ -53,10 +69,17 @@ pub async fn listen(
                 tracing::warn!(%subject, error = format!("{error:#}"), "not hearing applied notices: pages are read from the database until they are")
             }
         }
-        tokio::select! {
-            () = shutdown.cancelled() => return Ok(()),
-            () = tokio::time::sleep(RETRY_AFTER) => {}
+        if !paused(&shutdown).await {
+            return Ok(());
         }
+    }
+}
+
+/// Waits [`RETRY_AFTER`]; false if `shutdown` came first.
+async fn paused(shutdown: &CancellationToken) -> bool {
+    tokio::select! {
+        () = shutdown.cancelled() => false,
+        () = tokio::time::sleep(RETRY_AFTER) => true,
     }
 }
 
@@ -64,24 +87,23 @@ pub async fn listen(
 /// subscription could not be made or ended (`Err`).
 async fn hear(
     cache: &ReadCache,
-    source: &NoticeSource,
+    client: &async_nats::Client,
+    disconnects: &Disconnects,
     pool: &PgPool,
     subject: &str,
 ) -> anyhow::Result<()> {
-    let losses = source.disconnects.seen();
-    if source.client.connection_state() != async_nats::connection::State::Connected {
+    let losses = disconnects.seen();
+    if client.connection_state() != async_nats::connection::State::Connected {
         // Subscribing now would only queue until the connection is back.
         anyhow::bail!("the NATS connection is down");
     }
-    let mut notices = source
-        .client
+    let mut notices = client
         .subscribe(subject.to_owned())
         .await
         .context("subscribing to the applied notices")?;
     // Flushed, the subscription is in place at the server: every batch
     // committed after the checkpoint read next is announced to it.
-    source
-        .client
+    client
         .flush()
         .await
         .context("subscribing to the applied notices")?;
@@ -90,7 +112,7 @@ async fn hear(
     tracing::info!(%subject, reached, "hearing applied notices: pages are kept in memory");
     loop {
         tokio::select! {
-            () = source.disconnects.after(losses) => return Ok(()),
+            () = disconnects.after(losses) => return Ok(()),
             message = notices.next() => {
                 let Some(message) = message else {
                     anyhow::bail!("the subscription ended");

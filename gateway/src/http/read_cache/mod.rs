@@ -187,17 +187,6 @@ impl ReadCache {
         }
     }
 
-    /// A cache that keeps nothing (no notices will ever be heard).
-    pub fn off() -> Self {
-        Self::new(
-            CacheSettings {
-                max_bytes: 0,
-                max_age: Duration::ZERO,
-            },
-            ReadCacheMetrics::default(),
-        )
-    }
-
     /// Whether it may keep pages at all.
     pub fn enabled(&self) -> bool {
         self.settings.max_bytes > 0 && !self.settings.max_age.is_zero()
@@ -311,29 +300,25 @@ impl ReadCache {
     /// sequence `reached` (read after subscribing, so no later batch goes unheard).
     pub fn listening(&self, reached: u64) {
         let mut state = self.state();
-        state.reset();
         state.listening = true;
         state.reached = reached;
         self.metrics.listening.set(1);
-        self.counted_reset(&state, ResetCause::Listening);
+        self.start_over(&mut state, ResetCause::Listening);
     }
 
     /// Notices are not heard any more: nothing is kept or served until
     /// [`ReadCache::listening`] again.
     pub fn deaf(&self) {
         let mut state = self.state();
-        state.reset();
         state.listening = false;
         self.metrics.listening.set(0);
-        self.counted_reset(&state, ResetCause::Deaf);
+        self.start_over(&mut state, ResetCause::Deaf);
     }
 
     /// Something on the notice subject could not be read: what it said is
     /// unknown, so nothing kept is trusted.
     pub fn malformed(&self) {
-        let mut state = self.state();
-        state.reset();
-        self.counted_reset(&state, ResetCause::Malformed);
+        self.start_over(&mut self.state(), ResetCause::Malformed);
     }
 
     /// What a batch's notice says.
@@ -347,26 +332,23 @@ impl ReadCache {
         if gap {
             // A batch whose notice went missing, or one that failed after its
             // notice and was applied again: either way, start over.
-            state.reset();
-            self.counted_reset(&state, ResetCause::Gap);
-            return;
+            return self.start_over(&mut state, ResetCause::Gap);
         }
         if notice.everything {
-            state.reset();
-            self.counted_reset(&state, ResetCause::Everything);
-            return;
+            return self.start_over(&mut state, ResetCause::Everything);
         }
         for (account, transaction_id, position) in &notice.accounts {
             let heard = state.heard.entry(*account).or_insert((0, 0));
             *heard = (*heard).max((*transaction_id, *position));
         }
         if state.heard.len() > MOST_ACCOUNTS_REMEMBERED {
-            state.reset();
-            self.counted_reset(&state, ResetCause::TooManyAccounts);
+            self.start_over(&mut state, ResetCause::TooManyAccounts);
         }
     }
 
-    fn counted_reset(&self, state: &State, cause: ResetCause) {
+    /// Drops every page and what was heard, counting why.
+    fn start_over(&self, state: &mut State, cause: ResetCause) {
+        state.reset();
         self.metrics.reset(cause);
         self.metrics.bytes.set(gauge(state.bytes));
     }

@@ -74,11 +74,7 @@ where
     };
     if cacheable {
         if let Some(hit) = cache.lookup(&key, asked_for.as_of, asked_for.headers) {
-            let validator = Validator::new(asked_for.kind, asked_for.uri, &hit.version)?;
-            if validator.fresh(asked_for.headers) {
-                return Ok(validator.not_modified());
-            }
-            return Ok(validator.tagged(json(hit.body)));
+            return answer(&asked_for, &hit.version, hit.body);
         }
     }
     let ticket = if cacheable { cache.ticket() } else { None };
@@ -90,7 +86,12 @@ where
     if let Some(ticket) = ticket {
         cache.keep(ticket, key, version, asked_for.as_of, &body);
     }
-    let validator = Validator::new(asked_for.kind, asked_for.uri, &version)?;
+    answer(&asked_for, &version, body)
+}
+
+/// `body`, the page at `version`, tagged; or a 304 if the request holds it.
+fn answer(asked_for: &Asked<'_>, version: &PageVersion, body: Bytes) -> Result<Response, ApiError> {
+    let validator = Validator::new(asked_for.kind, asked_for.uri, version)?;
     if validator.fresh(asked_for.headers) {
         return Ok(validator.not_modified());
     }

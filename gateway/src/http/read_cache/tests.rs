@@ -183,8 +183,16 @@ fn nothing_is_kept_or_served_while_notices_are_not_heard() {
     cache.deaf();
     assert!(cache.ticket().is_none());
     assert!(served(&cache, account, read_for()).is_none());
-    assert!(!ReadCache::off().enabled());
-    assert!(ReadCache::off().ticket().is_none());
+    let off = ReadCache::new(
+        CacheSettings {
+            max_bytes: 0,
+            max_age: Duration::from_secs(1),
+        },
+        ReadCacheMetrics::default(),
+    );
+    assert!(!off.enabled());
+    off.listening(0);
+    assert!(off.ticket().is_none(), "read_cache_bytes = 0 keeps nothing");
 }
 
 #[test]
@@ -267,4 +275,30 @@ fn the_license_list_begins_with_its_as_of_too() {
     let body = Bytes::from(serde_json::to_vec(&page).unwrap());
     let tail = tail_after_as_of(read_for(), &body).unwrap();
     assert_eq!(with_as_of(read_for(), &tail), body);
+}
+
+#[test]
+fn more_accounts_heard_than_are_remembered_drops_everything() {
+    let account = Uuid::new_v4();
+    let cache = holding(account);
+    let mut after = 10;
+    let batches = MOST_ACCOUNTS_REMEMBERED / ledger_projections::applied::MOST_ACCOUNTS_NAMED;
+    for _ in 0..batches {
+        let moved: Vec<(Uuid, (i64, i64))> = (0..ledger_projections::applied::MOST_ACCOUNTS_NAMED)
+            .map(|_| (Uuid::new_v4(), (1, 1)))
+            .collect();
+        cache.heard(&notice(after, after + 1, &moved));
+        after += 1;
+    }
+    assert!(
+        served(&cache, account, read_for()).is_some(),
+        "{} accounts remembered",
+        cache.state().heard.len()
+    );
+    let moved: Vec<(Uuid, (i64, i64))> = (0..ledger_projections::applied::MOST_ACCOUNTS_NAMED)
+        .map(|_| (Uuid::new_v4(), (1, 1)))
+        .collect();
+    cache.heard(&notice(after, after + 1, &moved));
+    assert!(served(&cache, account, read_for()).is_none());
+    assert!(cache.state().heard.is_empty(), "memory given back");
 }
