@@ -40,6 +40,8 @@ pub struct Settings {
     pub relay_poll_interval_ms: u64,
     /// Messages the projector applies per transaction.
     pub projector_batch_size: usize,
+    /// Messages each of `ledger rebuild`'s writers applies per transaction.
+    pub rebuild_batch_size: usize,
     /// How long a relay or projector with a backlog may go without advancing
     /// before readiness names it stalled.
     pub stall_after_secs: u64,
@@ -118,6 +120,10 @@ impl Default for Settings {
             relay_batch_size: 500,
             relay_poll_interval_ms: 10,
             projector_batch_size: 500,
+            // Larger than the projector's: no reader waits on a rebuild's batch,
+            // and at 2,000 it replayed a million purchases 1.01–1.14× as fast as
+            // at 500 (measured, BENCHMARKS.md), for some 80 MiB more in flight.
+            rebuild_batch_size: 2_000,
             stall_after_secs: 30,
             command_conflict_retries: 5,
             read_wait_timeout_ms: 5_000,
@@ -294,6 +300,12 @@ impl Settings {
         in_range(
             "projector_batch_size",
             self.projector_batch_size as u64,
+            1,
+            10_000,
+        )?;
+        in_range(
+            "rebuild_batch_size",
+            self.rebuild_batch_size as u64,
             1,
             10_000,
         )?;

@@ -24,11 +24,12 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::applied::{Announcer, AppliedNotice};
-use crate::contract::{ensure_stream, header, Incoming, StoredEvent, StreamConfig};
+use crate::contract::{self, ensure_stream, Incoming, StoredEvent, StreamConfig};
 use crate::license_view::LicenseView;
 use crate::supervise::LastFailure;
 use crate::usage_view::usage_rows;
 use crate::writer::{self, Checkpoint, Rejected};
+use crate::written::LicensesWritten;
 
 /// Keeps reading `messages` in a task of its own, up to twice `batch_size`
 /// ahead, and hands them over through a channel. A pull consumer's stream asks
@@ -329,25 +330,49 @@ pub async fn project_batch(
     })
 }
 
+/// A batch of one of a rebuild's lanes: what it reached, and the accounts it
+/// moved with their new versions, which the rebuild saves itself.
+pub struct LaneBatch {
+    /// The last sequence and commit position applied.
+    pub reached: Checkpoint,
+    /// Each account moved, with its newest license event applied.
+    pub accounts: Vec<(Uuid, (i64, i64))>,
+}
+
 /// Applies `messages`, in stream order, in one transaction without the
-/// checkpoint: a batch of one of a rebuild's lanes, each of which owns the
-/// streams it is given, while the rebuild keeps the checkpoint itself. Answers
-/// the last sequence and commit position applied.
+/// checkpoint and without the accounts' versions: a batch of one of a rebuild's
+/// lanes, each of which owns the streams it is given, while the rebuild keeps the
+/// checkpoint and the versions itself.
 pub async fn project_lane(
     pool: &PgPool,
     target: Target<'_>,
     messages: &[Message],
-) -> anyhow::Result<Checkpoint> {
+    written: &mut LicensesWritten,
+) -> anyhow::Result<LaneBatch> {
     let mut tx = pool
         .begin()
         .await
         .context("beginning a rebuild lane's transaction")?;
     writer::use_schema(&mut tx, target.schema).await?;
+    // A rebuild is durable only once its checkpoint commits (synchronously, which
+    // flushes every lane's commit before it); a crash before that starts it over
+    // in a fresh schema. So its batches need not wait for the disk.
+    sqlx::query("SET LOCAL synchronous_commit = off")
+        .execute(&mut *tx)
+        .await?;
     let named: Vec<Uuid> = messages
         .iter()
         .filter_map(|message| license_named(message.headers.as_ref()))
         .collect();
-    let mut views = writer::load_views(&mut tx, &named).await?;
+    // Only a license this lane wrote before can have rows in the rebuild's schema.
+    let (perhaps_written, new): (Vec<Uuid>, Vec<Uuid>) = named
+        .iter()
+        .partition(|license| written.may_contain(**license));
+    let mut views = writer::load_views(&mut tx, &perhaps_written).await?;
+    views.extend(
+        new.into_iter()
+            .map(|license| (license, LicenseView::default())),
+    );
     let mut reached = Checkpoint::default();
     for message in messages {
         let info = message
@@ -368,21 +393,27 @@ pub async fn project_lane(
         )
         .await?;
     }
-    writer::save_views(&mut tx, &views).await?;
+    writer::save_rows(&mut tx, &views).await?;
     tx.commit()
         .await
         .context("committing a rebuild lane's transaction")?;
-    Ok(reached)
+    for (license, view) in &views {
+        if view.changed {
+            written.insert(*license);
+        }
+    }
+    Ok(LaneBatch {
+        reached,
+        accounts: writer::account_versions(&views),
+    })
 }
 
 /// The license a message's headers name, if it is a license's event.
 fn license_named(headers: Option<&HeaderMap>) -> Option<Uuid> {
-    let headers = headers?;
-    let kind = headers.get(header::AGGREGATE_TYPE)?.as_str();
-    if kind != LICENSE_AGGREGATE {
-        return None;
+    match contract::aggregate_of(headers?) {
+        (Some(LICENSE_AGGREGATE), Some(id)) => id.parse().ok(),
+        _ => None,
     }
-    headers.get(header::AGGREGATE_ID)?.as_str().parse().ok()
 }
 
 /// Applies every message after the checkpoint up to `last` read straight from the

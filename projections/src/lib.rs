@@ -11,7 +11,8 @@
 //! - [`applied`]: the notice the projector sends of each batch, which accounts'
 //!   pages moved, for the gateways' page caches.
 //! - [`queries`]: what the gateway asks: a license, the landing page, read-your-writes.
-//! - [`rebuild`]: replaying the stream into fresh tables and swapping them in.
+//! - [`rebuild`]: replaying the stream into fresh tables and swapping them in;
+//!   [`written`]: which licenses a rebuild's writer has written, so it loads only those.
 //! - [`audit`]: the auditor's comparison of replayed and live read models, and the
 //!   live projector's position and lock it compares at.
 //! - [`supervise`]: restarting long-running loops after failures, keeping the last.
@@ -31,3 +32,4 @@ pub mod rebuild;
 pub mod supervise;
 pub mod usage_view;
 pub mod writer;
+pub mod written;

@@ -7,32 +7,39 @@
 //!    `licenses` table's nine indexes than on the rows), built once over the full
 //!    tables they cost a few sorts.
 //! 2. The whole stream is applied to it through an ephemeral consumer, with the same
-//!    code the live projector uses, by several writers in parallel: each owns the
-//!    streams (licenses, servers) that hash to it, so every stream is still applied
-//!    in order, which is all the read models need. Then the deferred indexes are
-//!    built, named as the live ones, and the tables analysed, so the planner knows
-//!    them at once.
+//!    code the live projector uses, by several writers ("lanes", two per core) in
+//!    parallel: each owns the streams (licenses, servers) that hash to it, so every
+//!    stream is still applied in order, which is all the read models need. A lane
+//!    loads only the licenses it may have written before ([`LicensesWritten`]),
+//!    keeps the accounts' versions it moved and saves them once for many batches,
+//!    and commits without waiting for the disk: the rebuild is durable when its
+//!    checkpoint commits, and a crash before that starts it over. Then the
+//!    deferred indexes are built, named as the live ones, a few at once, and the
+//!    tables vacuumed and analysed, so the planner knows them at once.
 //! 3. The swap: the live checkpoint table is locked (a live projector batch waits,
 //!    and PostgreSQL re-resolves its table names once it gets the lock, so it then
 //!    writes to the new schema); whatever the live projector applied beyond the
 //!    rebuild is applied from the stream; the schemas are renamed; the old one is
 //!    dropped. Queries see the old tables or the new ones, never none.
 
+use std::collections::BTreeMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use std::hash::{DefaultHasher, Hash, Hasher};
 
 use async_nats::jetstream::Message;
 use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy, consumer::DeliverPolicy};
+use futures::{StreamExt as _, TryStreamExt as _};
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
+use uuid::Uuid;
 
 use crate::consumer::{prefetched, project_lane, project_range, Target, LIVE_SCHEMA};
-use crate::contract::header;
-use crate::contract::{ensure_stream, StreamConfig};
+use crate::contract::{self, ensure_stream, StreamConfig};
 use crate::writer::{self, Checkpoint};
+use crate::written::LicensesWritten;
 
 /// The schema a rebuild fills before the swap.
 pub const REBUILD_SCHEMA: &str = "read_model_rebuild";
@@ -46,6 +53,8 @@ pub struct RebuildReport {
     pub messages: u64,
     /// Time spent replaying and indexing (before the swap).
     pub replay: Duration,
+    /// The part of `replay` spent building the deferred indexes and vacuuming.
+    pub indexing: Duration,
 }
 
 impl RebuildReport {
@@ -101,19 +110,31 @@ pub async fn rebuild(
         );
         reached = replay_in_lanes(pool, target, incoming, target_sequence, batch_size).await?;
     }
-    build_indexes(pool, REBUILD_SCHEMA, &deferred).await?;
+    let indexing = build_indexes(pool, REBUILD_SCHEMA, &deferred).await?;
     let replay = started.elapsed();
     swap(pool, &stream, target).await?;
     Ok(RebuildReport {
         messages: reached,
         replay,
+        indexing,
     })
 }
 
-/// Writers of a replay: one per core, at least two, so that PostgreSQL applies one
-/// lane's batch while the next lane's is decoded.
+/// Writers of a replay: two per core, so that PostgreSQL applies a lane's batch
+/// while the next lane's is decoded on every core.
 fn lanes() -> usize {
-    std::thread::available_parallelism().map_or(2, |cores| cores.get().clamp(2, 8))
+    (2 * cores()).clamp(2, 16)
+}
+
+/// The machine's cores, at most 8: index builds and vacuums run this many at once.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |cores| cores.get().min(8))
+}
+
+/// The database connections a rebuild uses at most: one per lane and one for
+/// what the rebuild writes itself.
+pub fn connections() -> u32 {
+    u32::try_from(lanes() + 1).unwrap_or(u32::MAX)
 }
 
 /// Applies `incoming` up to at least `target_sequence` in parallel lanes, each
@@ -140,9 +161,17 @@ async fn replay_in_lanes<E: std::fmt::Display>(
                 projection: &projection,
             };
             let mut reached = Checkpoint::default();
+            let mut accounts = AccountVersions::default();
+            let mut written = LicensesWritten::default();
             while let Some(messages) = batches.recv().await {
-                reached = furthest(reached, project_lane(&pool, target, &messages).await?);
+                let batch = project_lane(&pool, target, &messages, &mut written).await?;
+                reached = furthest(reached, batch.reached);
+                accounts.note(batch.accounts);
+                if accounts.newest.len() >= MOST_ACCOUNTS_HELD {
+                    accounts.save(&pool, target.schema).await?;
+                }
             }
+            accounts.save(&pool, target.schema).await?;
             anyhow::Ok(reached)
         });
     }
@@ -191,14 +220,54 @@ async fn replay_in_lanes<E: std::fmt::Display>(
     Ok(reached)
 }
 
+/// Accounts a rebuild's lane holds before it saves their versions: bounds its
+/// memory (an entry is some 40 bytes) while an account of many licenses is
+/// saved once for many batches.
+const MOST_ACCOUNTS_HELD: usize = 65_536;
+
+/// The accounts a lane moved, each with the newest license event applied: their
+/// pages' versions (`account_positions`), saved once for many batches. Saved in
+/// every batch, each lane's batch would lock the rows of the accounts it touched
+/// until it committed, and the lanes would wait on one another (an account's
+/// licenses are spread over every lane).
+#[derive(Debug, Default)]
+struct AccountVersions {
+    newest: BTreeMap<Uuid, (i64, i64)>,
+}
+
+impl AccountVersions {
+    /// Takes in a batch's accounts.
+    fn note(&mut self, accounts: Vec<(Uuid, (i64, i64))>) {
+        for (account, version) in accounts {
+            let newest = self.newest.entry(account).or_insert(version);
+            *newest = (*newest).max(version);
+        }
+    }
+
+    /// Saves the versions held (never moving one backwards) and forgets them.
+    async fn save(&mut self, pool: &PgPool, schema: &str) -> anyhow::Result<()> {
+        if self.newest.is_empty() {
+            return Ok(());
+        }
+        let versions: Vec<(Uuid, (i64, i64))> =
+            std::mem::take(&mut self.newest).into_iter().collect();
+        let mut tx = pool.begin().await?;
+        writer::use_schema(&mut tx, schema).await?;
+        writer::advance_account_positions(&mut tx, &versions).await?;
+        tx.commit()
+            .await
+            .context("saving a rebuild lane's account versions")?;
+        Ok(())
+    }
+}
+
 /// The lane of a message: by the stream it belongs to (its aggregate id).
 fn lane_of(message: &Message, lanes: usize) -> usize {
     let mut hasher = DefaultHasher::new();
     message
         .headers
         .as_ref()
-        .and_then(|headers| headers.get(header::AGGREGATE_ID))
-        .map(|id| id.as_str())
+        .and_then(|headers| contract::aggregate_of(headers).1)
         .hash(&mut hasher);
     usize::try_from(hasher.finish() % lanes as u64).unwrap_or(0)
 }
@@ -329,15 +398,16 @@ async fn secondary_indexes(
 }
 
 /// Builds the `deferred` indexes over the replayed tables of `schema`, then
-/// vacuums the tables and gathers their statistics.
-async fn build_indexes(pool: &PgPool, schema: &str, deferred: &[String]) -> anyhow::Result<()> {
+/// vacuums the tables and gathers their statistics, a statement per core at once
+/// (one backend builds an index: built in turn, the licenses' eight indexes kept
+/// one core busy and left the others idle). Answers how long it took.
+async fn build_indexes(
+    pool: &PgPool,
+    schema: &str,
+    deferred: &[String],
+) -> anyhow::Result<Duration> {
     let started = Instant::now();
-    for definition in deferred {
-        sqlx::query(definition)
-            .execute(pool)
-            .await
-            .with_context(|| format!("building a deferred index: {definition}"))?;
-    }
+    all_at_once(pool, deferred.iter().cloned(), "building a deferred index").await?;
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT table_name::text FROM information_schema.tables
           WHERE table_schema = $1 AND table_type = 'BASE TABLE'",
@@ -345,17 +415,37 @@ async fn build_indexes(pool: &PgPool, schema: &str, deferred: &[String]) -> anyh
     .bind(schema)
     .fetch_all(pool)
     .await?;
-    for table in tables {
-        let table = identifier(&table);
-        // VACUUM too: it marks the freshly written pages all-visible, which the
-        // landing page's index-only walk needs from its first query, not from
-        // autovacuum's next visit.
-        sqlx::query(&format!("VACUUM (ANALYZE) {schema}.{table}"))
+    // VACUUM too: it marks the freshly written pages all-visible, which the
+    // landing page's index-only walk needs from its first query, not from
+    // autovacuum's next visit.
+    let vacuums = tables
+        .iter()
+        .map(|table| format!("VACUUM (ANALYZE) {schema}.{}", identifier(table)));
+    all_at_once(pool, vacuums, "vacuuming and analysing").await?;
+    let elapsed = started.elapsed();
+    tracing::info!(indexes = deferred.len(), ?elapsed, "rebuild indexed");
+    Ok(elapsed)
+}
+
+/// Runs `statements`, as many at once as there are [`cores`]; the first failure
+/// stops it, named with `doing` and the statement.
+async fn all_at_once(
+    pool: &PgPool,
+    statements: impl Iterator<Item = String>,
+    doing: &str,
+) -> anyhow::Result<()> {
+    futures::stream::iter(statements.map(|statement| async move {
+        let started = Instant::now();
+        sqlx::query(&statement)
             .execute(pool)
             .await
-            .with_context(|| format!("vacuuming and analysing {schema}.{table}"))?;
-    }
-    tracing::info!(indexes = deferred.len(), elapsed = ?started.elapsed(), "rebuild indexed");
+            .with_context(|| format!("{doing}: {statement}"))?;
+        tracing::info!(%statement, elapsed = ?started.elapsed(), "rebuild: {doing}");
+        anyhow::Ok(())
+    }))
+    .buffer_unordered(cores())
+    .try_collect::<Vec<_>>()
+    .await?;
     Ok(())
 }
 
@@ -394,4 +484,23 @@ async fn swap(
         .await
         .context("dropping the retired schema")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lane_keeps_each_accounts_newest_version_in_stream_order() {
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let mut accounts = AccountVersions::default();
+        accounts.note(vec![(a, (10, 5)), (b, (10, 6))]);
+        // A later transaction can hold a lower global position: it is still newer.
+        accounts.note(vec![(a, (11, 3))]);
+        accounts.note(vec![(b, (9, 99))]);
+        assert_eq!(
+            accounts.newest.into_iter().collect::<Vec<_>>(),
+            vec![(a, (11, 3)), (b, (10, 6))]
+        );
+    }
 }

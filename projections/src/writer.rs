@@ -155,6 +155,20 @@ pub async fn save_views(
     conn: &mut PgConnection,
     views: &HashMap<Uuid, LicenseView>,
 ) -> sqlx::Result<Vec<(Uuid, (i64, i64))>> {
+    save_rows(conn, views).await?;
+    let versions = account_versions(views);
+    advance_account_positions(conn, &versions).await?;
+    Ok(versions)
+}
+
+/// The licenses' and allocations' rows of [`save_views`] without the accounts'
+/// versions: for a rebuild's writers, which advance those once for many batches
+/// ([`advance_account_positions`]) instead of every writer locking the same
+/// accounts' rows in every batch.
+pub async fn save_rows(
+    conn: &mut PgConnection,
+    views: &HashMap<Uuid, LicenseView>,
+) -> sqlx::Result<()> {
     let licenses: Vec<&LicenseRow> = views
         .values()
         .filter(|view| view.changed)
@@ -169,10 +183,7 @@ pub async fn save_views(
         })
         .collect();
     upsert_licenses(conn, &licenses).await?;
-    let versions = account_versions(views);
-    advance_account_positions(conn, &versions).await?;
-    upsert_allocations(conn, &allocations).await?;
-    Ok(versions)
+    upsert_allocations(conn, &allocations).await
 }
 
 /// Each account's newest license event applied to `views` since they were
@@ -194,7 +205,7 @@ pub fn account_versions(views: &HashMap<Uuid, LicenseView>) -> Vec<(Uuid, (i64, 
 /// account, so the lookup stays one probe whatever the account's size). Compared
 /// in stream order, the order events are applied in (a later event can carry a
 /// lower global position), and never backwards, for a late duplicate.
-async fn advance_account_positions(
+pub async fn advance_account_positions(
     conn: &mut PgConnection,
     versions: &[(Uuid, (i64, i64))],
 ) -> sqlx::Result<()> {

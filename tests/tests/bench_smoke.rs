@@ -147,3 +147,25 @@ async fn every_phase_of_a_smoke_sized_run_yields_figures() {
     assert!(markdown.contains("| commands/s |"), "{markdown}");
     println!("{markdown}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_rebuild_alone_runs_every_binary_each_round_on_the_same_stream() {
+    let plan = Plan::smoke();
+    let ledger = ledger_bin!().to_owned();
+    let binaries = [ledger.clone(), ledger];
+    let report = bench::rebuilds::run(&binaries, &plan, 2).await.unwrap();
+    let markdown = report.markdown();
+    assert_eq!(report.runs.len(), 4, "{markdown}");
+    let seeded = plan.seeded_licenses as u64;
+    let replayed = report.runs[0].replay.events;
+    for (n, run) in report.runs.iter().enumerate() {
+        assert_eq!(run.round, n / 2 + 1, "{markdown}");
+        assert!(run.replay.events >= seeded, "{markdown}");
+        // The relay is stopped first: every rebuild replays the same messages.
+        assert_eq!(run.replay.events, replayed, "{markdown}");
+        assert!(run.indexing_seconds > 0.0 && run.indexing_seconds < run.replay.seconds);
+        assert!(run.peak_mib > 0.0, "{markdown}");
+    }
+    assert!(report.pgbench_inserts_per_second > 0.0, "{markdown}");
+    assert_eq!(markdown.matches(&binaries[0]).count(), 4, "{markdown}");
+}

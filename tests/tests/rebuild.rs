@@ -104,7 +104,7 @@ async fn a_rebuild_equals_the_live_read_models_and_swaps_in_without_stopping_que
     let output = tokio::process::Command::new(ledger_bin!())
         .arg("rebuild")
         .envs(env.vars())
-        .env("LEDGER_PROJECTOR_BATCH_SIZE", "3")
+        .env("LEDGER_REBUILD_BATCH_SIZE", "3")
         .output()
         .await
         .unwrap();

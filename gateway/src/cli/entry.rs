@@ -265,21 +265,26 @@ async fn execute(command: Online, settings: Settings) -> anyhow::Result<ExitCode
             })
         }
         Online::Rebuild => {
-            let pool = crate::db::connect_and_migrate(&settings.database_url, 4).await?;
+            let pool = crate::db::connect_and_migrate(
+                &settings.database_url,
+                ledger_projections::rebuild::connections(),
+            )
+            .await?;
             let client = crate::nats::connect(&settings.nats_url).await?;
             let report = ledger_projections::rebuild::rebuild(
                 &pool,
                 &async_nats::jetstream::new(client),
                 &settings.stream(),
                 ledger_projections::consumer::LICENSES_PROJECTION,
-                settings.projector_batch_size,
+                settings.rebuild_batch_size,
             )
             .await?;
             println!(
-                "rebuilt from {} messages in {:.2} s ({:.0} messages/s) and swapped in",
+                "rebuilt from {} messages in {:.2} s ({:.0} messages/s; indexing {:.2} s) and swapped in",
                 report.messages,
                 report.replay.as_secs_f64(),
-                report.rate()
+                report.rate(),
+                report.indexing.as_secs_f64()
             );
             pool.close().await;
             Ok(ExitCode::SUCCESS)

@@ -19,6 +19,7 @@ mod lag;
 pub mod peer;
 mod processes;
 mod queries;
+pub mod rebuilds;
 pub mod report;
 pub mod seed;
 pub mod stats;
@@ -117,27 +118,39 @@ pub struct Binaries<'a> {
 /// Runs `plan` against the ledger and the peer in fresh databases and a fresh
 /// stream, removed afterwards.
 pub async fn run(bins: Binaries<'_>, plan: &Plan) -> anyhow::Result<Report> {
-    // A PostgreSQL of the run's own, set up as deploy/ says to set up a
-    // production one (the machine's shared server has stock memory settings and
-    // autovacuum off). The peer and pgbench use it too.
-    let postgres = OwnPostgres::start_with(&[
-        deploy_dir().join("postgres/postgresql.conf.d"),
-        deploy_dir().join("postgres/sized/one-million-licenses.conf"),
-    ])
-    .await
-    .context("starting the run's PostgreSQL")?;
-    // Every production feature on: checkpoints (every second), auth and an
-    // Idempotency-Key on every command (`Fleet::command`), and the transparency
-    // log the relay always grows.
-    let env = TestEnv::fresh()
-        .on_postgres(&postgres.url())
-        .with_checkpoints();
+    let (postgres, env) = own_postgres().await?;
     let peer_database_url = format!("{}_peer", env.database_url);
     let result = run_in(bins, &peer_database_url, plan, &env).await;
     env.cleanup().await;
     peer::drop_database(&peer_database_url).await;
     drop(postgres);
     result
+}
+
+/// A PostgreSQL of the run's own, set up as deploy/ says to set up a production
+/// one (the machine's shared server has stock memory settings and autovacuum
+/// off), and a fresh test environment on it with every production feature on:
+/// checkpoints (every second), auth and an Idempotency-Key on every command
+/// (`Fleet::command`), and the transparency log the relay always grows. The
+/// peer and pgbench use the same server.
+async fn own_postgres() -> anyhow::Result<(OwnPostgres, TestEnv)> {
+    let postgres = OwnPostgres::start_with(&[
+        deploy_dir().join("postgres/postgresql.conf.d"),
+        deploy_dir().join("postgres/sized/one-million-licenses.conf"),
+    ])
+    .await
+    .context("starting the run's PostgreSQL")?;
+    let env = TestEnv::fresh()
+        .on_postgres(&postgres.url())
+        .with_checkpoints();
+    Ok((postgres, env))
+}
+
+/// The CPUs this machine shows.
+fn cpus() -> usize {
+    std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(1)
 }
 
 /// This checkout's `deploy/`.
@@ -152,43 +165,17 @@ async fn run_in(
     env: &TestEnv,
 ) -> anyhow::Result<Report> {
     let bin = bins.ledger;
-    let migrated = run_ledger(bin, env, &["migrate"]).await;
-    anyhow::ensure!(
-        migrated.status.success(),
-        "ledger migrate failed: {migrated:?}"
-    );
+    migrate(bin, env).await?;
     let pool = env.pool().await;
     let jetstream = env.jetstream().await;
     let mut cpu = cpu::PhaseLog::new(pool.clone());
-
-    eprintln!("bench: loading {} purchases", plan.seeded_licenses);
-    let seeding = Instant::now();
-    let seeded = seed::purchases(&pool, plan.accounts, plan.seeded_licenses).await?;
-    let seed = Throughput::new(seeded.events, seeding.elapsed().as_secs_f64());
-
-    eprintln!("bench: relay catch-up");
-    let relay = Ledger::start_roles(bin, env, "relay", &PRODUCTION_SETTINGS).await?;
-    cpu.named.push(("relay", relay.pid()));
-    cpu.start().await;
-    let (relay_catch_up, log_catch_up) = tokio::join!(
-        processes::backlog(seeded.events, BACKLOG_TIMEOUT, || async {
-            // The relay creates the stream once it has started.
-            match jetstream.get_stream(&env.stream).await {
-                Ok(mut stream) => Ok(stream.info().await?.state.messages),
-                Err(_) => Ok(0),
-            }
-        }),
-        processes::backlog(seeded.events, BACKLOG_TIMEOUT, || async {
-            let size: i64 = sqlx::query_scalar(
-                "SELECT coalesce(max(leaf_index) + 1, 0) FROM transparency_leaves",
-            )
-            .fetch_one(&pool)
-            .await?;
-            Ok(size.max(0) as u64)
-        }),
-    );
-    let (relay_catch_up, log_catch_up) = (relay_catch_up?, log_catch_up?);
-    cpu.end("relay catch-up (and the transparency log)").await;
+    let Relayed {
+        seeded,
+        seed,
+        relay,
+        relay_catch_up,
+        log_catch_up,
+    } = seed_and_relay(bin, plan, env, &jetstream, &mut cpu).await?;
     let checkpoint = checkpoint_over(&jetstream, env, seeded.events).await?;
 
     eprintln!("bench: projector catch-up");
@@ -208,7 +195,7 @@ async fn run_in(
 
     eprintln!("bench: rebuild");
     cpu.start().await;
-    let (rebuild, rebuild_mib) = processes::rebuild(bin, env).await?;
+    let rebuilt = processes::rebuild(bin, env).await?;
     cpu.end("rebuild (the harness's share is the rebuild process)")
         .await;
 
@@ -240,7 +227,7 @@ async fn run_in(
         gateway_mib: processes::peak_rss_mib(gateway.pid()),
         relay_mib: processes::peak_rss_mib(relay.pid()),
         projector_mib: processes::peak_rss_mib(projector.pid()),
-        rebuild_mib,
+        rebuild_mib: rebuilt.peak_mib,
     };
     // Stopped only now: a process that exits mid-phase would have its whole
     // run's CPU time counted in that phase (through its parent's reaped time).
@@ -249,15 +236,14 @@ async fn run_in(
     pool.close().await;
     Ok(Report {
         plan: plan.clone(),
-        cpus: std::thread::available_parallelism()
-            .map(usize::from)
-            .unwrap_or(1),
+        cpus: cpus(),
         seed,
         relay_catch_up,
         log_catch_up,
         checkpoint,
         projector_catch_up,
-        rebuild,
+        rebuild: rebuilt.replay,
+        rebuild_indexing_seconds: rebuilt.indexing_seconds,
         baselines,
         queries,
         commands,
@@ -266,6 +252,74 @@ async fn run_in(
         lag,
         memory,
         cpu: cpu.phases,
+    })
+}
+
+/// The store seeded and its backlog relayed: the start of every run.
+struct Relayed {
+    seeded: seed::Seeded,
+    seed: Throughput,
+    /// The relay, still running.
+    relay: Ledger,
+    relay_catch_up: Throughput,
+    log_catch_up: Throughput,
+}
+
+/// Creates the run's database and migrates it.
+async fn migrate(bin: &str, env: &TestEnv) -> anyhow::Result<()> {
+    let migrated = run_ledger(bin, env, &["migrate"]).await;
+    anyhow::ensure!(
+        migrated.status.success(),
+        "ledger migrate failed: {migrated:?}"
+    );
+    Ok(())
+}
+
+/// Loads `plan`'s purchases into the migrated store and times the relay
+/// publishing them (and the transparency log taking them in).
+async fn seed_and_relay(
+    bin: &str,
+    plan: &Plan,
+    env: &TestEnv,
+    jetstream: &async_nats::jetstream::Context,
+    cpu: &mut cpu::PhaseLog,
+) -> anyhow::Result<Relayed> {
+    let pool = env.pool().await;
+    eprintln!("bench: loading {} purchases", plan.seeded_licenses);
+    let seeding = Instant::now();
+    let seeded = seed::purchases(&pool, plan.accounts, plan.seeded_licenses).await?;
+    let seed = Throughput::new(seeded.events, seeding.elapsed().as_secs_f64());
+
+    eprintln!("bench: relay catch-up");
+    let relay = Ledger::start_roles(bin, env, "relay", &PRODUCTION_SETTINGS).await?;
+    cpu.named.push(("relay", relay.pid()));
+    cpu.start().await;
+    let (relay_catch_up, log_catch_up) = tokio::join!(
+        processes::backlog(seeded.events, BACKLOG_TIMEOUT, || async {
+            // The relay creates the stream once it has started.
+            match jetstream.get_stream(&env.stream).await {
+                Ok(mut stream) => Ok(stream.info().await?.state.messages),
+                Err(_) => Ok(0),
+            }
+        }),
+        processes::backlog(seeded.events, BACKLOG_TIMEOUT, || async {
+            let size: i64 = sqlx::query_scalar(
+                "SELECT coalesce(max(leaf_index) + 1, 0) FROM transparency_leaves",
+            )
+            .fetch_one(&pool)
+            .await?;
+            Ok(size.max(0) as u64)
+        }),
+    );
+    let (relay_catch_up, log_catch_up) = (relay_catch_up?, log_catch_up?);
+    cpu.end("relay catch-up (and the transparency log)").await;
+    pool.close().await;
+    Ok(Relayed {
+        seeded,
+        seed,
+        relay,
+        relay_catch_up,
+        log_catch_up,
     })
 }
 
@@ -349,22 +403,7 @@ async fn baselines(
     cpu: &mut cpu::PhaseLog,
 ) -> anyhow::Result<Baselines> {
     eprintln!("bench: baselines");
-    let (payload, metadata): (String, String) = sqlx::query_as(
-        "SELECT payload::text, metadata::text FROM events WHERE event_type = 'Purchased' LIMIT 1",
-    )
-    .fetch_one(pool)
-    .await?;
-    cpu.start().await;
-    let pgbench_inserts_per_second = baseline::pgbench_inserts(
-        pool,
-        &env.database_url,
-        plan.clients,
-        plan.phase(),
-        &payload,
-        &metadata,
-    )
-    .await?;
-    cpu.end("baseline: pgbench").await;
+    let pgbench_inserts_per_second = pgbench_baseline(plan, env, pool, cpu).await?;
     let messages = first_messages(jetstream, &env.stream, 1_000).await?;
     cpu.start().await;
     let jetstream_publishes_per_second =
@@ -374,6 +413,32 @@ async fn baselines(
         pgbench_inserts_per_second,
         jetstream_publishes_per_second,
     })
+}
+
+/// pgbench inserting rows like the store's first purchase at `plan.clients`.
+async fn pgbench_baseline(
+    plan: &Plan,
+    env: &TestEnv,
+    pool: &sqlx::PgPool,
+    cpu: &mut cpu::PhaseLog,
+) -> anyhow::Result<f64> {
+    let (payload, metadata): (String, String) = sqlx::query_as(
+        "SELECT payload::text, metadata::text FROM events WHERE event_type = 'Purchased' LIMIT 1",
+    )
+    .fetch_one(pool)
+    .await?;
+    cpu.start().await;
+    let per_second = baseline::pgbench_inserts(
+        pool,
+        &env.database_url,
+        plan.clients,
+        plan.phase(),
+        &payload,
+        &metadata,
+    )
+    .await?;
+    cpu.end("baseline: pgbench").await;
+    Ok(per_second)
 }
 
 /// The checkpoint whose log holds at least `events`, as the stream carries it.

@@ -30,6 +30,14 @@ struct Args {
     /// The peer, a plain cqrs-es service (default: `ledger-peer` next to this one).
     #[arg(long)]
     peer_bin: Option<PathBuf>,
+    /// Only the rebuild, this many rounds: the store seeded and relayed, then
+    /// `ledger rebuild` run again and again on the same stream.
+    #[arg(long)]
+    rebuilds: Option<usize>,
+    /// With `--rebuilds`: a `ledger` binary to rebuild with, each in turn every
+    /// round (repeat it to compare builds; default: the `--ledger-bin`).
+    #[arg(long, requires = "rebuilds")]
+    rebuild_bin: Vec<PathBuf>,
     /// Where the full figures go, as JSON.
     #[arg(long, default_value = "bench-results.json")]
     json: PathBuf,
@@ -63,6 +71,22 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     let ledger_bin = ledger_tests::ledger_bin_beside(args.ledger_bin)?;
     let peer_bin = ledger_tests::bin_beside("ledger-peer", args.peer_bin)?;
+    if let Some(rounds) = args.rebuilds {
+        anyhow::ensure!(rounds >= 1, "--rebuilds: at least 1");
+        let binaries: Vec<String> = if args.rebuild_bin.is_empty() {
+            vec![ledger_bin.to_string_lossy().into_owned()]
+        } else {
+            args.rebuild_bin
+                .iter()
+                .map(|bin| bin.to_string_lossy().into_owned())
+                .collect()
+        };
+        let report = bench::rebuilds::run(&binaries, &plan, rounds).await?;
+        std::fs::write(&args.json, serde_json::to_string_pretty(&report)?)?;
+        println!("{}", report.markdown());
+        eprintln!("figures written to {}", args.json.display());
+        return Ok(());
+    }
     let bins = Binaries {
         ledger: &ledger_bin.to_string_lossy(),
         peer: &peer_bin.to_string_lossy(),
