@@ -21,6 +21,10 @@ struct Args {
     /// Seeded licenses instead of the plan's.
     #[arg(long)]
     licenses: Option<usize>,
+    /// Accounts the seeded licenses are spread over instead of the plan's (20 at
+    /// 1,000,000 licenses: accounts of 50,000).
+    #[arg(long)]
+    accounts: Option<usize>,
     /// Phase length in seconds instead of the plan's.
     #[arg(long)]
     phase_seconds: Option<u64>,
@@ -64,6 +68,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
     if let Some(licenses) = args.licenses {
         anyhow::ensure!(licenses >= 1, "--licenses: at least 1");
         plan.seeded_licenses = licenses;
+    }
+    if let Some(accounts) = args.accounts {
+        anyhow::ensure!(
+            (1..=plan.seeded_licenses).contains(&accounts),
+            "--accounts: from 1 to the seeded licenses ({})",
+            plan.seeded_licenses
+        );
+        plan.accounts = accounts;
     }
     if let Some(seconds) = args.phase_seconds {
         anyhow::ensure!(seconds >= 1, "--phase-seconds: at least 1");
