@@ -131,16 +131,31 @@ impl Ledger {
         let _ = self.child.wait().await;
     }
 
-    /// SIGTERM, as an orchestrator asks a process to stop (sent with `kill`,
-    /// which needs no dependency on libc). Returns once it is sent.
+    /// SIGTERM, as an orchestrator asks a process to stop. Returns once it is sent.
     pub async fn terminate(&self) {
+        self.signal("TERM").await;
+    }
+
+    /// SIGSTOP: the process runs no more until [`Ledger::resume`], its
+    /// connections kept, as if its machine had stalled.
+    pub async fn pause(&self) {
+        self.signal("STOP").await;
+    }
+
+    /// SIGCONT after [`Ledger::pause`].
+    pub async fn resume(&self) {
+        self.signal("CONT").await;
+    }
+
+    /// Sends `name` (`TERM`, `STOP`, …) with `kill`, which needs no dependency on libc.
+    async fn signal(&self, name: &str) {
         let pid = self.pid().expect("the ledger is still running");
         let status = Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
+            .args([&format!("-{name}"), &pid.to_string()])
             .status()
             .await
             .expect("running kill");
-        assert!(status.success(), "kill -TERM {pid} failed");
+        assert!(status.success(), "kill -{name} {pid} failed");
     }
 
     /// Waits for the process to exit by itself; its exit status. (Two minutes

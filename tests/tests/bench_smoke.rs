@@ -50,6 +50,7 @@ async fn every_phase_of_a_smoke_sized_run_yields_figures() {
     for mix in [
         &report.commands.mix,
         &report.versus_peer.ledger,
+        &report.versus_peer.write_path,
         &report.versus_peer.peer,
     ] {
         assert_eq!(mix.first_failure, None, "{markdown}");
@@ -76,6 +77,14 @@ async fn every_phase_of_a_smoke_sized_run_yields_figures() {
             // (The relay and projector may idle through a smoke's short phase.)
             assert!(*own > 0.0 && *postgres > 0.0, "{side}: {markdown}");
         }
+    }
+    // The write path's phase ran with the relay and the projector paused: they
+    // used no CPU in it at all.
+    let paused = &report.cpu[ledger_tests::bench::report::WRITE_PATH_ALONE]
+        .cpu
+        .cores;
+    for role in ["relay", "projector"] {
+        assert_eq!(paused.get(role).copied(), Some(0.0), "{role}: {markdown}");
     }
     let database = |side: &str| {
         per_command

@@ -22,6 +22,7 @@ use ledger_projections::queries::overdraft::AllowancePolicy;
 use crate::auth::verified::VerifiedTokens;
 use crate::auth::{Caller, Verifier};
 use crate::http::error::ApiError;
+use crate::http::idempotency::keeper::Keeper;
 use crate::http::rate_limit::RateLimiter;
 use crate::http::read_cache::ReadCache;
 use crate::http::routes;
@@ -60,6 +61,8 @@ pub struct AppState {
     pub witness_keys: Arc<Vec<VerifierKey>>,
     /// Bearer-token checks and rate limits.
     pub auth: Arc<Gate>,
+    /// Writes concurrent requests' idempotency claims and answers together.
+    pub idempotency: Keeper,
     /// Landing pages and license lists kept in memory while their account has
     /// not moved.
     pub read_cache: Arc<ReadCache>,
@@ -176,6 +179,7 @@ impl AppState {
             checkpoint_keys: Arc::new(settings.checkpoint_signing_keys.0.clone()),
             checkpoint_origin: settings.checkpoint_origin(),
             witness_keys: Arc::new(settings.checkpoint_witness_keys.0.clone()),
+            idempotency: Keeper::start(pool.clone(), crate::http::idempotency::LEASE),
             read_cache: Arc::new(ReadCache::new(
                 settings.read_cache(),
                 vitals.metrics.read_cache.clone(),

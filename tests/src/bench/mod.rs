@@ -182,13 +182,8 @@ async fn run_in(
     let projector = Ledger::start_roles(bin, env, "projector", &PRODUCTION_SETTINGS).await?;
     cpu.named.push(("projector", projector.pid()));
     cpu.start().await;
-    let projector_catch_up = processes::backlog(seeded.events, BACKLOG_TIMEOUT, || async {
-        let applied: Option<i64> = sqlx::query_scalar(
-            "SELECT stream_sequence FROM read_model.checkpoints WHERE projection = 'licenses'",
-        )
-        .fetch_optional(&pool)
-        .await?;
-        Ok(applied.unwrap_or(0).max(0) as u64)
+    let projector_catch_up = processes::backlog(seeded.events, BACKLOG_TIMEOUT, || {
+        processes::projected(&pool)
     })
     .await?;
     cpu.end("projector catch-up").await;
@@ -205,9 +200,14 @@ async fn run_in(
     let readers = Readers::new(&fleet, &seeded.sample_licenses);
     let queries = query_phases(plan, &readers, &mut cpu).await;
     let commands = command_mix(plan, &fleet, &readers, &mut cpu).await;
+    let read_side = versus::ReadSide {
+        processes: [&relay, &projector],
+        pool: &pool,
+    };
     let (versus_peer, peer) = versus::command_mix_alone(
         plan,
         &fleet,
+        read_side,
         bins.peer,
         peer_database_url,
         &env.log_path(),

@@ -104,6 +104,17 @@ fn rebuild_figures(printed: &str) -> Option<(Throughput, f64)> {
     Some((Throughput::new(messages, seconds), indexing))
 }
 
+/// How far the projector has applied the stream: the licenses projection's
+/// checkpoint (every message passes through it, in order).
+pub async fn projected(pool: &sqlx::PgPool) -> anyhow::Result<u64> {
+    let applied: Option<i64> = sqlx::query_scalar(
+        "SELECT stream_sequence FROM read_model.checkpoints WHERE projection = 'licenses'",
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(applied.unwrap_or(0).max(0) as u64)
+}
+
 /// Polls `progress` (what has been worked through) until it reaches `total`;
 /// the rate is taken from the first sample showing progress to the end, so that
 /// process start-up is not counted.

@@ -14,6 +14,9 @@ use super::Plan;
 pub const LEDGER_ALONE: &str = "command mix alone: ledger";
 /// The CPU phase of the command mix alone against the peer.
 pub const PEER_ALONE: &str = "command mix alone: peer";
+/// The phase of the ledger's write path alone (relay and projector paused).
+pub const WRITE_PATH_ALONE: &str =
+    "command mix alone: ledger's write path, relay and projector paused";
 
 /// A backlog worked through: how many events, how long, how fast.
 #[derive(Debug, Clone, Serialize)]
@@ -73,6 +76,10 @@ pub struct CommandFigures {
 pub struct PeerFigures {
     /// The ledger, every production feature on.
     pub ledger: MixFigures,
+    /// The ledger's write path alone: the gateway, every production feature on,
+    /// with the relay and the projector paused, as if they ran on machines of
+    /// their own; what the peer does is this part.
+    pub write_path: MixFigures,
     /// The peer.
     pub peer: MixFigures,
 }
@@ -173,8 +180,9 @@ impl Report {
         let query = |name: &str| self.queries.get(name).map(|s| s.per_second).unwrap_or(0.0);
         let static_rate = query("static_endpoint");
         let commands = self.commands.mix.all.per_second;
-        let (alone, peer) = (
+        let (alone, write_path, peer) = (
             self.versus_peer.ledger.all.per_second,
+            self.versus_peer.write_path.all.per_second,
             self.versus_peer.peer.all.per_second,
         );
         let pgbench = self.baselines.pgbench_inserts_per_second;
@@ -185,6 +193,12 @@ impl Report {
                 alone,
                 "peer commands/s",
                 ratio(alone, peer),
+            ),
+            (
+                "commands/s, mix alone, write path only",
+                write_path,
+                "peer commands/s",
+                ratio(write_path, peer),
             ),
             (
                 "commands/s",
@@ -249,6 +263,13 @@ impl Report {
                 "ledger: gateway",
                 &self.versus_peer.ledger,
                 LEDGER_ALONE,
+                &["gateway"][..],
+                of(&["gateway"]),
+            ),
+            (
+                "ledger: gateway, relay and projector paused",
+                &self.versus_peer.write_path,
+                WRITE_PATH_ALONE,
                 &["gateway"][..],
                 of(&["gateway"]),
             ),
@@ -360,6 +381,7 @@ impl Report {
         for (what, mix) in [
             ("", &self.commands.mix),
             (" alone, ledger", &self.versus_peer.ledger),
+            (" alone, ledger's write path", &self.versus_peer.write_path),
             (" alone, peer", &self.versus_peer.peer),
         ] {
             row(&format!("commands{what} (all)"), &mix.all);

@@ -6,7 +6,8 @@
 //!
 //! A middleware on the command routes claims the key ([`store::claim`]), lets the
 //! handler run with an [`IdempotencyKey`] in the request's extensions, and stores
-//! the answer. Transient failures (5xx, conflicts that won every retry, a lagging
+//! the answer. Concurrent requests' claims and answers are written together
+//! ([`keeper`]), as their events are. Transient failures (5xx, conflicts that won every retry, a lagging
 //! read model) are not stored: a retry executes again. Handlers derive the ids they
 //! would otherwise generate (license, allocation) from the key
 //! ([`IdempotencyKey::derive_id`], which the write side owns: it needs the ids, not
@@ -14,6 +15,7 @@
 //! and the command service returns the events already recorded under the key
 //! instead of deciding again.
 
+pub mod keeper;
 pub mod store;
 
 use std::collections::BTreeMap;
@@ -42,7 +44,7 @@ pub const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 pub const MAX_KEY_LENGTH: usize = 255;
 /// How long the first request holds its key before a retry may take over: longer
 /// than any request may run.
-const LEASE: Duration = Duration::from_secs(60);
+pub(crate) const LEASE: Duration = Duration::from_secs(60);
 /// Largest answer stored (a bulk answer for the largest batch fits well within it).
 const ANSWER_LIMIT_BYTES: usize = 4 * 1024 * 1024;
 /// The answer headers a replay repeats.
@@ -89,9 +91,18 @@ async fn run(state: &AppState, request: Request, next: Next) -> Result<Response,
         scope: &scope,
         key: &key,
     };
-    let claim = store::claim(&state.pool, &key_ref, &fingerprint, LEASE)
+    let claimed = state
+        .idempotency
+        .try_claim(&key_ref, &fingerprint)
         .await
         .context("claiming the Idempotency-Key")?;
+    let claim = if claimed {
+        Claim::Claimed
+    } else {
+        store::claim(&state.pool, &key_ref, &fingerprint, LEASE)
+            .await
+            .context("claiming the Idempotency-Key")?
+    };
     let counted = &state.vitals.metrics.idempotency;
     match claim {
         Claim::Claimed => counted.keyed(KeyOutcome::Executed),
@@ -136,7 +147,7 @@ async fn run(state: &AppState, request: Request, next: Next) -> Result<Response,
         };
         // The command is recorded either way; if the answer cannot be kept, the lease
         // runs out and a retry rebuilds it from the events recorded under the key.
-        if let Err(error) = store::answer(&state.pool, &key_ref, &answer).await {
+        if let Err(error) = state.idempotency.answer(&key_ref, answer).await {
             tracing::warn!(%error, "storing an idempotent answer failed");
         }
     }

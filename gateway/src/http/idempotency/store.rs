@@ -12,7 +12,7 @@ use std::time::Duration;
 use sqlx::PgPool;
 
 /// A key and the account it belongs to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeyRef<'a> {
     /// The account the request acts on.
     pub scope: &'a str,
@@ -63,21 +63,9 @@ pub async fn claim(
     fingerprint: &[u8],
     lease: Duration,
 ) -> sqlx::Result<Claim> {
-    let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
     // A released key can vanish between the insert and the read: go round again.
     for _ in 0..3 {
-        let inserted = sqlx::query(
-            "INSERT INTO idempotency_keys (scope, idempotency_key, fingerprint, locked_until)
-             VALUES ($1, $2, $3, now() + $4 * interval '1 millisecond')
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(key.scope)
-        .bind(key.key)
-        .bind(fingerprint)
-        .bind(lease_ms)
-        .execute(pool)
-        .await?;
-        if inserted.rows_affected() == 1 {
+        if insert_claim(pool, key, fingerprint, lease).await? {
             return Ok(Claim::Claimed);
         }
         let Some(row) = sqlx::query_as::<_, KeyRow>(
@@ -119,7 +107,7 @@ pub async fn claim(
                 )
                 .bind(key.scope)
                 .bind(key.key)
-                .bind(lease_ms)
+                .bind(lease_ms(lease))
                 .execute(pool)
                 .await?;
                 if taken.rows_affected() == 1 {
@@ -133,6 +121,106 @@ pub async fn claim(
     })
 }
 
+/// Claims `key` when no request has used it: `true` when this request holds it
+/// now, `false` when the key is known already ([`claim`] tells why).
+pub async fn insert_claim(
+    pool: &PgPool,
+    key: &KeyRef<'_>,
+    fingerprint: &[u8],
+    lease: Duration,
+) -> sqlx::Result<bool> {
+    let inserted = sqlx::query(
+        "INSERT INTO idempotency_keys (scope, idempotency_key, fingerprint, locked_until)
+         VALUES ($1, $2, $3, now() + $4 * interval '1 millisecond')
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(key.scope)
+    .bind(key.key)
+    .bind(fingerprint)
+    .bind(lease_ms(lease))
+    .execute(pool)
+    .await?;
+    Ok(inserted.rows_affected() == 1)
+}
+
+/// A claim to make in [`claim_and_answer_all`].
+#[derive(Debug, Clone, Copy)]
+pub struct NewClaim<'a> {
+    /// The key.
+    pub key: KeyRef<'a>,
+    /// Its request's fingerprint.
+    pub fingerprint: &'a [u8],
+}
+
+/// [`insert_claim`] for every one of `claims` and [`answer`] for every one of
+/// `answers`, in one statement and so one transaction: all of it is written or
+/// none of it. Answers which of `claims` this statement inserted, as
+/// `(scope, key)`; the others were known already. `claims` must name each key
+/// once.
+pub async fn claim_and_answer_all(
+    pool: &PgPool,
+    claims: &[NewClaim<'_>],
+    answers: &[(KeyRef<'_>, &StoredAnswer)],
+    lease: Duration,
+) -> sqlx::Result<Vec<(String, String)>> {
+    // The claims are inserted in key order, so two gateways claiming the same keys
+    // at once wait for each other in one order and never deadlock. The answers'
+    // rows are each held by one request, so their order does not matter. A
+    // data-modifying WITH runs whether or not the statement reads it.
+    sqlx::query_as(
+        "WITH answered AS (
+             UPDATE idempotency_keys AS k
+                SET response_status = a.status, response_headers = a.headers::jsonb,
+                    response_body = a.body, locked_until = NULL
+               FROM unnest($4::text[], $5::text[], $6::int2[], $7::text[], $8::bytea[])
+                    AS a(scope, idempotency_key, status, headers, body)
+              WHERE k.scope = a.scope AND k.idempotency_key = a.idempotency_key
+             RETURNING 1
+         )
+         INSERT INTO idempotency_keys (scope, idempotency_key, fingerprint, locked_until)
+         SELECT scope, idempotency_key, fingerprint, now() + $9 * interval '1 millisecond'
+           FROM unnest($1::text[], $2::text[], $3::bytea[])
+                AS c(scope, idempotency_key, fingerprint)
+          ORDER BY scope, idempotency_key
+         ON CONFLICT DO NOTHING
+         RETURNING scope, idempotency_key",
+    )
+    .bind(claims.iter().map(|c| c.key.scope).collect::<Vec<_>>())
+    .bind(claims.iter().map(|c| c.key.key).collect::<Vec<_>>())
+    .bind(claims.iter().map(|c| c.fingerprint).collect::<Vec<_>>())
+    .bind(answers.iter().map(|(key, _)| key.scope).collect::<Vec<_>>())
+    .bind(answers.iter().map(|(key, _)| key.key).collect::<Vec<_>>())
+    .bind(
+        answers
+            .iter()
+            .map(|(_, answer)| stored_status(answer))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        answers
+            .iter()
+            .map(|(_, answer)| serde_json::to_string(&answer.headers).unwrap_or_default())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        answers
+            .iter()
+            .map(|(_, answer)| answer.body.as_slice())
+            .collect::<Vec<_>>(),
+    )
+    .bind(lease_ms(lease))
+    .fetch_all(pool)
+    .await
+}
+
+fn lease_ms(lease: Duration) -> i64 {
+    i64::try_from(lease.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn stored_status(answer: &StoredAnswer) -> i16 {
+    i16::try_from(answer.status).unwrap_or(500)
+}
+
 /// Stores the answer to a claimed key.
 pub async fn answer(pool: &PgPool, key: &KeyRef<'_>, answer: &StoredAnswer) -> sqlx::Result<()> {
     sqlx::query(
@@ -143,7 +231,7 @@ pub async fn answer(pool: &PgPool, key: &KeyRef<'_>, answer: &StoredAnswer) -> s
     )
     .bind(key.scope)
     .bind(key.key)
-    .bind(i16::try_from(answer.status).unwrap_or(500))
+    .bind(stored_status(answer))
     .bind(sqlx::types::Json(&answer.headers))
     .bind(&answer.body)
     .execute(pool)
